@@ -1,0 +1,343 @@
+//! Forwarding requests to an I/O target and cancelling them, following the documented KMDF
+//! sequence (REFERENCE §1): under the lock find and reference; release; cancel-sent; dereference.
+//! Only the completion routine completes a sent request, so each completes exactly once.
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use crate::cancel_id::CancelId;
+use crate::ports::{RequestOps, SpinLock};
+use crate::status::NtStatus;
+use crate::tracker::{OwnerId, RequestId, SentTable, TrackedRequest};
+
+/// Counters kept under the same lock as the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForwardStats {
+    /// Requests handed to [`Forwarder::forward`].
+    pub forwarded: u64,
+    /// Requests the target completed with success.
+    pub completed: u64,
+    /// Requests the target completed with `STATUS_CANCELLED`.
+    pub cancelled: u64,
+    /// Requests the target completed with another failure.
+    pub failed: u64,
+    /// Requests whose send failed; completed by the forwarder with the send's status.
+    pub send_failures: u64,
+    /// Requests refused before sending (bad cancel ID, owner closing, table full).
+    pub refused: u64,
+    /// Cancellations attempted with `cancel_sent`.
+    pub cancel_attempts: u64,
+    /// Completion routines that found no tracked request (should stay 0).
+    pub unknown_completions: u64,
+    /// Most requests outstanding at once.
+    pub peak_outstanding: u32,
+}
+
+/// The table and its counters: what the spin lock guards.
+pub struct ForwardState<H> {
+    /// The sent requests.
+    pub table: SentTable<H>,
+    /// The counters.
+    pub stats: ForwardStats,
+}
+
+impl<H: Copy> ForwardState<H> {
+    /// A state for at most `capacity` outstanding requests.
+    ///
+    /// # Errors
+    /// As [`SentTable::with_capacity`].
+    pub fn with_capacity(capacity: u32) -> Result<Self, NtStatus> {
+        Ok(Self {
+            table: SentTable::with_capacity(capacity)?,
+            stats: ForwardStats::default(),
+        })
+    }
+}
+
+/// A snapshot of the forwarder's state for statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForwardSnapshot {
+    /// The counters.
+    pub stats: ForwardStats,
+    /// Requests outstanding now.
+    pub outstanding: u32,
+    /// Owners holding a partial ID.
+    pub owners_live: u32,
+    /// Table capacity.
+    pub capacity: u32,
+}
+
+/// What one completion routine did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The owner the request was forwarded for.
+    pub owner: OwnerId,
+    /// That owner was closing and is now released.
+    pub owner_released: bool,
+    /// Nothing is outstanding any more (unload waits for this).
+    pub drained: bool,
+}
+
+/// The forwarding and cancel logic over the adapter's lock and request ports.
+pub struct Forwarder<L, R> {
+    lock: L,
+    ops: R,
+}
+
+impl<L, R> Forwarder<L, R>
+where
+    R: RequestOps,
+    L: SpinLock<ForwardState<R::Handle>>,
+{
+    /// Wraps a lock holding the state, and the request operations.
+    pub const fn new(lock: L, ops: R) -> Self {
+        Self { lock, ops }
+    }
+
+    /// The request operations.
+    pub const fn ops(&self) -> &R {
+        &self.ops
+    }
+
+    /// Registers an owner (a handle of the control device being created).
+    ///
+    /// # Errors
+    /// `STATUS_INSUFFICIENT_RESOURCES` when 256 owners are live.
+    pub fn open_owner(&self) -> Result<OwnerId, NtStatus> {
+        self.lock.with(|s| s.table.open_owner())
+    }
+
+    /// Takes responsibility for `request`: it is sent, or completed here with the failure.
+    /// The caller must not touch the handle after this returns.
+    ///
+    /// # Errors
+    /// The status the request was completed with when it could not be sent.
+    pub fn forward(
+        &self,
+        owner: OwnerId,
+        request: R::Handle,
+        cancel_id: CancelId,
+    ) -> Result<RequestId, NtStatus> {
+        let tracked = self.lock.with(|s| {
+            s.stats.forwarded += 1;
+            let result = s.table.track(owner, request, cancel_id);
+            match result {
+                Ok(_) => s.stats.peak_outstanding = s.stats.peak_outstanding.max(s.table.len()),
+                Err(_) => s.stats.refused += 1,
+            }
+            result
+        });
+        let id = match tracked {
+            Ok(id) => id,
+            Err(status) => {
+                self.ops.complete(request, status);
+                return Err(status);
+            }
+        };
+        // Never send under the lock (SDV ReqSendWhileSpinlock).
+        match self.ops.send(request, id) {
+            Ok(()) => Ok(id),
+            Err(status) => {
+                // ReqSendFail: a failed send is ours to complete. A cancel racing with us may hold
+                // a reference; that keeps its handle valid, and its cancel finds nothing sent.
+                let removed = self.lock.with(|s| {
+                    s.stats.send_failures += 1;
+                    s.table.untrack(id)
+                });
+                if let Some(removed) = removed {
+                    self.ops.complete(removed.handle, status);
+                }
+                Err(status)
+            }
+        }
+    }
+
+    /// The completion routine: untrack under the lock, then complete outside it.
+    ///
+    /// # Errors
+    /// `STATUS_NOT_FOUND` if `id` is not tracked: the request was already completed elsewhere,
+    /// which the protocol rules out, so the caller must not complete it again.
+    pub fn on_send_complete(
+        &self,
+        id: RequestId,
+        status: NtStatus,
+    ) -> Result<Completion, NtStatus> {
+        let removed = self.lock.with(|s| {
+            let removed = s.table.untrack(id);
+            match removed {
+                None => s.stats.unknown_completions += 1,
+                Some(_) if status == NtStatus::CANCELLED => s.stats.cancelled += 1,
+                Some(_) if status.is_success() => s.stats.completed += 1,
+                Some(_) => s.stats.failed += 1,
+            }
+            removed.map(|r| (r, s.table.is_empty()))
+        });
+        let (removed, drained) = removed.ok_or(NtStatus::NOT_FOUND)?;
+        self.ops.complete(removed.handle, status);
+        Ok(Completion {
+            owner: removed.owner,
+            owner_released: removed.owner_released,
+            drained,
+        })
+    }
+
+    /// Cancels one request `owner` forwarded. Returns whether cancellation was attempted.
+    ///
+    /// # Errors
+    /// `STATUS_NOT_FOUND` when `id` is stale, already completed, or another owner's.
+    pub fn cancel(&self, owner: OwnerId, id: RequestId) -> Result<bool, NtStatus> {
+        // Steps 1-4: find it (so completion has not untracked it) and reference it under the lock.
+        let handle = self.lock.with(|s| {
+            let handle = s
+                .table
+                .get(id)
+                .filter(|_| s.table.owner_of(id) == Some(owner))?;
+            self.ops.reference(handle);
+            s.stats.cancel_attempts += 1;
+            Some(handle)
+        });
+        let handle = handle.ok_or(NtStatus::NOT_FOUND)?;
+        // Steps 5-6: the reference keeps the handle valid even if completion ran since step 4.
+        let attempted = self.ops.cancel_sent(handle);
+        self.ops.dereference(handle);
+        Ok(attempted)
+    }
+
+    /// Cancels every request tagged `cancel_id`, in O(members). Returns how many were attempted.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` for an untagged ID or one with another owner's partial ID;
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the list of members cannot be allocated.
+    pub fn cancel_group(&self, owner: OwnerId, cancel_id: CancelId) -> Result<usize, NtStatus> {
+        if cancel_id.is_none() {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        cancel_id.check_owner(owner.partial())?;
+        let handles = self.lock.with(|s| {
+            let mut handles = Vec::new();
+            handles
+                .try_reserve_exact(s.table.group_len(cancel_id) as usize)
+                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+            s.table.for_each_in_group(cancel_id, |_, handle| {
+                self.ops.reference(handle);
+                handles.push(handle);
+            });
+            s.stats.cancel_attempts += handles.len() as u64;
+            Ok(handles)
+        })?;
+        Ok(self.cancel_referenced(&handles))
+    }
+
+    /// Cleanup of an owner's handle: no new requests for it, and every request it forwarded is
+    /// cancelled; each still completes through the completion routine. Its partial ID is released
+    /// when the last one completes. Returns how many cancels were attempted.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_HANDLE` for a stale owner, `STATUS_DELETE_PENDING` if already closing,
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the list of members cannot be allocated (the owner is then
+    /// left open so the caller can retry).
+    pub fn close_owner(&self, owner: OwnerId) -> Result<usize, NtStatus> {
+        let handles = self.lock.with(|s| {
+            let mut handles = Vec::new();
+            handles
+                .try_reserve_exact(s.table.owner_outstanding(owner) as usize)
+                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+            s.table.begin_close(owner)?;
+            s.table
+                .for_each_of_owner(owner, |row: TrackedRequest<R::Handle>| {
+                    self.ops.reference(row.handle);
+                    handles.push(row.handle);
+                });
+            s.stats.cancel_attempts += handles.len() as u64;
+            Ok(handles)
+        })?;
+        Ok(self.cancel_referenced(&handles))
+    }
+
+    /// Unload: cancels every outstanding request of every owner. The caller then waits until a
+    /// completion reports `drained` (or `outstanding()` is 0).
+    ///
+    /// # Errors
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the list cannot be allocated.
+    pub fn cancel_all(&self) -> Result<usize, NtStatus> {
+        let handles = self.lock.with(|s| {
+            let mut handles = Vec::new();
+            handles
+                .try_reserve_exact(s.table.len() as usize)
+                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+            s.table.for_each(|_, handle| {
+                self.ops.reference(handle);
+                handles.push(handle);
+            });
+            s.stats.cancel_attempts += handles.len() as u64;
+            Ok(handles)
+        })?;
+        Ok(self.cancel_referenced(&handles))
+    }
+
+    /// The requests `owner` has outstanding, at most `max` of them.
+    ///
+    /// # Errors
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the list cannot be allocated.
+    pub fn list(&self, owner: OwnerId, max: usize) -> Result<Vec<(RequestId, CancelId)>, NtStatus> {
+        self.lock.with(|s| {
+            let wanted = max.min(s.table.owner_outstanding(owner) as usize);
+            let mut rows = Vec::new();
+            rows.try_reserve_exact(wanted)
+                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+            s.table.for_each_of_owner(owner, |row| {
+                if rows.len() < wanted {
+                    rows.push((row.id, row.cancel_id));
+                }
+            });
+            Ok(rows)
+        })
+    }
+
+    /// Counters and sizes.
+    pub fn snapshot(&self) -> ForwardSnapshot {
+        self.lock.with(|s| ForwardSnapshot {
+            stats: s.stats,
+            outstanding: s.table.len(),
+            owners_live: s.table.owners_live(),
+            capacity: s.table.capacity(),
+        })
+    }
+
+    /// Requests outstanding now.
+    pub fn outstanding(&self) -> u32 {
+        self.lock.with(|s| s.table.len())
+    }
+
+    /// Whether `owner` is open.
+    pub fn is_open(&self, owner: OwnerId) -> bool {
+        self.lock.with(|s| s.table.is_open(owner))
+    }
+
+    fn cancel_referenced(&self, handles: &[R::Handle]) -> usize {
+        for &handle in handles {
+            self.ops.cancel_sent(handle);
+            self.ops.dereference(handle);
+        }
+        handles.len()
+    }
+
+    /// The documented sequence with the reference step left out: the bug the verifier and loom
+    /// must catch. Only for negative-control tests.
+    ///
+    /// # Errors
+    /// `STATUS_NOT_FOUND` as for [`Forwarder::cancel`].
+    #[cfg(feature = "negative-control")]
+    pub fn cancel_unreferenced(&self, owner: OwnerId, id: RequestId) -> Result<bool, NtStatus> {
+        let handle = self
+            .lock
+            .with(|s| {
+                s.table
+                    .get(id)
+                    .filter(|_| s.table.owner_of(id) == Some(owner))
+            })
+            .ok_or(NtStatus::NOT_FOUND)?;
+        Ok(self.ops.cancel_sent(handle))
+    }
+}

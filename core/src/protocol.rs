@@ -1,0 +1,517 @@
+//! The control device's IOCTL protocol, shared by the driver and `ferroctl`.
+//!
+//! Every buffer starts with a [`Header`] naming the protocol version and the struct's size; every
+//! decoder is total: a malformed buffer gives a [`ProtocolError`] with its NTSTATUS, never a panic.
+//! All integers are little-endian (the only byte order Windows runs on).
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::status::NtStatus;
+
+/// Bumped on any incompatible change; `ferroctl` checks it before anything else.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The control device's NT name.
+pub const DEVICE_NAME: &str = "\\Device\\FerroFilter";
+/// Its symbolic link; user mode opens `\\.\FerroFilter`.
+pub const SYMBOLIC_LINK: &str = "\\DosDevices\\FerroFilter";
+/// The path user mode opens.
+pub const USER_PATH: &str = "\\\\.\\FerroFilter";
+/// The filter's altitude (Activity Monitor range, 360000-389999), as the INF registers it.
+pub const ALTITUDE: u32 = 385_201;
+
+/// A device type in the range reserved for vendors (0x8000-0xFFFF).
+pub const DEVICE_TYPE: u32 = 0x0000_8FF0;
+const METHOD_BUFFERED: u32 = 0;
+const FILE_ANY_ACCESS: u32 = 0;
+const FILE_READ_WRITE_ACCESS: u32 = 0x0001 | 0x0002;
+
+/// `CTL_CODE` from devioctl.h.
+#[must_use]
+pub const fn ctl_code(device_type: u32, function: u32, method: u32, access: u32) -> u32 {
+    (device_type << 16) | (access << 14) | (function << 2) | method
+}
+
+/// The IOCTLs. Queries need no access; anything that changes state needs read+write access.
+pub mod ioctl {
+    use super::{DEVICE_TYPE, FILE_ANY_ACCESS, FILE_READ_WRITE_ACCESS, METHOD_BUFFERED, ctl_code};
+
+    /// Out: [`super::VersionInfo`].
+    pub const GET_VERSION: u32 = ctl_code(DEVICE_TYPE, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS);
+    /// Out: [`super::PartialIdInfo`], the caller's partial cancel ID.
+    pub const GET_PARTIAL_ID: u32 = ctl_code(DEVICE_TYPE, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS);
+    /// In: [`super::OpenTargetInput`] followed by the UTF-16 name of the pipe to open as target.
+    pub const OPEN_TARGET: u32 =
+        ctl_code(DEVICE_TYPE, 0x802, METHOD_BUFFERED, FILE_READ_WRITE_ACCESS);
+    /// In: [`super::ForwardInput`]. The request itself is forwarded to the target as a read into
+    /// its output buffer and pends until the target completes it or it is cancelled.
+    pub const FORWARD: u32 = ctl_code(DEVICE_TYPE, 0x803, METHOD_BUFFERED, FILE_READ_WRITE_ACCESS);
+    /// In: [`super::CancelInput`]; out: [`super::CancelOutput`].
+    pub const CANCEL: u32 = ctl_code(DEVICE_TYPE, 0x804, METHOD_BUFFERED, FILE_READ_WRITE_ACCESS);
+    /// In: [`super::CancelGroupInput`]; out: [`super::CancelOutput`].
+    pub const CANCEL_GROUP: u32 =
+        ctl_code(DEVICE_TYPE, 0x805, METHOD_BUFFERED, FILE_READ_WRITE_ACCESS);
+    /// Out: [`super::ListHeader`] then [`super::ListEntry`] rows, as many as fit.
+    pub const LIST: u32 = ctl_code(DEVICE_TYPE, 0x806, METHOD_BUFFERED, FILE_ANY_ACCESS);
+    /// Out: [`super::StatsInfo`].
+    pub const GET_STATS: u32 = ctl_code(DEVICE_TYPE, 0x807, METHOD_BUFFERED, FILE_ANY_ACCESS);
+}
+
+/// Starts every buffer in both directions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Header {
+    /// [`PROTOCOL_VERSION`].
+    pub version: u32,
+    /// `size_of` the whole fixed-size struct this header starts.
+    pub size: u32,
+}
+
+impl Header {
+    /// The header for a struct of type `T`.
+    #[must_use]
+    pub const fn for_struct<T>() -> Self {
+        #[expect(clippy::cast_possible_truncation, reason = "protocol structs are tiny")]
+        let size = size_of::<T>() as u32;
+        Self {
+            version: PROTOCOL_VERSION,
+            size,
+        }
+    }
+}
+
+/// Out of [`ioctl::GET_VERSION`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct VersionInfo {
+    /// Header.
+    pub header: Header,
+    /// [`PROTOCOL_VERSION`] of the driver.
+    pub protocol_version: u32,
+    /// Driver version, major.
+    pub major: u16,
+    /// Driver version, minor.
+    pub minor: u16,
+    /// Driver version, patch.
+    pub patch: u16,
+    /// Reserved, zero.
+    pub reserved: u16,
+    /// [`ALTITUDE`].
+    pub altitude: u32,
+}
+
+/// Out of [`ioctl::GET_PARTIAL_ID`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct PartialIdInfo {
+    /// Header.
+    pub header: Header,
+    /// The caller's partial cancel ID (0-255); its cancel IDs are `partial << 56 | counter`.
+    pub partial: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// In of [`ioctl::OPEN_TARGET`]; the name follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct OpenTargetInput {
+    /// Header.
+    pub header: Header,
+    /// Bytes of UTF-16 name after this struct (even, at most [`MAX_TARGET_NAME_BYTES`]).
+    pub name_bytes: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// The longest target name accepted, in bytes.
+pub const MAX_TARGET_NAME_BYTES: u32 = 512;
+
+/// In of [`ioctl::FORWARD`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct ForwardInput {
+    /// Header.
+    pub header: Header,
+    /// The cancel ID to tag the request with (0: none); its top byte must be the caller's partial.
+    pub cancel_id: u64,
+    /// Reserved, zero.
+    pub flags: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// In of [`ioctl::CANCEL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct CancelInput {
+    /// Header.
+    pub header: Header,
+    /// The request ID from [`ioctl::LIST`].
+    pub request_id: u64,
+}
+
+/// In of [`ioctl::CANCEL_GROUP`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct CancelGroupInput {
+    /// Header.
+    pub header: Header,
+    /// The cancel ID whose requests to cancel.
+    pub cancel_id: u64,
+}
+
+/// Out of [`ioctl::CANCEL`] and [`ioctl::CANCEL_GROUP`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct CancelOutput {
+    /// Header.
+    pub header: Header,
+    /// Cancellations attempted (0 or 1 for a single cancel).
+    pub attempted: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// Starts the output of [`ioctl::LIST`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct ListHeader {
+    /// Header.
+    pub header: Header,
+    /// Requests the caller has outstanding.
+    pub total: u32,
+    /// Rows that follow.
+    pub returned: u32,
+}
+
+/// One row of [`ioctl::LIST`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct ListEntry {
+    /// Opaque, generation-tagged request ID.
+    pub request_id: u64,
+    /// Its cancel ID (0: none).
+    pub cancel_id: u64,
+}
+
+/// Out of [`ioctl::GET_STATS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct StatsInfo {
+    /// Header.
+    pub header: Header,
+    /// Requests outstanding now.
+    pub outstanding: u32,
+    /// Table capacity.
+    pub capacity: u32,
+    /// Owners holding a partial ID.
+    pub owners_live: u32,
+    /// Most outstanding at once.
+    pub peak_outstanding: u32,
+    /// Requests forwarded.
+    pub forwarded: u64,
+    /// Completed with success.
+    pub completed: u64,
+    /// Completed with `STATUS_CANCELLED`.
+    pub cancelled: u64,
+    /// Completed with another failure.
+    pub failed: u64,
+    /// Sends that failed.
+    pub send_failures: u64,
+    /// Refused before sending.
+    pub refused: u64,
+    /// Cancellations attempted.
+    pub cancel_attempts: u64,
+    /// Completions for untracked requests (should be 0).
+    pub unknown_completions: u64,
+}
+
+/// Why a buffer was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// Shorter than the struct.
+    TooShort {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// Another protocol version.
+    VersionMismatch {
+        /// The version in the buffer.
+        got: u32,
+    },
+    /// The header's size is not the struct's.
+    SizeMismatch {
+        /// Expected size.
+        expected: u32,
+        /// Size in the header.
+        got: u32,
+    },
+    /// A reserved field is not zero.
+    ReservedNotZero,
+    /// A field's value is out of range.
+    BadField(&'static str),
+    /// An IOCTL code the device does not know.
+    UnknownIoctl(u32),
+}
+
+impl ProtocolError {
+    /// The NTSTATUS the request is completed with.
+    #[must_use]
+    pub const fn status(self) -> NtStatus {
+        match self {
+            Self::TooShort { .. } => NtStatus::BUFFER_TOO_SMALL,
+            Self::VersionMismatch { .. } => NtStatus::REVISION_MISMATCH,
+            Self::SizeMismatch { .. } | Self::ReservedNotZero | Self::BadField(_) => {
+                NtStatus::INVALID_PARAMETER
+            }
+            Self::UnknownIoctl(_) => NtStatus::INVALID_DEVICE_REQUEST,
+        }
+    }
+}
+
+impl core::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::TooShort { needed, got } => {
+                write!(f, "buffer too small: {got} bytes, {needed} needed")
+            }
+            Self::VersionMismatch { got } => {
+                write!(
+                    f,
+                    "protocol version {got}, this side speaks {PROTOCOL_VERSION}"
+                )
+            }
+            Self::SizeMismatch { expected, got } => {
+                write!(f, "header says {got} bytes, the struct has {expected}")
+            }
+            Self::ReservedNotZero => f.write_str("a reserved field is not zero"),
+            Self::BadField(field) => write!(f, "field `{field}` is out of range"),
+            Self::UnknownIoctl(code) => write!(f, "unknown IOCTL 0x{code:08X}"),
+        }
+    }
+}
+
+/// Reads a `T` that starts with a [`Header`] from the front of `buf`, checking the header.
+///
+/// # Errors
+/// [`ProtocolError::TooShort`], [`ProtocolError::VersionMismatch`] or
+/// [`ProtocolError::SizeMismatch`].
+pub fn decode<T: FromBytes + KnownLayout + Immutable>(buf: &[u8]) -> Result<T, ProtocolError> {
+    let needed = size_of::<T>();
+    let (header, _) = Header::read_from_prefix(buf).map_err(|_| ProtocolError::TooShort {
+        needed,
+        got: buf.len(),
+    })?;
+    if header.version != PROTOCOL_VERSION {
+        return Err(ProtocolError::VersionMismatch {
+            got: header.version,
+        });
+    }
+    let expected = Header::for_struct::<T>().size;
+    if header.size != expected {
+        return Err(ProtocolError::SizeMismatch {
+            expected,
+            got: header.size,
+        });
+    }
+    T::read_from_prefix(buf)
+        .map(|(value, _)| value)
+        .map_err(|_| ProtocolError::TooShort {
+            needed,
+            got: buf.len(),
+        })
+}
+
+/// Writes `value` to the front of `out`; returns the bytes written.
+///
+/// # Errors
+/// [`ProtocolError::TooShort`] when `out` cannot hold it.
+pub fn encode<T: IntoBytes + Immutable>(value: &T, out: &mut [u8]) -> Result<usize, ProtocolError> {
+    let bytes = value.as_bytes();
+    let got = out.len();
+    let target = out.get_mut(..bytes.len()).ok_or(ProtocolError::TooShort {
+        needed: bytes.len(),
+        got,
+    })?;
+    target.copy_from_slice(bytes);
+    Ok(bytes.len())
+}
+
+/// A request decoded from an IOCTL code and its input buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// [`ioctl::GET_VERSION`].
+    GetVersion,
+    /// [`ioctl::GET_PARTIAL_ID`].
+    GetPartialId,
+    /// [`ioctl::OPEN_TARGET`]: the UTF-16LE name bytes.
+    OpenTarget {
+        /// Name bytes, UTF-16LE, even length.
+        name: &'a [u8],
+    },
+    /// [`ioctl::FORWARD`].
+    Forward {
+        /// Cancel ID to tag it with.
+        cancel_id: u64,
+    },
+    /// [`ioctl::CANCEL`].
+    Cancel {
+        /// The request.
+        request_id: u64,
+    },
+    /// [`ioctl::CANCEL_GROUP`].
+    CancelGroup {
+        /// The cancel ID.
+        cancel_id: u64,
+    },
+    /// [`ioctl::LIST`].
+    List,
+    /// [`ioctl::GET_STATS`].
+    GetStats,
+}
+
+/// Decodes an IOCTL of the forwarding protocol. Total: every input gives a command or an error.
+///
+/// # Errors
+/// A [`ProtocolError`] naming what is wrong.
+pub fn decode_command(code: u32, input: &[u8]) -> Result<Command<'_>, ProtocolError> {
+    Ok(match code {
+        ioctl::GET_VERSION => Command::GetVersion,
+        ioctl::GET_PARTIAL_ID => Command::GetPartialId,
+        ioctl::LIST => Command::List,
+        ioctl::GET_STATS => Command::GetStats,
+        ioctl::OPEN_TARGET => {
+            let fixed: OpenTargetInput = decode(input)?;
+            if fixed.reserved != 0 {
+                return Err(ProtocolError::ReservedNotZero);
+            }
+            if fixed.name_bytes == 0
+                || fixed.name_bytes % 2 != 0
+                || fixed.name_bytes > MAX_TARGET_NAME_BYTES
+            {
+                return Err(ProtocolError::BadField("name_bytes"));
+            }
+            let start = size_of::<OpenTargetInput>();
+            let end = start + fixed.name_bytes as usize;
+            let name = input.get(start..end).ok_or(ProtocolError::TooShort {
+                needed: end,
+                got: input.len(),
+            })?;
+            Command::OpenTarget { name }
+        }
+        ioctl::FORWARD => {
+            let fixed: ForwardInput = decode(input)?;
+            if fixed.flags != 0 || fixed.reserved != 0 {
+                return Err(ProtocolError::ReservedNotZero);
+            }
+            Command::Forward {
+                cancel_id: fixed.cancel_id,
+            }
+        }
+        ioctl::CANCEL => {
+            let fixed: CancelInput = decode(input)?;
+            Command::Cancel {
+                request_id: fixed.request_id,
+            }
+        }
+        ioctl::CANCEL_GROUP => {
+            let fixed: CancelGroupInput = decode(input)?;
+            if fixed.cancel_id == 0 {
+                return Err(ProtocolError::BadField("cancel_id"));
+            }
+            Command::CancelGroup {
+                cancel_id: fixed.cancel_id,
+            }
+        }
+        other => return Err(ProtocolError::UnknownIoctl(other)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctl_code_matches_devioctl() {
+        // FSCTL_SET_PURGE_FAILURE_MODE = CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 156, BUFFERED, ANY).
+        assert_eq!(ctl_code(0x9, 156, 0, 0), 0x0009_0270);
+        assert_eq!(ioctl::GET_VERSION, 0x8FF0_2000);
+        assert_eq!(ioctl::FORWARD, 0x8FF0_E00C);
+    }
+
+    #[test]
+    fn round_trips_and_rejects_each_malformation() {
+        let input = ForwardInput {
+            header: Header::for_struct::<ForwardInput>(),
+            cancel_id: 0x0700_0000_0000_0001,
+            flags: 0,
+            reserved: 0,
+        };
+        let mut buf = [0u8; 64];
+        let n = encode(&input, &mut buf).unwrap();
+        assert_eq!(n, 24);
+        assert_eq!(
+            decode_command(ioctl::FORWARD, &buf[..n]),
+            Ok(Command::Forward {
+                cancel_id: 0x0700_0000_0000_0001
+            })
+        );
+        assert_eq!(
+            decode_command(ioctl::FORWARD, &buf[..n - 1]),
+            Err(ProtocolError::TooShort {
+                needed: 24,
+                got: 23
+            })
+        );
+        let mut bad = buf;
+        bad[0] = 2;
+        assert_eq!(
+            decode_command(ioctl::FORWARD, &bad[..n]),
+            Err(ProtocolError::VersionMismatch { got: 2 })
+        );
+        let mut bad = buf;
+        bad[4] = 16;
+        assert_eq!(
+            decode_command(ioctl::FORWARD, &bad[..n]).map_err(ProtocolError::status),
+            Err(NtStatus::INVALID_PARAMETER)
+        );
+        let mut bad = buf;
+        bad[16] = 1;
+        assert_eq!(
+            decode_command(ioctl::FORWARD, &bad[..n]),
+            Err(ProtocolError::ReservedNotZero)
+        );
+        assert_eq!(
+            decode_command(0x1234, &buf).map_err(ProtocolError::status),
+            Err(NtStatus::INVALID_DEVICE_REQUEST)
+        );
+        assert!(encode(&input, &mut [0u8; 8]).is_err());
+    }
+
+    #[test]
+    fn open_target_checks_the_name_length() {
+        let fixed = OpenTargetInput {
+            header: Header::for_struct::<OpenTargetInput>(),
+            name_bytes: 4,
+            reserved: 0,
+        };
+        let mut buf = [0u8; 20];
+        encode(&fixed, &mut buf).unwrap();
+        buf[16..20].copy_from_slice(&[b'p', 0, b'x', 0]);
+        assert_eq!(
+            decode_command(ioctl::OPEN_TARGET, &buf),
+            Ok(Command::OpenTarget {
+                name: &[b'p', 0, b'x', 0]
+            })
+        );
+        assert!(decode_command(ioctl::OPEN_TARGET, &buf[..19]).is_err());
+        buf[8] = 3;
+        assert_eq!(
+            decode_command(ioctl::OPEN_TARGET, &buf),
+            Err(ProtocolError::BadField("name_bytes"))
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! ferrofilter-sim: the kernel services ferrofilter uses, emulated in user mode, with a verifier
+//! that fails a run on what KMDF Verifier or Static Driver Verifier would flag.
+//!
+//! Deterministic when seeded: the seed decides completion order, where "another CPU" preempts at
+//! a lock release, and every injected fault, so a seed replays the same run.
+
+pub mod driver;
+pub mod lock;
+pub mod stress;
+pub mod sync;
+pub mod verifier;
+pub mod wdf;
+
+pub use driver::{SimConfig, SimDriver, Teardown};
+pub use verifier::{Verifier, Violation};
+pub use wdf::{Faults, Framework, RequestHandle, SimRequests, TargetState};

@@ -1,0 +1,349 @@
+//! The seeded race run: forward N requests with random completions, single and group cancels,
+//! owner closes and (optionally) injected faults, then account for every one of them.
+
+use std::time::Instant;
+
+use ferrofilter_core::{CancelId, NtStatus, OwnerId, RequestId};
+use serde::Serialize;
+
+use crate::driver::{SimConfig, SimDriver};
+use crate::verifier::Violation;
+use crate::wdf::{Faults, TargetState};
+
+/// What to run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StressConfig {
+    /// Requests to forward.
+    pub requests: u64,
+    /// Seed for every decision.
+    pub seed: u64,
+    /// Share of actions that cancel (single or group), 0.0 to 1.0.
+    pub cancel_ratio: f64,
+    /// Inject send failures, allocation failures and target stop/removal.
+    pub faults: bool,
+    /// Owners (control-device handles) open at a time.
+    pub owners: u32,
+    /// Table capacity.
+    pub capacity: u32,
+}
+
+impl Default for StressConfig {
+    fn default() -> Self {
+        Self {
+            requests: 10_000,
+            seed: 1,
+            cancel_ratio: 0.2,
+            faults: false,
+            owners: 4,
+            capacity: 4096,
+        }
+    }
+}
+
+/// What happened, every request accounted for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StressReport {
+    /// The seed; the same seed replays the same run.
+    pub seed: u64,
+    /// Requests forwarded (attempted).
+    pub requests: u64,
+    /// Completed with success by the target.
+    pub completed: u64,
+    /// Completed with `STATUS_CANCELLED`.
+    pub cancelled: u64,
+    /// Completed by the target with another failure (e.g. `STATUS_DEVICE_REMOVED`).
+    pub failed: u64,
+    /// Sends that failed and were completed by the driver.
+    pub send_failures: u64,
+    /// Refused before sending: allocation failure, full table, closing owner.
+    pub refused: u64,
+    /// Single cancels issued (including ones that found nothing).
+    pub single_cancels: u64,
+    /// Group cancels issued.
+    pub group_cancels: u64,
+    /// Owner handles closed with requests outstanding or not.
+    pub owner_closes: u64,
+    /// Cancels that reached a request (`WdfRequestCancelSentRequest` calls).
+    pub cancel_attempts: u64,
+    /// Most requests outstanding at once.
+    pub peak_outstanding: u32,
+    /// Request objects alive at teardown.
+    pub leaked: u64,
+    /// Requests completed twice.
+    pub double_completions: u64,
+    /// Everything the verifier flagged.
+    pub verifier_violations: u64,
+    /// requests == completed + cancelled + failed + `send_failures` + refused.
+    pub accounted: bool,
+    /// Wall time of the run.
+    pub elapsed_ms: u64,
+    /// The first few violations, for the log.
+    pub first_violations: Vec<Violation>,
+}
+
+impl StressReport {
+    /// Nothing leaked, nothing completed twice, the verifier saw nothing, all accounted for.
+    #[must_use]
+    pub const fn clean(&self) -> bool {
+        self.leaked == 0
+            && self.double_completions == 0
+            && self.verifier_violations == 0
+            && self.accounted
+    }
+}
+
+struct OwnerSlot {
+    id: OwnerId,
+    counter: u64,
+    groups: Vec<CancelId>,
+    recent: Vec<RequestId>,
+}
+
+impl OwnerSlot {
+    fn open(driver: &SimDriver) -> Result<Self, NtStatus> {
+        Ok(Self {
+            id: driver.open()?,
+            counter: 0,
+            groups: Vec::new(),
+            recent: Vec::new(),
+        })
+    }
+}
+
+/// How often each action is picked, out of 1000, when all are possible.
+struct Weights {
+    forward: u64,
+    complete: u64,
+    deliver: u64,
+    cancel: u64,
+    group: u64,
+    close: u64,
+    target: u64,
+}
+
+impl Weights {
+    fn new(cancel_ratio: f64, faults: bool) -> Self {
+        let ratio = if cancel_ratio.is_finite() {
+            cancel_ratio.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "0..=400"
+        )]
+        let cancels = (ratio * 400.0).round() as u64;
+        Self {
+            forward: 300,
+            complete: 400 - cancels,
+            deliver: 250,
+            cancel: cancels * 3 / 4,
+            group: cancels / 4,
+            close: 4,
+            target: u64::from(faults),
+        }
+    }
+
+    const fn total(&self) -> u64 {
+        self.forward
+            + self.complete
+            + self.deliver
+            + self.cancel
+            + self.group
+            + self.close
+            + self.target
+    }
+}
+
+/// Runs the stress scenario; `progress` is called with the number forwarded so far.
+///
+/// # Errors
+/// `STATUS_INSUFFICIENT_RESOURCES` or `STATUS_INVALID_PARAMETER` if the driver cannot be set up.
+pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<StressReport, NtStatus> {
+    let started = Instant::now();
+    let faults = if config.faults {
+        Faults::ALL
+    } else {
+        Faults::INTERLEAVINGS
+    };
+    let driver = SimDriver::new(SimConfig {
+        seed: config.seed,
+        capacity: config.capacity,
+        faults,
+        strict: false,
+    })?;
+    let framework = driver.framework();
+    let weights = Weights::new(config.cancel_ratio, config.faults);
+    let mut owners = Vec::new();
+    for _ in 0..config.owners.max(1) {
+        owners.push(OwnerSlot::open(&driver)?);
+    }
+    let (mut forwarded, mut single, mut group, mut closes) = (0u64, 0u64, 0u64, 0u64);
+    let mut target_down_for = 0u32;
+    let high_water = (config.capacity / 2).max(1) as usize;
+
+    while forwarded < config.requests {
+        if target_down_for > 0 {
+            target_down_for -= 1;
+            if target_down_for == 0 {
+                framework.set_target_state(TargetState::Started);
+            }
+        }
+        let mut pick = framework.random_below(weights.total());
+        // Keep the table below capacity: past the high-water mark, finish instead of forwarding.
+        let crowded = framework.pending_at_target() + framework.returned_len() >= high_water;
+        if pick < weights.forward {
+            if crowded {
+                driver.complete_random(NtStatus::SUCCESS);
+                driver.deliver_all();
+                continue;
+            }
+            let slot = pick_owner(&driver, &mut owners);
+            let cancel_id = choose_cancel_id(&driver, slot);
+            forwarded += 1;
+            if let Ok(id) = driver.forward(slot.id, cancel_id) {
+                remember(&mut slot.recent, id, 64);
+            }
+            if forwarded % 4096 == 0 {
+                progress(forwarded);
+            }
+            continue;
+        }
+        pick -= weights.forward;
+        if pick < weights.complete {
+            driver.complete_random(NtStatus::SUCCESS);
+            continue;
+        }
+        pick -= weights.complete;
+        if pick < weights.deliver {
+            driver.deliver_one();
+            continue;
+        }
+        pick -= weights.deliver;
+        if pick < weights.cancel {
+            let slot = pick_owner(&driver, &mut owners);
+            if !slot.recent.is_empty() {
+                let index = index_below(&driver, slot.recent.len());
+                let id = slot.recent.swap_remove(index);
+                single += 1;
+                // A stale or already-completed ID is a valid input: it must find nothing.
+                let _ = driver.forwarder().cancel(slot.id, id);
+            }
+            continue;
+        }
+        pick -= weights.cancel;
+        if pick < weights.group {
+            let slot = pick_owner(&driver, &mut owners);
+            if !slot.groups.is_empty() {
+                let index = index_below(&driver, slot.groups.len());
+                let cancel_id = slot.groups.swap_remove(index);
+                group += 1;
+                let _ = driver.forwarder().cancel_group(slot.id, cancel_id);
+            }
+            continue;
+        }
+        pick -= weights.group;
+        if pick < weights.close {
+            let index = index_below(&driver, owners.len());
+            let closing = owners.swap_remove(index);
+            closes += 1;
+            let _ = driver.close(closing.id);
+            if let Ok(fresh) = OwnerSlot::open(&driver) {
+                owners.push(fresh);
+            }
+            continue;
+        }
+        if target_down_for == 0 {
+            let state = if framework.chance(500_000) {
+                TargetState::Stopped
+            } else {
+                TargetState::Removed
+            };
+            framework.set_target_state(state);
+            target_down_for = 50;
+        }
+    }
+
+    // Wind down as unload would: close every owner, let every cancelled request come back.
+    framework.set_target_state(TargetState::Started);
+    for slot in owners.drain(..) {
+        closes += 1;
+        let _ = driver.close(slot.id);
+    }
+    loop {
+        driver.deliver_all();
+        if !driver.complete_random(NtStatus::SUCCESS) && framework.returned_len() == 0 {
+            break;
+        }
+    }
+    progress(forwarded);
+
+    let teardown = driver.teardown();
+    let stats = driver.forwarder().snapshot().stats;
+    let (double_completions, verifier_violations) = framework.verifier().counts();
+    let accounted = stats.forwarded
+        == stats.completed
+            + stats.cancelled
+            + stats.failed
+            + stats.send_failures
+            + stats.refused
+            + allocation_failures(forwarded, stats.forwarded);
+    Ok(StressReport {
+        seed: config.seed,
+        requests: forwarded,
+        completed: stats.completed,
+        cancelled: stats.cancelled,
+        failed: stats.failed,
+        send_failures: stats.send_failures,
+        refused: stats.refused + allocation_failures(forwarded, stats.forwarded),
+        single_cancels: single,
+        group_cancels: group,
+        owner_closes: closes,
+        cancel_attempts: stats.cancel_attempts,
+        peak_outstanding: stats.peak_outstanding,
+        leaked: teardown.leaked as u64,
+        double_completions,
+        verifier_violations,
+        accounted: accounted && forwarded == config.requests,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        first_violations: teardown.violations.into_iter().take(8).collect(),
+    })
+}
+
+/// Requests that never reached the forwarder because creating them failed.
+const fn allocation_failures(attempted: u64, reached_forwarder: u64) -> u64 {
+    attempted.saturating_sub(reached_forwarder)
+}
+
+fn pick_owner<'a>(driver: &SimDriver, owners: &'a mut [OwnerSlot]) -> &'a mut OwnerSlot {
+    let index = index_below(driver, owners.len());
+    &mut owners[index]
+}
+
+fn index_below(driver: &SimDriver, len: usize) -> usize {
+    usize::try_from(driver.framework().random_below(len as u64)).unwrap_or(0)
+}
+
+fn choose_cancel_id(driver: &SimDriver, slot: &mut OwnerSlot) -> CancelId {
+    match driver.framework().random_below(10) {
+        0..=3 => CancelId::NONE,
+        4..=7 if !slot.groups.is_empty() => {
+            let index = index_below(driver, slot.groups.len());
+            slot.groups[index]
+        }
+        _ => {
+            slot.counter += 1;
+            let id = CancelId::new(slot.id.partial(), slot.counter);
+            remember(&mut slot.groups, id, 16);
+            id
+        }
+    }
+}
+
+fn remember<T>(list: &mut Vec<T>, item: T, cap: usize) {
+    if list.len() >= cap {
+        list.swap_remove(0);
+    }
+    list.push(item);
+}

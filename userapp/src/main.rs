@@ -1,0 +1,2 @@
+//! ferroctl: drive and inspect the ferrofilter driver.
+fn main() {}
