@@ -310,6 +310,11 @@ where
         self.lock.with(|s| s.table.len())
     }
 
+    /// The owner a live request was forwarded for.
+    pub fn owner_of(&self, id: RequestId) -> Option<OwnerId> {
+        self.lock.with(|s| s.table.owner_of(id))
+    }
+
     /// Whether `owner` is open.
     pub fn is_open(&self, owner: OwnerId) -> bool {
         self.lock.with(|s| s.table.is_open(owner))

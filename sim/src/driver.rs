@@ -196,8 +196,8 @@ mod preempt {
     use crate::lock::ReleaseHook;
     use crate::wdf::Framework;
 
-    /// At a lock release, and with the seed's say-so, runs a pending completion routine as if
-    /// another CPU ran it right then: the window between "release" and "cancel-sent" that the
+    /// At a lock release, and with the seed's say-so, runs the pending completion routines as if
+    /// another CPU ran them right then: the window between "release" and "cancel-sent" that the
     /// reference step exists for.
     pub struct Preempter {
         framework: Arc<Framework>,
@@ -228,11 +228,12 @@ mod preempt {
             if self.running.swap(true, Ordering::Acquire) {
                 return;
             }
-            if let (Some(forwarder), Some(returned)) = (
-                self.forwarder.get().and_then(Weak::upgrade),
-                self.framework.random_returned(),
-            ) {
-                deliver(&self.framework, &forwarder, returned);
+            // Another CPU drains every finished request right here, between this release and
+            // whatever the releasing thread does next.
+            if let Some(forwarder) = self.forwarder.get().and_then(Weak::upgrade) {
+                while let Some(returned) = self.framework.random_returned() {
+                    deliver(&self.framework, &forwarder, returned);
+                }
             }
             self.running.store(false, Ordering::Release);
         }

@@ -25,6 +25,9 @@ pub struct StressConfig {
     pub owners: u32,
     /// Table capacity.
     pub capacity: u32,
+    /// Cancel without the reference step. Only with the `negative-control` feature; it exists to
+    /// show the verifier catches that bug.
+    pub naive_cancel: bool,
 }
 
 impl Default for StressConfig {
@@ -36,6 +39,7 @@ impl Default for StressConfig {
             faults: false,
             owners: 4,
             capacity: 4096,
+            naive_cancel: false,
         }
     }
 }
@@ -110,7 +114,7 @@ impl OwnerSlot {
     }
 }
 
-/// How often each action is picked, out of 1000, when all are possible.
+/// How often each action is picked, relative to each other.
 struct Weights {
     forward: u64,
     complete: u64,
@@ -128,19 +132,18 @@ impl Weights {
         } else {
             0.0
         };
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "0..=400"
-        )]
-        let cancels = (ratio * 400.0).round() as u64;
+        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "0..=3000")]
+        let cancels = (ratio * 3000.0).round() as u64;
+        // Completions run slower than forwards so the table fills up to its high-water mark and
+        // cancels race with a crowd rather than with an empty table; closes are rare for the same
+        // reason.
         Self {
-            forward: 300,
-            complete: 400 - cancels,
-            deliver: 250,
+            forward: 3000,
+            complete: 2000,
+            deliver: 2500,
             cancel: cancels * 3 / 4,
             group: cancels / 4,
-            close: 4,
+            close: 1,
             target: u64::from(faults),
         }
     }
@@ -161,6 +164,9 @@ impl Weights {
 /// # Errors
 /// `STATUS_INSUFFICIENT_RESOURCES` or `STATUS_INVALID_PARAMETER` if the driver cannot be set up.
 pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<StressReport, NtStatus> {
+    if config.naive_cancel && !cfg!(feature = "negative-control") {
+        return Err(NtStatus::NOT_SUPPORTED);
+    }
     let started = Instant::now();
     let faults = if config.faults {
         Faults::ALL
@@ -222,13 +228,25 @@ pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<Stress
         }
         pick -= weights.deliver;
         if pick < weights.cancel {
-            let slot = pick_owner(&driver, &mut owners);
-            if !slot.recent.is_empty() {
-                let index = index_below(&driver, slot.recent.len());
-                let id = slot.recent.swap_remove(index);
+            // Half the time aim at a request the target has finished but whose completion
+            // routine has not run: the race the reference step exists for.
+            let racing = framework.random_below(2) == 0;
+            let target = match framework.random_returned_id().filter(|_| racing) {
+                Some(id) => driver.forwarder().owner_of(id).map(|owner| (owner, id)),
+                None => {
+                    let slot = pick_owner(&driver, &mut owners);
+                    if slot.recent.is_empty() {
+                        None
+                    } else {
+                        let index = index_below(&driver, slot.recent.len());
+                        Some((slot.id, slot.recent.swap_remove(index)))
+                    }
+                }
+            };
+            if let Some((owner, id)) = target {
                 single += 1;
                 // A stale or already-completed ID is a valid input: it must find nothing.
-                let _ = driver.forwarder().cancel(slot.id, id);
+                let _ = cancel_one(&driver, config.naive_cancel, owner, id);
             }
             continue;
         }
@@ -282,7 +300,7 @@ pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<Stress
     let teardown = driver.teardown();
     let stats = driver.forwarder().snapshot().stats;
     let (double_completions, verifier_violations) = framework.verifier().counts();
-    let accounted = stats.forwarded
+    let accounted = forwarded
         == stats.completed
             + stats.cancelled
             + stats.failed
@@ -309,6 +327,20 @@ pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<Stress
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         first_violations: teardown.violations.into_iter().take(8).collect(),
     })
+}
+
+fn cancel_one(
+    driver: &SimDriver,
+    naive: bool,
+    owner: OwnerId,
+    id: RequestId,
+) -> Result<bool, NtStatus> {
+    #[cfg(feature = "negative-control")]
+    if naive {
+        return driver.forwarder().cancel_unreferenced(owner, id);
+    }
+    let _ = naive;
+    driver.forwarder().cancel(owner, id)
 }
 
 /// Requests that never reached the forwarder because creating them failed.

@@ -302,6 +302,18 @@ impl Framework {
         Some(hand_back(&mut inner, handle, id, status))
     }
 
+    /// The ID of a random finished request whose completion routine has not run yet: a request
+    /// that is still tracked but about to complete, the best target for a racing cancel.
+    pub fn random_returned_id(&self) -> Option<RequestId> {
+        let mut inner = lock(&self.inner);
+        if inner.returned.is_empty() {
+            return None;
+        }
+        let len = inner.returned.len();
+        let position = inner.rng.random_range(0..len);
+        inner.returned.get(position).map(|&(_, id, _)| id)
+    }
+
     /// Teardown: every request object still alive is a leak.
     pub fn check_teardown(&self) {
         let leaked: Vec<RequestHandle> = {
