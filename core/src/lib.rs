@@ -7,10 +7,15 @@
 #![forbid(unsafe_code)]
 
 pub mod cancel_id;
+pub mod cf;
 pub mod control;
+pub mod ecp;
 pub mod forward;
+pub mod guid;
+pub mod oplock;
 pub mod ports;
 pub mod protocol;
+pub mod purge;
 pub mod status;
 pub mod tracker;
 

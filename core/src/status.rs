@@ -64,6 +64,8 @@ impl NtStatus {
     pub const FILE_CLOSED: Self = Self(0xC000_0128);
     /// `STATUS_INTEGER_OVERFLOW`
     pub const INTEGER_OVERFLOW: Self = Self(0xC000_0095);
+    /// `STATUS_OPLOCK_NOT_GRANTED`
+    pub const OPLOCK_NOT_GRANTED: Self = Self(0xC000_00E2);
 
     /// `NT_SUCCESS`: success and informational values (severity 0 or 1).
     #[must_use]
@@ -114,6 +116,7 @@ impl NtStatus {
             Self::OBJECT_NAME_NOT_FOUND => "STATUS_OBJECT_NAME_NOT_FOUND",
             Self::FILE_CLOSED => "STATUS_FILE_CLOSED",
             Self::INTEGER_OVERFLOW => "STATUS_INTEGER_OVERFLOW",
+            Self::OPLOCK_NOT_GRANTED => "STATUS_OPLOCK_NOT_GRANTED",
             _ => return None,
         })
     }

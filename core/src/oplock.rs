@@ -1,0 +1,983 @@
+//! A model of the oplock break rules: which operation breaks which oplock, to what, and whether the
+//! breaking operation waits for an acknowledgment.
+//!
+//! Used by the sim's file system and as a test oracle. One oplock per stream, held under one key
+//! (the real oplock package also lets several R / RH oplocks with different keys coexist; the
+//! model keeps the single-owner case, which is all ferrofilter's scenarios need).
+//!
+//! Sources: "Checking the Oplock State of an `IRP_MJ_CREATE` / `IRP_MJ_READ` / `IRP_MJ_WRITE`
+//! operation" (windows-driver-docs `ifs/irp-mj-create2.md`, `irp-mj-read2.md`,
+//! `irp-mj-write2.md`), summarised in REFERENCE.md §4. In short:
+//!
+//! | held | CREATE (different key, not attribute-only) | READ (different key) | non-paging WRITE |
+//! |---|---|---|---|
+//! | Level 1, Batch | None if destructive, else Level 2; wait | Level 2; wait | None; wait |
+//! | Level 2 | None if destructive, no ack; else no break | no break | None, no ack, **any key** |
+//! | R | None if destructive, no ack; else no break | no break | None, no ack |
+//! | RH | None if destructive (ack, no wait); R on a sharing violation (wait); else no break | no break | None, ack without waiting |
+//! | RW | None if destructive, else R; wait | R; wait | None; wait |
+//! | RWH | None if destructive, else RW on a sharing violation, RH otherwise; wait | RH; wait | None; wait |
+//!
+//! "Destructive" is `FILE_SUPERSEDE`, `FILE_OVERWRITE`, `FILE_OVERWRITE_IF` or
+//! `FILE_RESERVE_OPFILTER`. A create whose desired access holds nothing but
+//! `FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE` never breaks unless
+//! `FILE_RESERVE_OPFILTER` is set. Paging writes never break. The same key never breaks, with the
+//! one documented exception: the write page says a Level 2 oplock "always" breaks to None, so a
+//! Level 2 owner's own non-paging write breaks it too.
+
+use crate::guid::Guid;
+use crate::status::NtStatus;
+
+/// Access-mask bits (winnt.h / wdm.h).
+pub mod access {
+    /// `FILE_READ_DATA` (`FILE_LIST_DIRECTORY` on a directory).
+    pub const FILE_READ_DATA: u32 = 0x0000_0001;
+    /// `FILE_LIST_DIRECTORY`.
+    pub const FILE_LIST_DIRECTORY: u32 = FILE_READ_DATA;
+    /// `FILE_WRITE_DATA` (`FILE_ADD_FILE` on a directory).
+    pub const FILE_WRITE_DATA: u32 = 0x0000_0002;
+    /// `FILE_ADD_FILE`.
+    pub const FILE_ADD_FILE: u32 = FILE_WRITE_DATA;
+    /// `FILE_APPEND_DATA`.
+    pub const FILE_APPEND_DATA: u32 = 0x0000_0004;
+    /// `FILE_READ_EA`.
+    pub const FILE_READ_EA: u32 = 0x0000_0008;
+    /// `FILE_WRITE_EA`.
+    pub const FILE_WRITE_EA: u32 = 0x0000_0010;
+    /// `FILE_EXECUTE`.
+    pub const FILE_EXECUTE: u32 = 0x0000_0020;
+    /// `FILE_READ_ATTRIBUTES`.
+    pub const FILE_READ_ATTRIBUTES: u32 = 0x0000_0080;
+    /// `FILE_WRITE_ATTRIBUTES`.
+    pub const FILE_WRITE_ATTRIBUTES: u32 = 0x0000_0100;
+    /// `DELETE`.
+    pub const DELETE: u32 = 0x0001_0000;
+    /// `READ_CONTROL`.
+    pub const READ_CONTROL: u32 = 0x0002_0000;
+    /// `SYNCHRONIZE`.
+    pub const SYNCHRONIZE: u32 = 0x0010_0000;
+    /// The accesses a create may ask for without breaking any oplock (unless it also sets
+    /// `FILE_RESERVE_OPFILTER`).
+    pub const ATTRIBUTE_ONLY: u32 = FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE;
+    /// The accesses `IoCheckShareAccess` counts as reading.
+    pub const SHARE_CHECKED_READ: u32 = FILE_READ_DATA | FILE_EXECUTE;
+    /// The accesses `IoCheckShareAccess` counts as writing.
+    pub const SHARE_CHECKED_WRITE: u32 = FILE_WRITE_DATA | FILE_APPEND_DATA;
+}
+
+/// Share-access bits (winnt.h).
+pub mod share {
+    /// `FILE_SHARE_READ`.
+    pub const FILE_SHARE_READ: u32 = 0x1;
+    /// `FILE_SHARE_WRITE`.
+    pub const FILE_SHARE_WRITE: u32 = 0x2;
+    /// `FILE_SHARE_DELETE`.
+    pub const FILE_SHARE_DELETE: u32 = 0x4;
+    /// All three.
+    pub const FILE_SHARE_ALL: u32 = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+}
+
+/// `FILE_RESERVE_OPFILTER` create option (wdm.h / ntifs.h).
+pub const FILE_RESERVE_OPFILTER: u32 = 0x0010_0000;
+
+/// `OPLOCK_LEVEL_CACHE_READ`.
+pub const OPLOCK_LEVEL_CACHE_READ: u32 = 0x1;
+/// `OPLOCK_LEVEL_CACHE_HANDLE`.
+pub const OPLOCK_LEVEL_CACHE_HANDLE: u32 = 0x2;
+/// `OPLOCK_LEVEL_CACHE_WRITE`.
+pub const OPLOCK_LEVEL_CACHE_WRITE: u32 = 0x4;
+
+/// A create disposition (`CreateDisposition` of `ZwCreateFile`; the top byte of
+/// `Parameters.Create.Options`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum CreateDisposition {
+    /// `FILE_SUPERSEDE` (0).
+    Supersede = 0,
+    /// `FILE_OPEN` (1).
+    Open = 1,
+    /// `FILE_CREATE` (2).
+    Create = 2,
+    /// `FILE_OPEN_IF` (3).
+    OpenIf = 3,
+    /// `FILE_OVERWRITE` (4).
+    Overwrite = 4,
+    /// `FILE_OVERWRITE_IF` (5).
+    OverwriteIf = 5,
+}
+
+/// A disposition value outside 0..=5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidDisposition(pub u32);
+
+impl InvalidDisposition {
+    /// What a file system answers: `STATUS_INVALID_PARAMETER`.
+    #[must_use]
+    pub const fn status(self) -> NtStatus {
+        NtStatus::INVALID_PARAMETER
+    }
+}
+
+impl CreateDisposition {
+    /// All six, in value order.
+    pub const ALL: [Self; 6] = [
+        Self::Supersede,
+        Self::Open,
+        Self::Create,
+        Self::OpenIf,
+        Self::Overwrite,
+        Self::OverwriteIf,
+    ];
+
+    /// From the numeric value.
+    ///
+    /// # Errors
+    /// [`InvalidDisposition`] for anything above `FILE_OVERWRITE_IF`.
+    pub const fn from_u32(value: u32) -> Result<Self, InvalidDisposition> {
+        Ok(match value {
+            0 => Self::Supersede,
+            1 => Self::Open,
+            2 => Self::Create,
+            3 => Self::OpenIf,
+            4 => Self::Overwrite,
+            5 => Self::OverwriteIf,
+            other => return Err(InvalidDisposition(other)),
+        })
+    }
+
+    /// From `Parameters.Create.Options`: the disposition is its top 8 bits.
+    ///
+    /// # Errors
+    /// [`InvalidDisposition`] when the top byte is above 5.
+    pub const fn from_create_options(options: u32) -> Result<Self, InvalidDisposition> {
+        Self::from_u32(options >> 24)
+    }
+
+    /// Supersede, overwrite and overwrite-if replace the stream's data.
+    #[must_use]
+    pub const fn is_destructive(self) -> bool {
+        matches!(self, Self::Supersede | Self::Overwrite | Self::OverwriteIf)
+    }
+}
+
+/// An oplock level. `None` is "no oplock".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OplockLevel {
+    /// No oplock.
+    #[default]
+    None,
+    /// Legacy exclusive oplock (caches reads and writes).
+    Level1,
+    /// Legacy batch oplock (caches reads, writes and the handle).
+    Batch,
+    /// Legacy shared oplock (caches reads).
+    Level2,
+    /// R: `OPLOCK_LEVEL_CACHE_READ`.
+    Read,
+    /// RH: read + handle caching.
+    ReadHandle,
+    /// RW: read + write caching.
+    ReadWrite,
+    /// RWH: read + write + handle caching.
+    ReadWriteHandle,
+}
+
+/// A `OPLOCK_LEVEL_CACHE_*` combination that is not a Windows 7 oplock level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidLevel(pub u32);
+
+impl OplockLevel {
+    /// Every level, for exhaustive tests.
+    pub const ALL: [Self; 8] = [
+        Self::None,
+        Self::Level1,
+        Self::Batch,
+        Self::Level2,
+        Self::Read,
+        Self::ReadHandle,
+        Self::ReadWrite,
+        Self::ReadWriteHandle,
+    ];
+
+    /// What the level lets its owner cache, as `OPLOCK_LEVEL_CACHE_*` bits. Legacy levels map to
+    /// what they cache: Level 1 = RW, Batch = RWH, Level 2 = R.
+    #[must_use]
+    pub const fn caching(self) -> u32 {
+        match self {
+            Self::None => 0,
+            Self::Level2 | Self::Read => OPLOCK_LEVEL_CACHE_READ,
+            Self::ReadHandle => OPLOCK_LEVEL_CACHE_READ | OPLOCK_LEVEL_CACHE_HANDLE,
+            Self::Level1 | Self::ReadWrite => OPLOCK_LEVEL_CACHE_READ | OPLOCK_LEVEL_CACHE_WRITE,
+            Self::Batch | Self::ReadWriteHandle => {
+                OPLOCK_LEVEL_CACHE_READ | OPLOCK_LEVEL_CACHE_WRITE | OPLOCK_LEVEL_CACHE_HANDLE
+            }
+        }
+    }
+
+    /// The Windows 7 level with these `OPLOCK_LEVEL_CACHE_*` bits (`RequestedOplockLevel` of
+    /// `REQUEST_OPLOCK_INPUT_BUFFER`). 0 is [`OplockLevel::None`].
+    ///
+    /// # Errors
+    /// [`InvalidLevel`] for H or W without R, and for unknown bits.
+    pub const fn from_caching(bits: u32) -> Result<Self, InvalidLevel> {
+        const R: u32 = OPLOCK_LEVEL_CACHE_READ;
+        const H: u32 = OPLOCK_LEVEL_CACHE_HANDLE;
+        const W: u32 = OPLOCK_LEVEL_CACHE_WRITE;
+        Ok(match bits {
+            0 => Self::None,
+            R => Self::Read,
+            x if x == R | H => Self::ReadHandle,
+            x if x == R | W => Self::ReadWrite,
+            x if x == R | W | H => Self::ReadWriteHandle,
+            other => return Err(InvalidLevel(other)),
+        })
+    }
+
+    /// Level 1, Batch and Level 2 (the pre-Windows 7 oplocks).
+    #[must_use]
+    pub const fn is_legacy(self) -> bool {
+        matches!(self, Self::Level1 | Self::Batch | Self::Level2)
+    }
+
+    /// Holds write caching (Level 1, Batch, RW, RWH): the levels a read breaks.
+    #[must_use]
+    pub const fn caches_writes(self) -> bool {
+        self.caching() & OPLOCK_LEVEL_CACHE_WRITE != 0
+    }
+}
+
+/// Whether the operation that broke an oplock waits for the owner's acknowledgment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ack {
+    /// No acknowledgment; the operation proceeds at once.
+    NotRequired,
+    /// The owner must acknowledge, but the operation proceeds without waiting.
+    RequiredNoWait,
+    /// The operation waits for the acknowledgment.
+    RequiredWait,
+}
+
+/// The model's answer for one operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BreakDecision {
+    /// The oplock stays as it is.
+    NoBreak,
+    /// The oplock breaks.
+    Break {
+        /// Level before.
+        from: OplockLevel,
+        /// Level after.
+        to: OplockLevel,
+        /// Whether the operation waits.
+        ack: Ack,
+    },
+}
+
+impl BreakDecision {
+    /// `true` for [`BreakDecision::Break`].
+    #[must_use]
+    pub const fn breaks(self) -> bool {
+        matches!(self, Self::Break { .. })
+    }
+}
+
+/// The parameters of an `IRP_MJ_CREATE` the model looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreateParams {
+    /// `DesiredAccess`.
+    pub desired_access: u32,
+    /// `ShareAccess`.
+    pub share_access: u32,
+    /// `CreateDisposition`.
+    pub disposition: CreateDisposition,
+    /// `FILE_RESERVE_OPFILTER` was among the create options.
+    pub reserve_opfilter: bool,
+}
+
+impl CreateParams {
+    /// A plain `FILE_OPEN` with this access and share mode.
+    #[must_use]
+    pub const fn open(desired_access: u32, share_access: u32) -> Self {
+        Self {
+            desired_access,
+            share_access,
+            disposition: CreateDisposition::Open,
+            reserve_opfilter: false,
+        }
+    }
+
+    /// Destructive in the oplock sense: an overwriting disposition or `FILE_RESERVE_OPFILTER`.
+    #[must_use]
+    pub const fn is_destructive(&self) -> bool {
+        self.reserve_opfilter || self.disposition.is_destructive()
+    }
+
+    /// Asks only for attributes / synchronize, which breaks nothing without
+    /// `FILE_RESERVE_OPFILTER`.
+    #[must_use]
+    pub const fn is_attribute_only(&self) -> bool {
+        self.desired_access & !access::ATTRIBUTE_ONLY == 0
+    }
+}
+
+/// An operation on a stream, as far as oplocks care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `IRP_MJ_CREATE` of the existing stream.
+    Create(CreateParams),
+    /// `IRP_MJ_READ`.
+    Read,
+    /// `IRP_MJ_WRITE`.
+    Write {
+        /// `IRP_PAGING_IO`: paging writes never break.
+        paging: bool,
+    },
+}
+
+/// The share-access bookkeeping of one stream (`SHARE_ACCESS`, as `IoCheckShareAccess` keeps it).
+///
+/// Opens that ask for none of read (`FILE_READ_DATA | FILE_EXECUTE`), write
+/// (`FILE_WRITE_DATA | FILE_APPEND_DATA`) or `DELETE` are not counted at all, as in the kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShareAccess {
+    /// Counted opens.
+    pub open_count: u32,
+    /// Of which reading.
+    pub readers: u32,
+    /// Of which writing.
+    pub writers: u32,
+    /// Of which with `DELETE`.
+    pub deleters: u32,
+    /// Of which sharing read.
+    pub shared_read: u32,
+    /// Of which sharing write.
+    pub shared_write: u32,
+    /// Of which sharing delete.
+    pub shared_delete: u32,
+}
+
+/// The read / write / delete summary `IoCheckShareAccess` derives from an access mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Wants {
+    read: bool,
+    write: bool,
+    delete: bool,
+}
+
+impl Wants {
+    const fn of(desired_access: u32) -> Self {
+        Self {
+            read: desired_access & access::SHARE_CHECKED_READ != 0,
+            write: desired_access & access::SHARE_CHECKED_WRITE != 0,
+            delete: desired_access & access::DELETE != 0,
+        }
+    }
+
+    const fn any(self) -> bool {
+        self.read || self.write || self.delete
+    }
+}
+
+impl ShareAccess {
+    /// `true` when an open with this access and share mode would fail with
+    /// `STATUS_SHARING_VIOLATION`.
+    #[must_use]
+    pub const fn conflicts(&self, desired_access: u32, share_access: u32) -> bool {
+        let wants = Wants::of(desired_access);
+        if !wants.any() {
+            return false;
+        }
+        (wants.read && self.shared_read < self.open_count)
+            || (wants.write && self.shared_write < self.open_count)
+            || (wants.delete && self.shared_delete < self.open_count)
+            || (self.readers != 0 && share_access & share::FILE_SHARE_READ == 0)
+            || (self.writers != 0 && share_access & share::FILE_SHARE_WRITE == 0)
+            || (self.deleters != 0 && share_access & share::FILE_SHARE_DELETE == 0)
+    }
+
+    /// `IoCheckShareAccess` with `Update = TRUE`: records the open unless it conflicts.
+    ///
+    /// # Errors
+    /// `STATUS_SHARING_VIOLATION` on a conflict.
+    pub fn open(&mut self, desired_access: u32, share_access: u32) -> Result<(), NtStatus> {
+        if self.conflicts(desired_access, share_access) {
+            return Err(NtStatus::SHARING_VIOLATION);
+        }
+        self.adjust(desired_access, share_access, true);
+        Ok(())
+    }
+
+    /// `IoRemoveShareAccess`: forgets an open recorded by [`ShareAccess::open`] with the same
+    /// arguments. Saturates at zero, so an unbalanced call cannot wrap.
+    pub fn close(&mut self, desired_access: u32, share_access: u32) {
+        self.adjust(desired_access, share_access, false);
+    }
+
+    fn adjust(&mut self, desired_access: u32, share_access: u32, add: bool) {
+        let wants = Wants::of(desired_access);
+        if !wants.any() {
+            return;
+        }
+        let step = |field: &mut u32, on: bool| {
+            if on {
+                *field = if add {
+                    field.saturating_add(1)
+                } else {
+                    field.saturating_sub(1)
+                };
+            }
+        };
+        step(&mut self.open_count, true);
+        step(&mut self.readers, wants.read);
+        step(&mut self.writers, wants.write);
+        step(&mut self.deleters, wants.delete);
+        step(
+            &mut self.shared_read,
+            share_access & share::FILE_SHARE_READ != 0,
+        );
+        step(
+            &mut self.shared_write,
+            share_access & share::FILE_SHARE_WRITE != 0,
+        );
+        step(
+            &mut self.shared_delete,
+            share_access & share::FILE_SHARE_DELETE != 0,
+        );
+    }
+}
+
+/// The break rule for a create, given whether it would hit a sharing violation.
+///
+/// Pure: this is the table in the module documentation, row by row.
+#[must_use]
+pub const fn create_break(
+    held: OplockLevel,
+    create: &CreateParams,
+    sharing_violation: bool,
+) -> BreakDecision {
+    use Ack::{NotRequired, RequiredNoWait, RequiredWait};
+    use OplockLevel as L;
+    if create.is_attribute_only() && !create.reserve_opfilter {
+        return BreakDecision::NoBreak;
+    }
+    let destructive = create.is_destructive();
+    let (to, ack) = match held {
+        L::None => return BreakDecision::NoBreak,
+        L::Level1 | L::Batch => (if destructive { L::None } else { L::Level2 }, RequiredWait),
+        L::Level2 | L::Read => {
+            if !destructive {
+                return BreakDecision::NoBreak;
+            }
+            (L::None, NotRequired)
+        }
+        L::ReadHandle => {
+            // Why wait on a sharing violation: the opener can only succeed once the owner has
+            // closed its cached handle, which is what the acknowledgment reports. Destructive +
+            // sharing violation waits too, since the open fails otherwise.
+            let ack = if sharing_violation {
+                RequiredWait
+            } else {
+                RequiredNoWait
+            };
+            if destructive {
+                (L::None, ack)
+            } else if sharing_violation {
+                (L::Read, ack)
+            } else {
+                return BreakDecision::NoBreak;
+            }
+        }
+        L::ReadWrite => (if destructive { L::None } else { L::Read }, RequiredWait),
+        L::ReadWriteHandle => (
+            if destructive {
+                L::None
+            } else if sharing_violation {
+                L::ReadWrite
+            } else {
+                L::ReadHandle
+            },
+            RequiredWait,
+        ),
+    };
+    BreakDecision::Break {
+        from: held,
+        to,
+        ack,
+    }
+}
+
+/// The break rule for a read by a different key.
+#[must_use]
+pub const fn read_break(held: OplockLevel) -> BreakDecision {
+    use OplockLevel as L;
+    let to = match held {
+        L::Level1 | L::Batch => L::Level2,
+        L::ReadWrite => L::Read,
+        L::ReadWriteHandle => L::ReadHandle,
+        L::None | L::Level2 | L::Read | L::ReadHandle => return BreakDecision::NoBreak,
+    };
+    BreakDecision::Break {
+        from: held,
+        to,
+        ack: Ack::RequiredWait,
+    }
+}
+
+/// The break rule for a non-paging write (by a different key, except for Level 2).
+#[must_use]
+pub const fn write_break(held: OplockLevel) -> BreakDecision {
+    use OplockLevel as L;
+    let ack = match held {
+        L::None => return BreakDecision::NoBreak,
+        L::Level2 | L::Read => Ack::NotRequired,
+        L::ReadHandle => Ack::RequiredNoWait,
+        L::Level1 | L::Batch | L::ReadWrite | L::ReadWriteHandle => Ack::RequiredWait,
+    };
+    BreakDecision::Break {
+        from: held,
+        to: L::None,
+        ack,
+    }
+}
+
+/// Why an oplock request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantError {
+    /// Another key holds an oplock on the stream.
+    HeldByAnotherKey,
+    /// [`OplockLevel::None`] is not something one can request.
+    NothingRequested,
+}
+
+impl GrantError {
+    /// `STATUS_OPLOCK_NOT_GRANTED` for both.
+    #[must_use]
+    pub const fn status(self) -> NtStatus {
+        NtStatus::OPLOCK_NOT_GRANTED
+    }
+}
+
+/// One stream's oplock and share-access state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamOplock {
+    level: OplockLevel,
+    owner: Option<Guid>,
+    /// The stream's open handles, for the sharing-violation rules.
+    pub share: ShareAccess,
+}
+
+impl StreamOplock {
+    /// A stream with no oplock and no opens.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            level: OplockLevel::None,
+            owner: None,
+            share: ShareAccess {
+                open_count: 0,
+                readers: 0,
+                writers: 0,
+                deleters: 0,
+                shared_read: 0,
+                shared_write: 0,
+                shared_delete: 0,
+            },
+        }
+    }
+
+    /// The current level.
+    #[must_use]
+    pub const fn level(&self) -> OplockLevel {
+        self.level
+    }
+
+    /// The owner's key, when an oplock is held.
+    #[must_use]
+    pub const fn owner(&self) -> Option<Guid> {
+        self.owner
+    }
+
+    /// Grants `level` to `key`: when no oplock is held, or when `key` already owns it (an upgrade
+    /// or downgrade by the same cache).
+    ///
+    /// # Errors
+    /// [`GrantError`]; the state is unchanged.
+    pub fn request(&mut self, key: Guid, level: OplockLevel) -> Result<(), GrantError> {
+        if level == OplockLevel::None {
+            return Err(GrantError::NothingRequested);
+        }
+        match self.owner {
+            Some(owner) if owner != key => Err(GrantError::HeldByAnotherKey),
+            _ => {
+                self.level = level;
+                self.owner = Some(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// What `op`, issued through a handle keyed `key`, does to the oplock. Does not change state.
+    #[must_use]
+    pub fn decide(&self, key: Guid, op: &Operation) -> BreakDecision {
+        if self.level == OplockLevel::None {
+            return BreakDecision::NoBreak;
+        }
+        let same_key = self.owner == Some(key);
+        match op {
+            Operation::Write { paging: true } => BreakDecision::NoBreak,
+            // The documented exception: Level 2 breaks on every non-paging write.
+            Operation::Write { paging: false } if self.level == OplockLevel::Level2 => {
+                write_break(self.level)
+            }
+            _ if same_key => BreakDecision::NoBreak,
+            Operation::Write { paging: false } => write_break(self.level),
+            Operation::Read => read_break(self.level),
+            Operation::Create(create) => create_break(
+                self.level,
+                create,
+                self.share
+                    .conflicts(create.desired_access, create.share_access),
+            ),
+        }
+    }
+
+    /// Applies a decision taken by [`StreamOplock::decide`] on this state: the level becomes the
+    /// break's target and a break to None frees the stream. A decision whose `from` is not the
+    /// current level is stale and ignored (returns `false`).
+    pub fn apply(&mut self, decision: BreakDecision) -> bool {
+        match decision {
+            BreakDecision::NoBreak => true,
+            BreakDecision::Break { from, to, .. } => {
+                if from != self.level {
+                    return false;
+                }
+                self.level = to;
+                if to == OplockLevel::None {
+                    self.owner = None;
+                }
+                true
+            }
+        }
+    }
+
+    /// The owner closed its handle: the oplock goes with it.
+    pub fn release(&mut self, key: Guid) {
+        if self.owner == Some(key) {
+            self.level = OplockLevel::None;
+            self.owner = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::access::*;
+    use super::share::*;
+    use super::*;
+    use OplockLevel as L;
+
+    const OWNER: Guid = Guid::from_fields(1, 1, 1, [1; 8]);
+    const OTHER: Guid = Guid::from_fields(2, 2, 2, [2; 8]);
+
+    fn held(level: OplockLevel) -> StreamOplock {
+        let mut s = StreamOplock::new();
+        s.request(OWNER, level).unwrap();
+        s
+    }
+
+    fn brk(from: OplockLevel, to: OplockLevel, ack: Ack) -> BreakDecision {
+        BreakDecision::Break { from, to, ack }
+    }
+
+    fn create(access: u32, share: u32, disposition: CreateDisposition) -> Operation {
+        Operation::Create(CreateParams {
+            desired_access: access,
+            share_access: share,
+            disposition,
+            reserve_opfilter: false,
+        })
+    }
+
+    #[test]
+    fn constants_match_the_headers() {
+        assert_eq!(FILE_READ_DATA, 0x1);
+        assert_eq!(FILE_WRITE_DATA, 0x2);
+        assert_eq!(FILE_APPEND_DATA, 0x4);
+        assert_eq!(FILE_EXECUTE, 0x20);
+        assert_eq!(FILE_READ_ATTRIBUTES, 0x80);
+        assert_eq!(FILE_WRITE_ATTRIBUTES, 0x100);
+        assert_eq!(DELETE, 0x1_0000);
+        assert_eq!(SYNCHRONIZE, 0x10_0000);
+        assert_eq!(FILE_RESERVE_OPFILTER, 0x10_0000);
+        assert_eq!(
+            (FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_SHARE_DELETE),
+            (1, 2, 4)
+        );
+        for (i, d) in CreateDisposition::ALL.iter().enumerate() {
+            assert_eq!(CreateDisposition::from_u32(*d as u32), Ok(*d));
+            assert_eq!(*d as usize, i);
+        }
+        assert_eq!(CreateDisposition::from_u32(6), Err(InvalidDisposition(6)));
+        assert_eq!(
+            CreateDisposition::from_create_options(0x0500_0040),
+            Ok(CreateDisposition::OverwriteIf)
+        );
+        assert_eq!(InvalidDisposition(9).status(), NtStatus::INVALID_PARAMETER);
+    }
+
+    #[test]
+    fn levels_round_trip_through_cache_bits() {
+        for bits in 0..16 {
+            match OplockLevel::from_caching(bits) {
+                Ok(level) => assert_eq!(level.caching(), bits),
+                Err(InvalidLevel(b)) => assert_eq!(b, bits),
+            }
+        }
+        assert_eq!(OplockLevel::from_caching(3), Ok(L::ReadHandle));
+        assert_eq!(OplockLevel::from_caching(2), Err(InvalidLevel(2)));
+        assert_eq!(OplockLevel::from_caching(6), Err(InvalidLevel(6)));
+        assert!(L::Batch.is_legacy() && !L::ReadWriteHandle.is_legacy());
+        assert!(L::Level1.caches_writes() && !L::ReadHandle.caches_writes());
+    }
+
+    #[test]
+    fn same_key_never_breaks() {
+        for level in OplockLevel::ALL.into_iter().skip(1) {
+            let s = held(level);
+            for op in [
+                Operation::Read,
+                create(FILE_WRITE_DATA, 0, CreateDisposition::Supersede),
+                Operation::Write { paging: true },
+            ] {
+                assert_eq!(
+                    s.decide(OWNER, &op),
+                    BreakDecision::NoBreak,
+                    "{level:?} {op:?}"
+                );
+            }
+            let write = s.decide(OWNER, &Operation::Write { paging: false });
+            assert_eq!(write.breaks(), level == L::Level2, "{level:?}");
+        }
+    }
+
+    #[test]
+    fn attribute_only_creates_never_break_unless_reserve_opfilter() {
+        let attr = ATTRIBUTE_ONLY;
+        for level in OplockLevel::ALL.into_iter().skip(1) {
+            let s = held(level);
+            let op = create(attr, 0, CreateDisposition::Overwrite);
+            assert_eq!(s.decide(OTHER, &op), BreakDecision::NoBreak);
+            let op = create(0, 0, CreateDisposition::Supersede);
+            assert_eq!(s.decide(OTHER, &op), BreakDecision::NoBreak);
+        }
+        let reserve = Operation::Create(CreateParams {
+            desired_access: FILE_READ_ATTRIBUTES,
+            share_access: 0,
+            disposition: CreateDisposition::Open,
+            reserve_opfilter: true,
+        });
+        assert_eq!(
+            held(L::Read).decide(OTHER, &reserve),
+            brk(L::Read, L::None, Ack::NotRequired)
+        );
+        assert_eq!(
+            held(L::Batch).decide(OTHER, &reserve),
+            brk(L::Batch, L::None, Ack::RequiredWait)
+        );
+    }
+
+    #[test]
+    fn create_rules_per_level() {
+        let open = create(FILE_READ_DATA, FILE_SHARE_ALL, CreateDisposition::Open);
+        let over = create(
+            FILE_READ_DATA,
+            FILE_SHARE_ALL,
+            CreateDisposition::OverwriteIf,
+        );
+        let cases = [
+            (
+                L::Level1,
+                open,
+                brk(L::Level1, L::Level2, Ack::RequiredWait),
+            ),
+            (L::Level1, over, brk(L::Level1, L::None, Ack::RequiredWait)),
+            (L::Batch, open, brk(L::Batch, L::Level2, Ack::RequiredWait)),
+            (L::Level2, open, BreakDecision::NoBreak),
+            (L::Level2, over, brk(L::Level2, L::None, Ack::NotRequired)),
+            (L::Read, open, BreakDecision::NoBreak),
+            (L::Read, over, brk(L::Read, L::None, Ack::NotRequired)),
+            (L::ReadHandle, open, BreakDecision::NoBreak),
+            (
+                L::ReadHandle,
+                over,
+                brk(L::ReadHandle, L::None, Ack::RequiredNoWait),
+            ),
+            (
+                L::ReadWrite,
+                open,
+                brk(L::ReadWrite, L::Read, Ack::RequiredWait),
+            ),
+            (
+                L::ReadWrite,
+                over,
+                brk(L::ReadWrite, L::None, Ack::RequiredWait),
+            ),
+            (
+                L::ReadWriteHandle,
+                open,
+                brk(L::ReadWriteHandle, L::ReadHandle, Ack::RequiredWait),
+            ),
+            (
+                L::ReadWriteHandle,
+                over,
+                brk(L::ReadWriteHandle, L::None, Ack::RequiredWait),
+            ),
+        ];
+        for (level, op, expected) in cases {
+            assert_eq!(held(level).decide(OTHER, &op), expected, "{level:?} {op:?}");
+        }
+        for d in [CreateDisposition::Create, CreateDisposition::OpenIf] {
+            let op = create(FILE_READ_DATA, FILE_SHARE_ALL, d);
+            assert_eq!(held(L::Read).decide(OTHER, &op), BreakDecision::NoBreak);
+        }
+        for d in [CreateDisposition::Supersede, CreateDisposition::Overwrite] {
+            let op = create(FILE_READ_DATA, FILE_SHARE_ALL, d);
+            assert!(held(L::Read).decide(OTHER, &op).breaks());
+        }
+    }
+
+    #[test]
+    fn sharing_violation_breaks_handle_caching() {
+        // The owner's handle reads and shares read only.
+        let mut rh = held(L::ReadHandle);
+        rh.share.open(FILE_READ_DATA, FILE_SHARE_READ).unwrap();
+        let writer = create(FILE_WRITE_DATA, FILE_SHARE_ALL, CreateDisposition::Open);
+        assert_eq!(
+            rh.decide(OTHER, &writer),
+            brk(L::ReadHandle, L::Read, Ack::RequiredWait)
+        );
+        let reader = create(FILE_READ_DATA, FILE_SHARE_ALL, CreateDisposition::Open);
+        assert_eq!(rh.decide(OTHER, &reader), BreakDecision::NoBreak);
+        let over = create(
+            FILE_WRITE_DATA,
+            FILE_SHARE_ALL,
+            CreateDisposition::Overwrite,
+        );
+        assert_eq!(
+            rh.decide(OTHER, &over),
+            brk(L::ReadHandle, L::None, Ack::RequiredWait)
+        );
+
+        let mut rwh = held(L::ReadWriteHandle);
+        rwh.share.open(FILE_READ_DATA | FILE_WRITE_DATA, 0).unwrap();
+        assert_eq!(
+            rwh.decide(OTHER, &reader),
+            brk(L::ReadWriteHandle, L::ReadWrite, Ack::RequiredWait)
+        );
+    }
+
+    #[test]
+    fn read_breaks_only_write_caching_levels() {
+        let expected = [
+            (L::None, BreakDecision::NoBreak),
+            (L::Level1, brk(L::Level1, L::Level2, Ack::RequiredWait)),
+            (L::Batch, brk(L::Batch, L::Level2, Ack::RequiredWait)),
+            (L::Level2, BreakDecision::NoBreak),
+            (L::Read, BreakDecision::NoBreak),
+            (L::ReadHandle, BreakDecision::NoBreak),
+            (L::ReadWrite, brk(L::ReadWrite, L::Read, Ack::RequiredWait)),
+            (
+                L::ReadWriteHandle,
+                brk(L::ReadWriteHandle, L::ReadHandle, Ack::RequiredWait),
+            ),
+        ];
+        for (level, decision) in expected {
+            let s = if level == L::None {
+                StreamOplock::new()
+            } else {
+                held(level)
+            };
+            assert_eq!(s.decide(OTHER, &Operation::Read), decision, "{level:?}");
+        }
+    }
+
+    #[test]
+    fn non_paging_write_breaks_everything_to_none() {
+        let expected = [
+            (L::Level1, Ack::RequiredWait),
+            (L::Batch, Ack::RequiredWait),
+            (L::Level2, Ack::NotRequired),
+            (L::Read, Ack::NotRequired),
+            (L::ReadHandle, Ack::RequiredNoWait),
+            (L::ReadWrite, Ack::RequiredWait),
+            (L::ReadWriteHandle, Ack::RequiredWait),
+        ];
+        for (level, ack) in expected {
+            let s = held(level);
+            assert_eq!(
+                s.decide(OTHER, &Operation::Write { paging: false }),
+                brk(level, L::None, ack)
+            );
+            assert_eq!(
+                s.decide(OTHER, &Operation::Write { paging: true }),
+                BreakDecision::NoBreak
+            );
+        }
+        assert_eq!(
+            StreamOplock::new().decide(OTHER, &Operation::Write { paging: false }),
+            BreakDecision::NoBreak
+        );
+    }
+
+    #[test]
+    fn grant_apply_and_release() {
+        let mut s = StreamOplock::new();
+        assert_eq!(s.request(OWNER, L::None), Err(GrantError::NothingRequested));
+        s.request(OWNER, L::ReadWriteHandle).unwrap();
+        assert_eq!(s.request(OTHER, L::Read), Err(GrantError::HeldByAnotherKey));
+        assert_eq!(
+            GrantError::HeldByAnotherKey.status(),
+            NtStatus::OPLOCK_NOT_GRANTED
+        );
+        let d = s.decide(OTHER, &Operation::Read);
+        assert!(s.apply(d));
+        assert_eq!(s.level(), L::ReadHandle);
+        // The same decision again is stale now.
+        assert!(!s.apply(d));
+        assert_eq!(s.level(), L::ReadHandle);
+        let d = s.decide(OTHER, &Operation::Write { paging: false });
+        assert!(s.apply(d));
+        assert_eq!((s.level(), s.owner()), (L::None, None));
+        s.request(OTHER, L::Read).unwrap();
+        s.release(OWNER);
+        assert_eq!(s.owner(), Some(OTHER));
+        s.release(OTHER);
+        assert_eq!(s.level(), L::None);
+    }
+
+    #[test]
+    fn share_access_follows_io_check_share_access() {
+        let mut sa = ShareAccess::default();
+        // Attribute-only opens are not counted and never conflict.
+        sa.open(FILE_READ_ATTRIBUTES, 0).unwrap();
+        assert_eq!(sa.open_count, 0);
+        sa.open(FILE_READ_DATA, FILE_SHARE_READ).unwrap();
+        assert!(sa.conflicts(FILE_WRITE_DATA, FILE_SHARE_ALL));
+        assert!(sa.conflicts(FILE_READ_DATA, FILE_SHARE_WRITE));
+        assert!(!sa.conflicts(FILE_READ_DATA, FILE_SHARE_READ));
+        assert!(sa.conflicts(DELETE, FILE_SHARE_ALL));
+        assert_eq!(
+            sa.open(FILE_APPEND_DATA, FILE_SHARE_ALL),
+            Err(NtStatus::SHARING_VIOLATION)
+        );
+        sa.close(FILE_READ_DATA, FILE_SHARE_READ);
+        assert_eq!(sa, ShareAccess::default());
+        // Unbalanced close saturates.
+        sa.close(FILE_READ_DATA, FILE_SHARE_READ);
+        assert_eq!(sa, ShareAccess::default());
+        // An existing deleter needs FILE_SHARE_DELETE from newcomers.
+        sa.open(DELETE, FILE_SHARE_READ).unwrap();
+        assert!(sa.conflicts(FILE_EXECUTE, FILE_SHARE_READ));
+        assert!(!sa.conflicts(FILE_EXECUTE, FILE_SHARE_READ | FILE_SHARE_DELETE));
+    }
+}
