@@ -1,1 +1,3 @@
-//! End-to-end scenarios live in `tests/`; this crate has no code of its own.
+//! End-to-end scenarios live in `tests/`; this crate's library holds the helpers they share.
+
+pub mod inf_lint;
