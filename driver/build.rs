@@ -1,12 +1,74 @@
-//! On Windows: configures the WDK link and generates the Filter Manager bindings.
-//! Elsewhere: nothing; the driver crate is an empty library there.
-
-fn main() {
-    #[cfg(windows)]
-    windows_build::run();
-}
+//! Build script of the ferrofilter driver.
+//!
+//! On a Windows host with the WDK installed it configures the KMDF driver link
+//! (`wdk_build::configure_wdk_binary_build`), generates Rust bindings for the Filter Manager
+//! (`fltKernel.h`, which wdk-sys does not cover) into `OUT_DIR/fltmgr.rs`, and links `fltMgr.lib`.
+//! On any other host it does nothing: the driver crate is an empty library there.
+//!
+//! Unverified here: this script has never run. wdk-build does not compile on the Linux hosts the
+//! project is developed on, so everything below `windows_host` was written against the sources of
+//! wdk-build 0.6 (`BuilderExt::wdk_default`, `Config::from_env_auto`) and wdk-sys 0.5.2's own
+//! build script, and is first exercised by the Windows CI build.
 
 #[cfg(windows)]
-mod windows_build {
-    pub fn run() {}
+fn main() -> Result<(), wdk_build::ConfigError> {
+    windows_host::run()
+}
+
+#[cfg(not(windows))]
+fn main() {}
+
+#[cfg(windows)]
+mod windows_host {
+    use std::env;
+    use std::path::PathBuf;
+
+    use bindgen::CodegenConfig;
+    use wdk_build::{BuilderExt, Config, ConfigError, IoError};
+
+    /// The Filter Manager routines the driver calls. Everything else in fltKernel.h stays out of
+    /// the bindings so a header change cannot break code that does not use it.
+    const FUNCTIONS: &[&str] = &[
+        "FltRegisterFilter",
+        "FltStartFiltering",
+        "FltUnregisterFilter",
+        "FltIsVolumeWritable",
+    ];
+
+    /// Filter Manager types: `FLT_*`, `PFLT_*`, `PCFLT_*`, `PFLTOPLOCK_*` and the anonymous types
+    /// nested in them (bindgen names those `_FLT_X__bindgen_ty_N`).
+    const TYPES: &str = "_?P?C?FLT.*";
+
+    pub fn run() -> Result<(), ConfigError> {
+        wdk_build::configure_wdk_binary_build()?;
+
+        let config = Config::from_env_auto()?;
+        let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+        let output = out_dir.join("fltmgr.rs");
+
+        // Only Filter Manager items are generated (`allowlist_recursively(false)`); every type they
+        // refer to from ntifs.h / wdm.h is taken from wdk_sys, so a `PFILE_OBJECT` in a Filter
+        // Manager structure is the same type as wdk_sys's and no definition is duplicated.
+        let mut builder = bindgen::Builder::wdk_default(&config)?
+            .with_codegen_config(CodegenConfig::FUNCTIONS | CodegenConfig::TYPES)
+            .header_contents("ferrofilter-fltmgr.h", "#include \"fltKernel.h\"\n")
+            .allowlist_recursively(false)
+            .allowlist_type(TYPES)
+            .raw_line("#[allow(unused_imports, clippy::wildcard_imports)]")
+            .raw_line("use wdk_sys::*;");
+        for function in FUNCTIONS {
+            builder = builder.allowlist_function(*function);
+        }
+
+        builder
+            .generate()
+            .expect("the Filter Manager bindings should generate")
+            .write_to_file(&output)
+            .map_err(|source| IoError::with_path(&output, source))?;
+
+        // fltMgr.lib lives in the WDK's km library directory, which configure_wdk_binary_build
+        // already put on the link search path. Linked the way wdk-sys links ntoskrnl.lib.
+        println!("cargo::rustc-link-lib=static:-bundle=fltMgr");
+        Ok(())
+    }
 }

@@ -1,3 +1,59 @@
-//! ferrofilter: the Windows kernel driver. It builds only on Windows; elsewhere it is empty and the
-//! logic it wraps is exercised through `ferrofilter-sim`.
+//! ferrofilter: the Windows kernel driver, a file-system minifilter with a KMDF control device.
+//!
+//! Every decision is made by `ferrofilter-core`; this crate only converts raw kernel structures
+//! into core calls and core's answers back into kernel calls. It builds only on Windows (with the
+//! WDK); elsewhere it is an empty library and the logic it wraps runs in `ferrofilter-sim`.
+//!
+//! Unverified here: all of it. The modules below have never been compiled, linked or loaded by
+//! us; they were written against the WDK headers (KMDF 1.33, fltKernel.h, ntifs.h, wdm.h), the
+//! sources of windows-drivers-rs (wdk 0.5, wdk-sys 0.5.2, wdk-build 0.6) and the KMDF sources, and
+//! are first checked by the Windows CI build and then on a test-signed VM.
+//!
+//! Map:
+//! - `entry`: `DriverEntry`, Filter Manager registration, unload.
+//! - `device`: creation of the control device `\Device\FerroFilter`.
+//! - `control`: the control device's file and IOCTL callbacks.
+//! - `request`: the `RequestOps` port over `WDFREQUEST` and the completion routine.
+//! - `lock`: the `SpinLock` port over `WDFSPINLOCK`.
+//! - `context`: typed WDF object contexts.
+//! - `minifilter`: the Filter Manager callbacks (pass-through for now).
+//! - `policy`: stand-ins for decisions that belong in core (see its docs).
+//! - `fltmgr`, `unicode`, `wdf`, `log`: bindings, constants and small helpers.
 #![cfg_attr(windows, no_std)]
+
+#[cfg(windows)]
+extern crate alloc;
+
+#[cfg(all(windows, not(test)))]
+extern crate wdk_panic;
+
+#[cfg(all(windows, not(test)))]
+#[global_allocator]
+static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
+
+#[cfg(windows)]
+#[macro_use]
+mod log;
+
+#[cfg(windows)]
+mod context;
+#[cfg(windows)]
+mod control;
+#[cfg(windows)]
+mod device;
+#[cfg(windows)]
+mod entry;
+#[cfg(windows)]
+mod fltmgr;
+#[cfg(windows)]
+mod lock;
+#[cfg(windows)]
+mod minifilter;
+#[cfg(windows)]
+mod policy;
+#[cfg(windows)]
+mod request;
+#[cfg(windows)]
+mod unicode;
+#[cfg(windows)]
+mod wdf;

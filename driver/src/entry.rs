@@ -1,0 +1,194 @@
+//! `DriverEntry` and unload.
+//!
+//! Load, in the order REFERENCE §6 suggests (a KMDF control device needs
+//! `WdfDriverInitNonPnpDriver`; filesys/miniFilter/cdo registers before creating its control
+//! device and starts filtering last):
+//! 1. `WdfDriverCreate` (non-PnP, `EvtDriverUnload`). KMDF sets `DriverObject->DriverUnload`
+//!    here, before Filter Manager saves and replaces it in the next step.
+//! 2. `FltRegisterFilter` with the tables of `minifilter.rs`.
+//! 3. The control device (`device::create`).
+//! 4. `FltStartFiltering`.
+//!
+//! Each failure undoes what the earlier steps created, in reverse; the WDF driver object itself
+//! is cleaned up by KMDF when `DriverEntry` fails.
+//!
+//! Unload: Filter Manager calls `filter_unload`. An optional unload is refused while the control
+//! device has open handles (`policy::unload`); otherwise everything sent is cancelled and drained,
+//! the filter unregistered and the device deleted. Filter Manager then runs the unload routine it
+//! saved, KMDF's, which calls `on_driver_unload`; that finds the work done (it is idempotent).
+//!
+//! Unverified here: written from wdfdriver.h (KMDF 1.33), fltKernel.h, the cdo and nonpnp
+//! samples, and Filter Manager's documented unload sequence; never loaded.
+
+use core::ffi::c_void;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+use ferrofilter_core::NtStatus;
+use wdk_sys::{
+    NTSTATUS, PCUNICODE_STRING, PDRIVER_OBJECT, ULONG, WDF_DRIVER_CONFIG, WDFDRIVER,
+    call_unsafe_wdf_function_binding,
+};
+
+use crate::device;
+use crate::fltmgr::{
+    FLT_FILTER_UNLOAD_FLAGS, FLTFL_FILTER_UNLOAD_MANDATORY, FltRegisterFilter, FltStartFiltering,
+    FltUnregisterFilter, PFLT_FILTER,
+};
+use crate::minifilter::REGISTRATION;
+use crate::policy;
+use crate::wdf::{check, struct_size};
+
+/// `WdfDriverInitNonPnpDriver` (wdfdriver.h, `WDF_DRIVER_INIT_FLAGS`), as the ULONG
+/// `WDF_DRIVER_CONFIG.DriverInitFlags` holds.
+const WDF_DRIVER_INIT_NON_PNP_DRIVER: ULONG = 0x0000_0001;
+
+/// Pool tag of the framework's allocations for this driver ("FfDr").
+const DRIVER_POOL_TAG: ULONG = u32::from_le_bytes(*b"FfDr");
+
+/// The registered filter (`PFLT_FILTER`), null before registration and after teardown.
+static FILTER: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+/// The control device (`WDFDEVICE`), null before creation and after teardown.
+static CONTROL_DEVICE: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+/// Set by the first teardown; later ones do nothing.
+static TORN_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// The driver's entry point.
+#[cfg_attr(not(test), unsafe(export_name = "DriverEntry"))]
+#[unsafe(link_section = "INIT")]
+extern "system" fn driver_entry(
+    driver: PDRIVER_OBJECT,
+    registry_path: PCUNICODE_STRING,
+) -> NTSTATUS {
+    match initialize(driver, registry_path) {
+        Ok(()) => {
+            log!(Info, "loaded");
+            NtStatus::SUCCESS.as_i32()
+        }
+        Err(status) => {
+            log!(Error, "DriverEntry failed: {status:?}");
+            status.as_i32()
+        }
+    }
+}
+
+#[unsafe(link_section = "INIT")]
+fn initialize(driver: PDRIVER_OBJECT, registry_path: PCUNICODE_STRING) -> Result<(), NtStatus> {
+    let wdf_driver = create_wdf_driver(driver, registry_path)?;
+
+    let mut filter: PFLT_FILTER = ptr::null_mut();
+    // SAFETY: `driver` is the driver object the I/O manager passed to DriverEntry; REGISTRATION
+    // and the tables it points to are 'static and never written; `filter` is a live local.
+    let status = unsafe { FltRegisterFilter(driver, &raw const REGISTRATION.0, &raw mut filter) };
+    check(status)?;
+
+    let device = match device::create(wdf_driver) {
+        Ok(device) => device,
+        Err(status) => {
+            unregister(filter);
+            return Err(status);
+        }
+    };
+    FILTER.store(filter.cast(), Ordering::Release);
+    CONTROL_DEVICE.store(device.cast(), Ordering::Release);
+
+    // SAFETY: `filter` was registered above and is not unregistered yet.
+    let status = unsafe { FltStartFiltering(filter) };
+    if let Err(status) = check(status) {
+        FILTER.store(ptr::null_mut(), Ordering::Release);
+        CONTROL_DEVICE.store(ptr::null_mut(), Ordering::Release);
+        device::delete(device);
+        unregister(filter);
+        return Err(status);
+    }
+    Ok(())
+}
+
+#[unsafe(link_section = "INIT")]
+fn create_wdf_driver(
+    driver: PDRIVER_OBJECT,
+    registry_path: PCUNICODE_STRING,
+) -> Result<WDFDRIVER, NtStatus> {
+    // WDF_DRIVER_CONFIG_INIT(&config, WDF_NO_EVENT_CALLBACK) plus the non-PnP flag and unload.
+    let mut config = WDF_DRIVER_CONFIG {
+        Size: struct_size::<WDF_DRIVER_CONFIG>(),
+        EvtDriverDeviceAdd: None,
+        EvtDriverUnload: Some(on_driver_unload),
+        DriverInitFlags: WDF_DRIVER_INIT_NON_PNP_DRIVER,
+        DriverPoolTag: DRIVER_POOL_TAG,
+    };
+    let mut wdf_driver: WDFDRIVER = ptr::null_mut();
+    // SAFETY: `driver` and `registry_path` are what the I/O manager passed to DriverEntry; the
+    // configuration and the out handle are live locals; null attributes are
+    // WDF_NO_OBJECT_ATTRIBUTES.
+    let status = unsafe {
+        call_unsafe_wdf_function_binding!(
+            WdfDriverCreate,
+            driver,
+            registry_path,
+            ptr::null_mut(),
+            &raw mut config,
+            &raw mut wdf_driver
+        )
+    };
+    check(status)?;
+    Ok(wdf_driver)
+}
+
+fn unregister(filter: PFLT_FILTER) {
+    // SAFETY: `filter` came from a successful FltRegisterFilter and is unregistered once: the
+    // callers clear or never publish the global first.
+    unsafe { FltUnregisterFilter(filter) };
+}
+
+/// `PFLT_FILTER_UNLOAD_CALLBACK`.
+///
+/// # Safety
+/// Called by Filter Manager at PASSIVE_LEVEL.
+#[unsafe(link_section = "PAGE")]
+pub unsafe extern "C" fn filter_unload(flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTATUS {
+    wdk::paged_code!();
+    let mandatory = flags & FLTFL_FILTER_UNLOAD_MANDATORY != 0;
+    let open_handles = NonNull::new(CONTROL_DEVICE.load(Ordering::Acquire)).map_or(0, |device| {
+        // SAFETY: the device is published only while it is live and initialized; it is deleted
+        // only by `teardown`, which runs on this same unload path, after this read.
+        let control = unsafe { device::state(device.as_ptr().cast()) };
+        control.open_handles.load(Ordering::Acquire)
+    });
+    if let Err(status) = policy::unload(mandatory, open_handles) {
+        log!(Warning, "unload refused: {open_handles} handles open");
+        return status.as_i32();
+    }
+    teardown();
+    NtStatus::SUCCESS.as_i32()
+}
+
+/// `EVT_WDF_DRIVER_UNLOAD`: runs after `filter_unload`, so normally finds nothing left to do.
+///
+/// # Safety
+/// Called by KMDF at PASSIVE_LEVEL.
+#[unsafe(link_section = "PAGE")]
+unsafe extern "C" fn on_driver_unload(_driver: WDFDRIVER) {
+    wdk::paged_code!();
+    teardown();
+    log!(Info, "unloaded");
+}
+
+/// Cancels and drains what was sent, unregisters the filter and deletes the control device, once.
+#[unsafe(link_section = "PAGE")]
+fn teardown() {
+    if TORN_DOWN.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let device = NonNull::new(CONTROL_DEVICE.swap(ptr::null_mut(), Ordering::AcqRel));
+    let filter = NonNull::new(FILTER.swap(ptr::null_mut(), Ordering::AcqRel));
+    if let Some(device) = device {
+        device::drain(device.as_ptr().cast());
+    }
+    if let Some(filter) = filter {
+        unregister(filter.as_ptr().cast());
+    }
+    if let Some(device) = device {
+        device::delete(device.as_ptr().cast());
+    }
+}
