@@ -90,7 +90,7 @@ const KERNEL_MODE: KPROCESSOR_MODE = 0;
 const STATUS_TIMEOUT: NtStatus = NtStatus(0x0000_0102);
 
 impl ControlState {
-    /// Sets the drained event. Callable at IRQL <= DISPATCH_LEVEL (completion routines).
+    /// Sets the drained event. Callable at IRQL <= `DISPATCH_LEVEL` (completion routines).
     pub fn signal_drained(&self) {
         // SAFETY: `drained` was initialized by `init` and lives as long as the device; setting an
         // event with Wait = FALSE is allowed at DISPATCH_LEVEL.
@@ -104,7 +104,7 @@ impl ControlState {
     }
 
     /// Waits at most `timeout_100ns` (100 ns units) for the drained event. Returns whether it was
-    /// set. PASSIVE_LEVEL only.
+    /// set. `PASSIVE_LEVEL` only.
     pub fn wait_drained(&self, timeout_100ns: i64) -> bool {
         // Negative: relative to now.
         let mut timeout = LARGE_INTEGER {

@@ -10,7 +10,7 @@
 //!   `Forwarder::forward`, which owns the request from then on), or open a target.
 //!
 //! Unverified here: written from wdfdevice.h, wdffileobject.h, wdfrequest.h, wdfiotarget.h,
-//! wdfio.h (KMDF 1.33), nonpnp.c and the KMDF sources (FxIoTarget's stack-location check); never
+//! wdfio.h (KMDF 1.33), nonpnp.c and the KMDF sources (`FxIoTarget`'s stack-location check); never
 //! run.
 
 use alloc::vec::Vec;
@@ -56,7 +56,7 @@ fn complete(request: WDFREQUEST, status: NtStatus, information: usize) {
 /// `EVT_WDF_DEVICE_FILE_CREATE`: a handle of the control device is being opened.
 ///
 /// # Safety
-/// Called by the framework at PASSIVE_LEVEL with the live control device, the create request and
+/// Called by the framework at `PASSIVE_LEVEL` with the live control device, the create request and
 /// the new file object.
 #[unsafe(link_section = "PAGE")]
 pub unsafe extern "C" fn on_file_create(
@@ -91,7 +91,7 @@ pub unsafe extern "C" fn on_file_create(
 /// `EVT_WDF_FILE_CLEANUP`: the last user handle is closed; cancel what it forwarded.
 ///
 /// # Safety
-/// Called by the framework at PASSIVE_LEVEL with a file object whose create succeeded.
+/// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded.
 #[unsafe(link_section = "PAGE")]
 pub unsafe extern "C" fn on_file_cleanup(file_object: WDFFILEOBJECT) {
     wdk::paged_code!();
@@ -110,7 +110,7 @@ pub unsafe extern "C" fn on_file_cleanup(file_object: WDFFILEOBJECT) {
 /// `EVT_WDF_FILE_CLOSE`: the file object goes away; release its I/O target.
 ///
 /// # Safety
-/// Called by the framework at PASSIVE_LEVEL with a file object whose create succeeded.
+/// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded.
 #[unsafe(link_section = "PAGE")]
 pub unsafe extern "C" fn on_file_close(file_object: WDFFILEOBJECT) {
     wdk::paged_code!();
@@ -126,7 +126,7 @@ pub unsafe extern "C" fn on_file_close(file_object: WDFFILEOBJECT) {
     control.open_handles.fetch_sub(1, Ordering::AcqRel);
 }
 
-/// `EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL` of the control device's parallel queue (PASSIVE_LEVEL:
+/// `EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL` of the control device's parallel queue (`PASSIVE_LEVEL`:
 /// the queue's execution level).
 ///
 /// # Safety
@@ -375,7 +375,7 @@ fn open_target(device: WDFDEVICE, file: &FileContext, name: &[u8]) -> Result<(),
 
 /// A request received by the control device is forwarded in its own IRP, so that IRP needs a
 /// stack location for every device of the target's stack: KMDF refuses to send it otherwise
-/// (FxIoTarget::HasEnoughStackLocations → STATUS_REQUEST_NOT_ACCEPTED). The I/O manager sizes
+/// (`FxIoTarget::HasEnoughStackLocations` → `STATUS_REQUEST_NOT_ACCEPTED`). The I/O manager sizes
 /// IRPs from the device's `StackSize`, so it is raised to the target's depth plus one; IRPs built
 /// after this carry enough locations.
 fn make_room_for(device: WDFDEVICE, target: WDFIOTARGET) {
@@ -394,7 +394,7 @@ fn make_room_for(device: WDFDEVICE, target: WDFIOTARGET) {
 }
 
 /// Closes and deletes an I/O target. Closing cancels what is still sent on it and waits for those
-/// requests to come back through the completion routine. PASSIVE_LEVEL.
+/// requests to come back through the completion routine. `PASSIVE_LEVEL`.
 fn delete_target(target: WDFIOTARGET) {
     // SAFETY: `target` was removed from its slot, so this is its only owner.
     unsafe { call_unsafe_wdf_function_binding!(WdfIoTargetClose, target) };

@@ -46,7 +46,7 @@ static_unicode!(
     "D:P(A;;GA;;;SY)(A;;GA;;;BA)"
 );
 
-/// Creates the control device, ready to receive handles. PASSIVE_LEVEL (DriverEntry).
+/// Creates the control device, ready to receive handles. `PASSIVE_LEVEL` (`DriverEntry`).
 ///
 /// # Errors
 /// The first failing call's status; nothing created is left behind.
@@ -225,7 +225,7 @@ pub unsafe fn state<'a>(device: WDFDEVICE) -> &'a ControlState {
 
 /// Unload: stops delivering new requests, cancels every sent one and waits until the core reports
 /// none outstanding. Waits in bounded slices, cancelling again after each (a request tracked but
-/// not yet sent when the first cancel ran is caught by the next). PASSIVE_LEVEL.
+/// not yet sent when the first cancel ran is caught by the next). `PASSIVE_LEVEL`.
 #[unsafe(link_section = "PAGE")]
 pub fn drain(device: WDFDEVICE) {
     wdk::paged_code!();

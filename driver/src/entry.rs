@@ -43,7 +43,7 @@ use crate::wdf::{check, struct_size};
 /// `WDF_DRIVER_CONFIG.DriverInitFlags` holds.
 const WDF_DRIVER_INIT_NON_PNP_DRIVER: ULONG = 0x0000_0001;
 
-/// Pool tag of the framework's allocations for this driver ("FfDr").
+/// Pool tag of the framework's allocations for this driver (`FfDr`).
 const DRIVER_POOL_TAG: ULONG = u32::from_le_bytes(*b"FfDr");
 
 /// The registered filter (`PFLT_FILTER`), null before registration and after teardown.
@@ -144,7 +144,7 @@ fn unregister(filter: PFLT_FILTER) {
 /// `PFLT_FILTER_UNLOAD_CALLBACK`.
 ///
 /// # Safety
-/// Called by Filter Manager at PASSIVE_LEVEL.
+/// Called by Filter Manager at `PASSIVE_LEVEL`.
 #[unsafe(link_section = "PAGE")]
 pub unsafe extern "C" fn filter_unload(flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTATUS {
     wdk::paged_code!();
@@ -166,7 +166,7 @@ pub unsafe extern "C" fn filter_unload(flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTAT
 /// `EVT_WDF_DRIVER_UNLOAD`: runs after `filter_unload`, so normally finds nothing left to do.
 ///
 /// # Safety
-/// Called by KMDF at PASSIVE_LEVEL.
+/// Called by KMDF at `PASSIVE_LEVEL`.
 #[unsafe(link_section = "PAGE")]
 unsafe extern "C" fn on_driver_unload(_driver: WDFDRIVER) {
     wdk::paged_code!();

@@ -18,7 +18,7 @@
 //! - `context`: typed WDF object contexts.
 //! - `minifilter`: the Filter Manager callbacks (pass-through for now).
 //! - `policy`: stand-ins for decisions that belong in core (see its docs).
-//! - `fltmgr`, `unicode`, `wdf`, `log`: bindings, constants and small helpers.
+//! - `fltmgr`, `unicode`, `wdf`, `log`: bindings, constants and small utilities.
 #![cfg_attr(windows, no_std)]
 
 #[cfg(windows)]

@@ -1,9 +1,9 @@
 //! The core's [`SpinLock`] port over a `WDFSPINLOCK`: the lock object guards data kept next to it
 //! in an `UnsafeCell`, and [`SpinLock::with`] is acquire, run, release.
 //!
-//! `with` raises to DISPATCH_LEVEL while `f` runs. The core never sends, completes or cancels a
-//! request inside `f` (SDV ReqSendWhileSpinlock); it only takes references, which KMDF allows at
-//! DISPATCH_LEVEL. The locks are never nested.
+//! `with` raises to `DISPATCH_LEVEL` while `f` runs. The core never sends, completes or cancels a
+//! request inside `f` (SDV `ReqSendWhileSpinlock`); it only takes references, which KMDF allows at
+//! `DISPATCH_LEVEL`. The locks are never nested.
 //!
 //! Unverified here: written from wdfsync.h (KMDF 1.33) and wdk 0.5's `wdf::SpinLock`; never run.
 
@@ -24,7 +24,7 @@ pub struct WdfSpinLock<T> {
 
 impl<T> WdfSpinLock<T> {
     /// Creates the lock object, parented to `parent` (the driver object when null), so the
-    /// framework deletes it with its parent. Call at IRQL <= DISPATCH_LEVEL.
+    /// framework deletes it with its parent. Call at IRQL <= `DISPATCH_LEVEL`.
     ///
     /// # Errors
     /// The status of `WdfSpinLockCreate`.

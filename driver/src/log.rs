@@ -1,4 +1,4 @@
-//! Debug output through `DbgPrintEx`, under the IHV driver component so WinDbg users can filter it:
+//! Debug output through `DbgPrintEx`, under the IHV driver component so `WinDbg` users can filter it:
 //! `ed nt!Kd_IHVDRIVER_Mask 0xF` shows every level, `0x1` errors and warnings only
 //! (`DPFLTR_ERROR_LEVEL` is always shown). Messages are prefixed `ferrofilter:` and truncated to
 //! one 512-byte line; formatting never allocates.
@@ -38,7 +38,7 @@ impl Level {
     }
 }
 
-/// Formats `args` into a stack buffer and prints it. Callable at IRQL <= DISPATCH_LEVEL.
+/// Formats `args` into a stack buffer and prints it. Callable at IRQL <= `DISPATCH_LEVEL`.
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
     let mut line = FormatBuffer::<512>::new();
     // A message too long for the buffer is cut short; that is all an error here can mean.

@@ -1,9 +1,9 @@
-//! The Filter Manager side: the registration tables and every callback FltMgr calls.
+//! The Filter Manager side: the registration tables and every callback `FltMgr` calls.
 //!
 //! For now every pre-operation callback passes the operation through
 //! (`FLT_PREOP_SUCCESS_NO_CALLBACK`, so the post-operation callbacks are not called) and the
 //! contexts are registered but never allocated. Wiring them to core's minifilter logic (oplock
-//! keys from the create ECPs, FSCTL_SET_PURGE_FAILURE_MODE bookkeeping, purge-failure statuses on
+//! keys from the create ECPs, `FSCTL_SET_PURGE_FAILURE_MODE` bookkeeping, purge-failure statuses on
 //! create / write / set-information) means filling in the bodies below; the registration already
 //! asks for each operation that logic needs.
 //!
@@ -50,9 +50,9 @@ pub struct StreamHandleContext {
     reserved: u64,
 }
 
-/// Pool tag of stream contexts ("FfSc" in `!pool`).
+/// Pool tag of stream contexts (`FfSc` in `!pool`).
 const STREAM_CONTEXT_TAG: ULONG = u32::from_le_bytes(*b"FfSc");
-/// Pool tag of stream-handle contexts ("FfSh").
+/// Pool tag of stream-handle contexts (`FfSh`).
 const STREAM_HANDLE_CONTEXT_TAG: ULONG = u32::from_le_bytes(*b"FfSh");
 
 const fn context_registration(
@@ -166,11 +166,11 @@ pub static REGISTRATION: Shared<FLT_REGISTRATION> = Shared(FLT_REGISTRATION {
     SectionNotificationCallback: None,
 });
 
-/// `PFLT_INSTANCE_SETUP_CALLBACK`: attach to local, writable NTFS and ReFS volumes only (the
+/// `PFLT_INSTANCE_SETUP_CALLBACK`: attach to local, writable NTFS and `ReFS` volumes only (the
 /// decision is `policy::attach`).
 ///
 /// # Safety
-/// Called by Filter Manager at PASSIVE_LEVEL with valid related objects.
+/// Called by Filter Manager at `PASSIVE_LEVEL` with valid related objects.
 #[unsafe(link_section = "PAGE")]
 unsafe extern "C" fn instance_setup(
     objects: PCFLT_RELATED_OBJECTS,
@@ -237,7 +237,7 @@ macro_rules! post_operation {
         ///
         /// # Safety
         /// Called by Filter Manager with valid callback data and related objects, possibly at
-        /// DISPATCH_LEVEL or while draining (`FLTFL_POST_OPERATION_DRAINING`).
+        /// `DISPATCH_LEVEL` or while draining (`FLTFL_POST_OPERATION_DRAINING`).
         unsafe extern "C" fn $name(
             _data: PFLT_CALLBACK_DATA,
             _objects: PCFLT_RELATED_OBJECTS,
@@ -250,43 +250,43 @@ macro_rules! post_operation {
 }
 
 pre_operation!(
-    /// IRP_MJ_CREATE: will read the oplock-key ECPs and fail destructive creates with
-    /// STATUS_USER_MAPPED_FILE while purge-failure mode is on.
+    /// `IRP_MJ_CREATE`: will read the oplock-key ECPs and fail destructive creates with
+    /// `STATUS_USER_MAPPED_FILE` while purge-failure mode is on.
     pre_create
 );
 post_operation!(
-    /// IRP_MJ_CREATE completion: will attach the stream-handle context with the keys.
+    /// `IRP_MJ_CREATE` completion: will attach the stream-handle context with the keys.
     post_create
 );
 pre_operation!(
-    /// IRP_MJ_FILE_SYSTEM_CONTROL: will count FSCTL_SET_PURGE_FAILURE_MODE enable / disable.
+    /// `IRP_MJ_FILE_SYSTEM_CONTROL`: will count `FSCTL_SET_PURGE_FAILURE_MODE` enable / disable.
     pre_file_system_control
 );
 post_operation!(
-    /// IRP_MJ_FILE_SYSTEM_CONTROL completion.
+    /// `IRP_MJ_FILE_SYSTEM_CONTROL` completion.
     post_file_system_control
 );
 pre_operation!(
-    /// IRP_MJ_WRITE: will return STATUS_PURGE_FAILED for non-cached writes that cannot purge.
+    /// `IRP_MJ_WRITE`: will return `STATUS_PURGE_FAILED` for non-cached writes that cannot purge.
     pre_write
 );
 post_operation!(
-    /// IRP_MJ_WRITE completion.
+    /// `IRP_MJ_WRITE` completion.
     post_write
 );
 pre_operation!(
-    /// IRP_MJ_SET_INFORMATION: will return STATUS_PURGE_FAILED when a purge fails.
+    /// `IRP_MJ_SET_INFORMATION`: will return `STATUS_PURGE_FAILED` when a purge fails.
     pre_set_information
 );
 post_operation!(
-    /// IRP_MJ_SET_INFORMATION completion.
+    /// `IRP_MJ_SET_INFORMATION` completion.
     post_set_information
 );
 pre_operation!(
-    /// IRP_MJ_CLEANUP: will drop the handle's contribution to the stream state.
+    /// `IRP_MJ_CLEANUP`: will drop the handle's contribution to the stream state.
     pre_cleanup
 );
 pre_operation!(
-    /// IRP_MJ_CLOSE.
+    /// `IRP_MJ_CLOSE`.
     pre_close
 );

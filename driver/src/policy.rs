@@ -2,7 +2,7 @@
 //! Each keeps the minimal behaviour the driver needs today and has the signature it should get in
 //! core, so moving it is a rename of the call sites. Nothing else in `driver/` decides.
 //!
-//! Unverified here: the behaviour is the documented one (CDO sample's FilterUnload, the usual
+//! Unverified here: the behaviour is the documented one (CDO sample's `FilterUnload`, the usual
 //! NTFS/ReFS-only attach); nothing here has run.
 
 use ferrofilter_core::NtStatus;
@@ -29,7 +29,7 @@ pub struct Volume {
     pub writable: Option<bool>,
 }
 
-/// Whether to attach an instance: local, writable NTFS or ReFS volumes only.
+/// Whether to attach an instance: local, writable NTFS or `ReFS` volumes only.
 /// Wanted in core as `ferrofilter_core::policy::attach(Volume) -> Result<(), NtStatus>`.
 ///
 /// # Errors

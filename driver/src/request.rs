@@ -3,7 +3,7 @@
 //! - `send`: stores the core's [`RequestId`] in the request's [`RequestContext`], sets the
 //!   completion routine and calls `WdfRequestSend` to the target the request was formatted for
 //!   (`control.rs` stores it in the context). A FALSE return means not sent: the status comes from
-//!   `WdfRequestGetStatus` and the core completes the request (SDV ReqSendFail).
+//!   `WdfRequestGetStatus` and the core completes the request (SDV `ReqSendFail`).
 //! - `complete`: `WdfRequestCompleteWithInformation` with the bytes the target reported (zero for
 //!   a request that never reached the target).
 //! - `reference` / `dereference`: `WdfObjectReferenceActual` / `WdfObjectDereferenceActual` with
@@ -29,7 +29,7 @@ use crate::lock::WdfSpinLock;
 /// The forwarder over the framework's spin lock and requests.
 pub type DriverForwarder = Forwarder<WdfSpinLock<ForwardState<WDFREQUEST>>, WdfRequests>;
 
-/// Tag for the references the cancel path takes (`!wdfkd.wdftagtracker` shows it as "FfCn").
+/// Tag for the references the cancel path takes (`!wdfkd.wdftagtracker` shows it as `FfCn`).
 const REFERENCE_TAG: u32 = u32::from_le_bytes(*b"FfCn");
 
 /// This file's name for the framework's reference tracking.

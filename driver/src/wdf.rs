@@ -1,4 +1,4 @@
-//! Small helpers for calling KMDF: structure sizes, `WDF_OBJECT_ATTRIBUTES_INIT`, and turning
+//! Small functions for calling KMDF: structure sizes, `WDF_OBJECT_ATTRIBUTES_INIT`, and turning
 //! an `NTSTATUS` into a `Result` over core's [`NtStatus`].
 //!
 //! Unverified here: written from wdfobject.h / wdffuncenum.h (KMDF 1.33); never compiled.
