@@ -62,7 +62,7 @@ impl Dispatch<'_> {
 /// `STATUS_INVALID_PARAMETER` for anything else, including odd lengths and bad UTF-16.
 pub fn validate_target_name(name: &[u8]) -> Result<(), NtStatus> {
     const PREFIXES: [&str; 2] = ["\\??\\pipe\\", "\\Device\\NamedPipe\\"];
-    if name.len() % 2 != 0 {
+    if !name.len().is_multiple_of(2) {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let units = name

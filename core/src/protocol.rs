@@ -389,7 +389,7 @@ pub fn decode_command(code: u32, input: &[u8]) -> Result<Command<'_>, ProtocolEr
                 return Err(ProtocolError::ReservedNotZero);
             }
             if fixed.name_bytes == 0
-                || fixed.name_bytes % 2 != 0
+                || !fixed.name_bytes.is_multiple_of(2)
                 || fixed.name_bytes > MAX_TARGET_NAME_BYTES
             {
                 return Err(ProtocolError::BadField("name_bytes"));

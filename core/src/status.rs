@@ -70,19 +70,19 @@ impl NtStatus {
     /// `NT_SUCCESS`: success and informational values (severity 0 or 1).
     #[must_use]
     pub const fn is_success(self) -> bool {
-        (self.0 as i32) >= 0
+        self.0.cast_signed() >= 0
     }
 
     /// The value as the signed `NTSTATUS` the kernel headers declare.
     #[must_use]
     pub const fn as_i32(self) -> i32 {
-        self.0 as i32
+        self.0.cast_signed()
     }
 
     /// From the signed `NTSTATUS` the kernel headers declare.
     #[must_use]
     pub const fn from_i32(value: i32) -> Self {
-        Self(value as u32)
+        Self(value.cast_unsigned())
     }
 
     /// The symbolic name, when the core knows it.

@@ -27,7 +27,9 @@ impl RequestId {
     }
 
     const fn index(self) -> u32 {
-        self.0 as u32
+        #[expect(clippy::cast_possible_truncation, reason = "the low half is the index")]
+        let index = self.0 as u32;
+        index
     }
 
     const fn generation(self) -> u32 {
@@ -58,7 +60,12 @@ impl OwnerId {
     }
 
     const fn generation(self) -> u32 {
-        (self.0 >> 8) as u32
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "bits 8-39 are the generation"
+        )]
+        let generation = (self.0 >> 8) as u32;
+        generation
     }
 }
 
@@ -283,30 +290,41 @@ impl<H: Copy> SentTable<H> {
         handle: H,
         cancel_id: CancelId,
     ) -> Result<RequestId, NtStatus> {
-        let state = self
-            .owner_slot(owner)
-            .ok_or(NtStatus::INVALID_HANDLE)?
-            .state;
-        if state != OwnerState::Open {
-            return Err(NtStatus::DELETE_PENDING);
+        let partial = owner.partial();
+        match self.owner_slot(owner) {
+            None => return Err(NtStatus::INVALID_HANDLE),
+            Some(slot) if slot.state != OwnerState::Open => return Err(NtStatus::DELETE_PENDING),
+            Some(_) => {}
         }
-        cancel_id.check_owner(owner.partial())?;
-        if self.free_head == NIL {
+        cancel_id.check_owner(partial)?;
+        let index = self.free_head;
+        if index == NIL {
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         }
-        if !cancel_id.is_none() && !self.groups.contains_key(&cancel_id) {
-            self.groups
-                .try_reserve(1)
-                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-        }
-        let index = self.free_head;
-        let partial = owner.partial();
-        let owner_head = self.owners[usize::from(partial)].head;
+        // The only step that can fail after this is a group table growth; do it before anything
+        // changes, and fallibly, so running out of memory is an error and never an abort.
         let group_head = if cancel_id.is_none() {
             NIL
         } else {
-            self.groups.get(&cancel_id).map_or(NIL, |g| g.head)
+            if self.groups.len() == self.groups.capacity() {
+                self.groups
+                    .try_reserve(1)
+                    .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+            }
+            let group = self
+                .groups
+                .entry(cancel_id)
+                .or_insert(Group { head: NIL, len: 0 });
+            let old_head = group.head;
+            group.head = index;
+            group.len += 1;
+            old_head
         };
+        let owner_slot = &mut self.owners[usize::from(partial)];
+        let owner_head = owner_slot.head;
+        owner_slot.head = index;
+        owner_slot.outstanding += 1;
+
         let slot = &mut self.slots[index as usize];
         self.free_head = slot.next_free;
         slot.next_free = NIL;
@@ -327,19 +345,8 @@ impl<H: Copy> SentTable<H> {
         if owner_head != NIL {
             self.entry_mut(owner_head).by_owner.prev = index;
         }
-        let owner_slot = &mut self.owners[usize::from(partial)];
-        owner_slot.head = index;
-        owner_slot.outstanding += 1;
-        if !cancel_id.is_none() {
-            if group_head != NIL {
-                self.entry_mut(group_head).by_group.prev = index;
-            }
-            let group = self
-                .groups
-                .entry(cancel_id)
-                .or_insert(Group { head: NIL, len: 0 });
-            group.head = index;
-            group.len += 1;
+        if group_head != NIL {
+            self.entry_mut(group_head).by_group.prev = index;
         }
         self.len += 1;
         Ok(id)
@@ -365,7 +372,7 @@ impl<H: Copy> SentTable<H> {
         if entry.by_owner.next != NIL {
             self.entry_mut(entry.by_owner.next).by_owner.prev = entry.by_owner.prev;
         }
-        // Unlink from its group, dropping the group when it empties.
+        // Unlink from its group, dropping the group when it empties: one hash lookup.
         if !entry.cancel_id.is_none() {
             if entry.by_group.prev != NIL {
                 self.entry_mut(entry.by_group.prev).by_group.next = entry.by_group.next;
@@ -373,15 +380,17 @@ impl<H: Copy> SentTable<H> {
             if entry.by_group.next != NIL {
                 self.entry_mut(entry.by_group.next).by_group.prev = entry.by_group.prev;
             }
-            let emptied = self.groups.get_mut(&entry.cancel_id).is_some_and(|group| {
+            if let hashbrown::hash_map::Entry::Occupied(mut group) =
+                self.groups.entry(entry.cancel_id)
+            {
+                let group_mut = group.get_mut();
                 if entry.by_group.prev == NIL {
-                    group.head = entry.by_group.next;
+                    group_mut.head = entry.by_group.next;
                 }
-                group.len -= 1;
-                group.len == 0
-            });
-            if emptied {
-                self.groups.remove(&entry.cancel_id);
+                group_mut.len -= 1;
+                if group_mut.len == 0 {
+                    group.remove();
+                }
             }
         }
 

@@ -1,1 +1,132 @@
-fn main() {}
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented items"
+)]
+//! Tracker benchmarks. The targets, checked as ratios from one run:
+//! - `tracker/track_untrack` <= 3x `tracker/lock_pair` (bare lock + unlock);
+//! - `tracker/cancel_lookup/65536` >= 1000x faster than `baseline_collection/cancel_lookup/65536`.
+//!
+//! All use a bare test-and-set spin lock, as `KSPIN_LOCK` is, and request operations that do
+//! nothing, so what is measured is the table and the locking protocol.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ferrofilter_core::ports::{RequestOps, SpinLock};
+use ferrofilter_core::{CancelId, ForwardState, Forwarder, NtStatus, OwnerId, RequestId};
+use ferrofilter_sim::baseline::CollectionModel;
+use ferrofilter_sim::lock::BareSpinLock;
+
+const OUTSTANDING: u32 = 65_536;
+const GROUP: u64 = 1024;
+
+/// Request operations that only count, so the benchmark sees the tracker's own cost.
+#[derive(Default)]
+struct CountingOps {
+    calls: AtomicU64,
+}
+
+impl RequestOps for CountingOps {
+    type Handle = u32;
+    fn send(&self, _: u32, _: RequestId) -> Result<(), NtStatus> {
+        Ok(())
+    }
+    fn complete(&self, _: u32, _: NtStatus) {}
+    fn reference(&self, _: u32) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+    fn dereference(&self, _: u32) {}
+    fn cancel_sent(&self, _: u32) -> bool {
+        true
+    }
+}
+
+type BenchForwarder = Forwarder<BareSpinLock<ForwardState<u32>>, CountingOps>;
+
+/// A forwarder with `OUTSTANDING` requests sent: `GROUP` of them under one cancel ID, the rest
+/// spread over many small groups and none.
+fn filled() -> (BenchForwarder, OwnerId, Vec<RequestId>, CancelId) {
+    let state = ForwardState::with_capacity(OUTSTANDING + 1024).unwrap();
+    let forwarder = Forwarder::new(BareSpinLock::new(state), CountingOps::default());
+    let owner = forwarder.open_owner().unwrap();
+    let big = CancelId::new(owner.partial(), 1);
+    let mut ids = Vec::with_capacity(OUTSTANDING as usize);
+    for n in 0..OUTSTANDING {
+        let cancel_id = if u64::from(n) < GROUP {
+            big
+        } else if n % 2 == 0 {
+            CancelId::new(owner.partial(), 2 + u64::from(n % 4096))
+        } else {
+            CancelId::NONE
+        };
+        ids.push(forwarder.forward(owner, n, cancel_id).unwrap());
+    }
+    (forwarder, owner, ids, big)
+}
+
+fn tracker(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tracker");
+
+    let bare = BareSpinLock::new(0u64);
+    group.bench_function("lock_pair", |b| {
+        b.iter(|| bare.with(|v| *black_box(v)));
+    });
+
+    let mut state = ForwardState::<u32>::with_capacity(1024).unwrap();
+    let owner = state.table.open_owner().unwrap();
+    let lock = BareSpinLock::new(state);
+    let cancel_id = CancelId::new(owner.partial(), 7);
+    // One request stays out under the same cancel ID, as it would in a busy group.
+    lock.with(|s| s.table.track(owner, 0, cancel_id)).unwrap();
+    group.bench_function("track_untrack", |b| {
+        b.iter(|| {
+            let id = lock
+                .with(|s| s.table.track(owner, black_box(1), cancel_id))
+                .unwrap();
+            lock.with(|s| s.table.untrack(black_box(id)))
+        });
+    });
+
+    let (forwarder, owner, ids, big) = filled();
+    let mut next = 0usize;
+    group.bench_function(BenchmarkId::new("cancel_lookup", OUTSTANDING), |b| {
+        b.iter(|| {
+            next = (next + 7919) % ids.len();
+            forwarder.cancel(owner, black_box(ids[next]))
+        });
+    });
+    group.bench_function(BenchmarkId::new("cancel_group", GROUP), |b| {
+        b.iter(|| forwarder.cancel_group(owner, black_box(big)));
+    });
+    group.finish();
+}
+
+fn baseline(c: &mut Criterion) {
+    let mut group = c.benchmark_group("baseline_collection");
+    let mut collection = CollectionModel::new();
+    for n in 0..u64::from(OUTSTANDING) {
+        collection.add(n, u32::try_from(n).unwrap());
+    }
+    let lock = BareSpinLock::new(collection);
+    let ops = CountingOps::default();
+    let mut next = 0u64;
+    group.bench_function(BenchmarkId::new("cancel_lookup", OUTSTANDING), |b| {
+        b.iter(|| {
+            next = (next + 7919) % u64::from(OUTSTANDING);
+            // The same protocol: find and reference under the lock, cancel outside it.
+            let handle = lock.with(|c| {
+                let handle = c.find(black_box(next));
+                handle.inspect(|&h| ops.reference(h))
+            });
+            handle.map(|h| {
+                ops.cancel_sent(h);
+                ops.dereference(h);
+            })
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tracker, baseline);
+criterion_main!(benches);

@@ -4,6 +4,7 @@
 //! Deterministic when seeded: the seed decides completion order, where "another CPU" preempts at
 //! a lock release, and every injected fault, so a seed replays the same run.
 
+pub mod baseline;
 pub mod driver;
 pub mod lock;
 pub mod stress;

@@ -132,7 +132,11 @@ impl Weights {
         } else {
             0.0
         };
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "0..=3000")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "0..=3000"
+        )]
         let cancels = (ratio * 3000.0).round() as u64;
         // Completions run slower than forwards so the table fills up to its high-water mark and
         // cancels race with a crowd rather than with an empty table; closes are rare for the same
@@ -159,174 +163,246 @@ impl Weights {
     }
 }
 
-/// Runs the stress scenario; `progress` is called with the number forwarded so far.
-///
-/// # Errors
-/// `STATUS_INSUFFICIENT_RESOURCES` or `STATUS_INVALID_PARAMETER` if the driver cannot be set up.
-pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<StressReport, NtStatus> {
-    if config.naive_cancel && !cfg!(feature = "negative-control") {
-        return Err(NtStatus::NOT_SUPPORTED);
-    }
-    let started = Instant::now();
-    let faults = if config.faults {
-        Faults::ALL
-    } else {
-        Faults::INTERLEAVINGS
-    };
-    let driver = SimDriver::new(SimConfig {
-        seed: config.seed,
-        capacity: config.capacity,
-        faults,
-        strict: false,
-    })?;
-    let framework = driver.framework();
-    let weights = Weights::new(config.cancel_ratio, config.faults);
-    let mut owners = Vec::new();
-    for _ in 0..config.owners.max(1) {
-        owners.push(OwnerSlot::open(&driver)?);
-    }
-    let (mut forwarded, mut single, mut group, mut closes) = (0u64, 0u64, 0u64, 0u64);
-    let mut target_down_for = 0u32;
-    let high_water = (config.capacity / 2).max(1) as usize;
+/// The actions a step can take, picked by weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Forward,
+    Complete,
+    Deliver,
+    Cancel,
+    CancelGroup,
+    CloseOwner,
+    TargetFault,
+}
 
-    while forwarded < config.requests {
-        if target_down_for > 0 {
-            target_down_for -= 1;
-            if target_down_for == 0 {
+impl Weights {
+    fn pick(&self, mut roll: u64) -> Action {
+        let table = [
+            (self.forward, Action::Forward),
+            (self.complete, Action::Complete),
+            (self.deliver, Action::Deliver),
+            (self.cancel, Action::Cancel),
+            (self.group, Action::CancelGroup),
+            (self.close, Action::CloseOwner),
+        ];
+        for (weight, action) in table {
+            if roll < weight {
+                return action;
+            }
+            roll -= weight;
+        }
+        Action::TargetFault
+    }
+}
+
+/// The running scenario: the driver, the owners the "application" holds, and what it did.
+struct Run {
+    config: StressConfig,
+    driver: SimDriver,
+    owners: Vec<OwnerSlot>,
+    forwarded: u64,
+    single: u64,
+    group: u64,
+    closes: u64,
+    target_down_for: u32,
+}
+
+impl Run {
+    fn new(config: StressConfig) -> Result<Self, NtStatus> {
+        let faults = if config.faults {
+            Faults::ALL
+        } else {
+            Faults::INTERLEAVINGS
+        };
+        let driver = SimDriver::new(SimConfig {
+            seed: config.seed,
+            capacity: config.capacity,
+            faults,
+            strict: false,
+        })?;
+        let owners = (0..config.owners.max(1))
+            .map(|_| OwnerSlot::open(&driver))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            config,
+            driver,
+            owners,
+            forwarded: 0,
+            single: 0,
+            group: 0,
+            closes: 0,
+            target_down_for: 0,
+        })
+    }
+
+    fn step(&mut self, action: Action) {
+        let framework = self.driver.framework();
+        if self.target_down_for > 0 {
+            self.target_down_for -= 1;
+            if self.target_down_for == 0 {
                 framework.set_target_state(TargetState::Started);
             }
         }
-        let mut pick = framework.random_below(weights.total());
+        match action {
+            Action::Forward => self.forward(),
+            Action::Complete => {
+                self.driver.complete_random(NtStatus::SUCCESS);
+            }
+            Action::Deliver => {
+                self.driver.deliver_one();
+            }
+            Action::Cancel => self.cancel(),
+            Action::CancelGroup => self.cancel_group(),
+            Action::CloseOwner => self.close_owner(),
+            Action::TargetFault => self.target_fault(),
+        }
+    }
+
+    fn forward(&mut self) {
+        let framework = self.driver.framework();
         // Keep the table below capacity: past the high-water mark, finish instead of forwarding.
-        let crowded = framework.pending_at_target() + framework.returned_len() >= high_water;
-        if pick < weights.forward {
-            if crowded {
-                driver.complete_random(NtStatus::SUCCESS);
-                driver.deliver_all();
-                continue;
-            }
-            let slot = pick_owner(&driver, &mut owners);
-            let cancel_id = choose_cancel_id(&driver, slot);
-            forwarded += 1;
-            if let Ok(id) = driver.forward(slot.id, cancel_id) {
-                remember(&mut slot.recent, id, 64);
-            }
-            if forwarded % 4096 == 0 {
-                progress(forwarded);
-            }
-            continue;
+        let high_water = (self.config.capacity / 2).max(1) as usize;
+        if framework.pending_at_target() + framework.returned_len() >= high_water {
+            self.driver.complete_random(NtStatus::SUCCESS);
+            self.driver.deliver_all();
+            return;
         }
-        pick -= weights.forward;
-        if pick < weights.complete {
-            driver.complete_random(NtStatus::SUCCESS);
-            continue;
+        let slot = pick_owner(&self.driver, &mut self.owners);
+        let cancel_id = choose_cancel_id(&self.driver, slot);
+        self.forwarded += 1;
+        if let Ok(id) = self.driver.forward(slot.id, cancel_id) {
+            remember(&mut slot.recent, id, 64);
         }
-        pick -= weights.complete;
-        if pick < weights.deliver {
-            driver.deliver_one();
-            continue;
-        }
-        pick -= weights.deliver;
-        if pick < weights.cancel {
-            // Half the time aim at a request the target has finished but whose completion
-            // routine has not run: the race the reference step exists for.
-            let racing = framework.random_below(2) == 0;
-            let target = match framework.random_returned_id().filter(|_| racing) {
-                Some(id) => driver.forwarder().owner_of(id).map(|owner| (owner, id)),
-                None => {
-                    let slot = pick_owner(&driver, &mut owners);
-                    if slot.recent.is_empty() {
-                        None
-                    } else {
-                        let index = index_below(&driver, slot.recent.len());
-                        Some((slot.id, slot.recent.swap_remove(index)))
-                    }
-                }
-            };
-            if let Some((owner, id)) = target {
-                single += 1;
-                // A stale or already-completed ID is a valid input: it must find nothing.
-                let _ = cancel_one(&driver, config.naive_cancel, owner, id);
+    }
+
+    fn cancel(&mut self) {
+        let framework = self.driver.framework();
+        // Half the time aim at a request the target has finished but whose completion routine
+        // has not run: the race the reference step exists for.
+        let racing = framework.random_below(2) == 0;
+        let target = if let Some(id) = framework.random_returned_id().filter(|_| racing) {
+            self.driver
+                .forwarder()
+                .owner_of(id)
+                .map(|owner| (owner, id))
+        } else {
+            let slot = pick_owner(&self.driver, &mut self.owners);
+            if slot.recent.is_empty() {
+                None
+            } else {
+                let index = index_below(&self.driver, slot.recent.len());
+                Some((slot.id, slot.recent.swap_remove(index)))
             }
-            continue;
+        };
+        if let Some((owner, id)) = target {
+            self.single += 1;
+            // A stale or already-completed ID is valid input: it must find nothing.
+            let _ = cancel_one(&self.driver, self.config.naive_cancel, owner, id);
         }
-        pick -= weights.cancel;
-        if pick < weights.group {
-            let slot = pick_owner(&driver, &mut owners);
-            if !slot.groups.is_empty() {
-                let index = index_below(&driver, slot.groups.len());
-                let cancel_id = slot.groups.swap_remove(index);
-                group += 1;
-                let _ = driver.forwarder().cancel_group(slot.id, cancel_id);
-            }
-            continue;
+    }
+
+    fn cancel_group(&mut self) {
+        let slot = pick_owner(&self.driver, &mut self.owners);
+        if !slot.groups.is_empty() {
+            let index = index_below(&self.driver, slot.groups.len());
+            let cancel_id = slot.groups.swap_remove(index);
+            self.group += 1;
+            let _ = self.driver.forwarder().cancel_group(slot.id, cancel_id);
         }
-        pick -= weights.group;
-        if pick < weights.close {
-            let index = index_below(&driver, owners.len());
-            let closing = owners.swap_remove(index);
-            closes += 1;
-            let _ = driver.close(closing.id);
-            if let Ok(fresh) = OwnerSlot::open(&driver) {
-                owners.push(fresh);
-            }
-            continue;
+    }
+
+    fn close_owner(&mut self) {
+        let index = index_below(&self.driver, self.owners.len());
+        let closing = self.owners.swap_remove(index);
+        self.closes += 1;
+        let _ = self.driver.close(closing.id);
+        if let Ok(fresh) = OwnerSlot::open(&self.driver) {
+            self.owners.push(fresh);
         }
-        if target_down_for == 0 {
+    }
+
+    fn target_fault(&mut self) {
+        if self.target_down_for == 0 {
+            let framework = self.driver.framework();
             let state = if framework.chance(500_000) {
                 TargetState::Stopped
             } else {
                 TargetState::Removed
             };
             framework.set_target_state(state);
-            target_down_for = 50;
+            self.target_down_for = 50;
         }
     }
 
-    // Wind down as unload would: close every owner, let every cancelled request come back.
-    framework.set_target_state(TargetState::Started);
-    for slot in owners.drain(..) {
-        closes += 1;
-        let _ = driver.close(slot.id);
-    }
-    loop {
-        driver.deliver_all();
-        if !driver.complete_random(NtStatus::SUCCESS) && framework.returned_len() == 0 {
-            break;
+    /// Winds down as unload would: close every owner, let every cancelled request come back.
+    fn wind_down(&mut self) {
+        let framework = self.driver.framework();
+        framework.set_target_state(TargetState::Started);
+        for slot in std::mem::take(&mut self.owners) {
+            self.closes += 1;
+            let _ = self.driver.close(slot.id);
+        }
+        loop {
+            self.driver.deliver_all();
+            if !self.driver.complete_random(NtStatus::SUCCESS) && framework.returned_len() == 0 {
+                break;
+            }
         }
     }
-    progress(forwarded);
 
-    let teardown = driver.teardown();
-    let stats = driver.forwarder().snapshot().stats;
-    let (double_completions, verifier_violations) = framework.verifier().counts();
-    let accounted = forwarded
-        == stats.completed
-            + stats.cancelled
-            + stats.failed
-            + stats.send_failures
-            + stats.refused
-            + allocation_failures(forwarded, stats.forwarded);
-    Ok(StressReport {
-        seed: config.seed,
-        requests: forwarded,
-        completed: stats.completed,
-        cancelled: stats.cancelled,
-        failed: stats.failed,
-        send_failures: stats.send_failures,
-        refused: stats.refused + allocation_failures(forwarded, stats.forwarded),
-        single_cancels: single,
-        group_cancels: group,
-        owner_closes: closes,
-        cancel_attempts: stats.cancel_attempts,
-        peak_outstanding: stats.peak_outstanding,
-        leaked: teardown.leaked as u64,
-        double_completions,
-        verifier_violations,
-        accounted: accounted && forwarded == config.requests,
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        first_violations: teardown.violations.into_iter().take(8).collect(),
-    })
+    fn report(&self, started: Instant) -> StressReport {
+        let teardown = self.driver.teardown();
+        let stats = self.driver.forwarder().snapshot().stats;
+        let (double_completions, verifier_violations) = self.driver.framework().verifier().counts();
+        let never_reached = allocation_failures(self.forwarded, stats.forwarded);
+        let refused = stats.refused + never_reached;
+        let accounted = self.forwarded
+            == stats.completed + stats.cancelled + stats.failed + stats.send_failures + refused;
+        StressReport {
+            seed: self.config.seed,
+            requests: self.forwarded,
+            completed: stats.completed,
+            cancelled: stats.cancelled,
+            failed: stats.failed,
+            send_failures: stats.send_failures,
+            refused,
+            single_cancels: self.single,
+            group_cancels: self.group,
+            owner_closes: self.closes,
+            cancel_attempts: stats.cancel_attempts,
+            peak_outstanding: stats.peak_outstanding,
+            leaked: teardown.leaked as u64,
+            double_completions,
+            verifier_violations,
+            accounted: accounted && self.forwarded == self.config.requests,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            first_violations: teardown.violations.into_iter().take(8).collect(),
+        }
+    }
+}
+
+/// Runs the stress scenario; `progress` is called with the number forwarded so far.
+///
+/// # Errors
+/// `STATUS_INSUFFICIENT_RESOURCES` or `STATUS_INVALID_PARAMETER` if the driver cannot be set
+/// up; `STATUS_NOT_SUPPORTED` for `naive_cancel` without the `negative-control` feature.
+pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<StressReport, NtStatus> {
+    if config.naive_cancel && !cfg!(feature = "negative-control") {
+        return Err(NtStatus::NOT_SUPPORTED);
+    }
+    let started = Instant::now();
+    let weights = Weights::new(config.cancel_ratio, config.faults);
+    let mut run = Run::new(config)?;
+    while run.forwarded < config.requests {
+        let roll = run.driver.framework().random_below(weights.total());
+        run.step(weights.pick(roll));
+        if run.forwarded % 4096 == 0 {
+            progress(run.forwarded);
+        }
+    }
+    run.wind_down();
+    progress(run.forwarded);
+    Ok(run.report(started))
 }
 
 fn cancel_one(

@@ -12,14 +12,14 @@ use crate::wdf::RequestHandle;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Violation {
-    /// A request handle used after its last reference was gone (SDV InvalidReqAccess).
+    /// A request handle used after its last reference was gone (SDV `InvalidReqAccess`).
     UseAfterFree {
         /// The handle.
         handle: RequestHandle,
         /// What was attempted.
         operation: &'static str,
     },
-    /// A request completed a second time (SDV RequestCompleted).
+    /// A request completed a second time (SDV `RequestCompleted`).
     DoubleCompletion {
         /// The handle.
         handle: RequestHandle,
@@ -29,7 +29,7 @@ pub enum Violation {
         /// The handle.
         handle: RequestHandle,
     },
-    /// `WdfRequestSend` called with a spin lock held (SDV ReqSendWhileSpinlock).
+    /// `WdfRequestSend` called with a spin lock held (SDV `ReqSendWhileSpinlock`).
     SendWhileSpinLockHeld {
         /// The handle.
         handle: RequestHandle,

@@ -205,7 +205,8 @@ impl Framework {
             };
             Ok(RequestHandle::new(index, generation))
         } else {
-            let index = u32::try_from(inner.objects.len()).expect("fewer than 2^32 requests");
+            let index =
+                u32::try_from(inner.objects.len()).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
             inner.objects.push(fresh);
             Ok(RequestHandle::new(index, 1))
         }
@@ -405,6 +406,12 @@ fn release(inner: &mut Inner, index: usize) {
     }
 }
 
+// loom's thread_local! takes no `const` initializer; std's wants one.
+#[cfg(loom)]
+crate::sync::thread_local! {
+    static SPIN_LOCKS_HELD: std::cell::Cell<u32> = std::cell::Cell::new(0);
+}
+#[cfg(not(loom))]
 crate::sync::thread_local! {
     static SPIN_LOCKS_HELD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }

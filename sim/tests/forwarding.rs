@@ -8,7 +8,11 @@ use ferrofilter_sim::stress::{self, StressConfig};
 use ferrofilter_sim::{Faults, SimConfig, SimDriver, TargetState, Violation};
 
 fn driver() -> SimDriver {
-    SimDriver::new(SimConfig { capacity: 64, ..SimConfig::default() }).unwrap()
+    SimDriver::new(SimConfig {
+        capacity: 64,
+        ..SimConfig::default()
+    })
+    .unwrap()
 }
 
 fn assert_clean(driver: &SimDriver) {
@@ -47,8 +51,16 @@ fn group_cancel_reaches_exactly_the_group() {
     d.forward(owner, CancelId::NONE).unwrap();
     assert_eq!(d.forwarder().cancel_group(owner, a), Ok(3));
     assert_eq!(d.deliver_all(), 3);
-    assert_eq!(d.framework().pending_at_target(), 3, "group b and the untagged one still pend");
-    assert_eq!(d.forwarder().cancel_group(owner, a), Ok(0), "completion cleared the cancel ID");
+    assert_eq!(
+        d.framework().pending_at_target(),
+        3,
+        "group b and the untagged one still pend"
+    );
+    assert_eq!(
+        d.forwarder().cancel_group(owner, a),
+        Ok(0),
+        "completion cleared the cancel ID"
+    );
     while d.complete_random(NtStatus::SUCCESS) {}
     assert_eq!(d.deliver_all(), 3);
     assert_eq!(d.forwarder().cancel_group(owner, b), Ok(0));
@@ -67,8 +79,14 @@ fn an_owner_may_not_use_another_owners_ids() {
     assert_eq!(d.forward(first, theirs), Err(NtStatus::INVALID_PARAMETER));
     let id = d.forward(second, theirs).unwrap();
     assert_eq!(d.forwarder().cancel(first, id), Err(NtStatus::NOT_FOUND));
-    assert_eq!(d.forwarder().cancel_group(first, theirs), Err(NtStatus::INVALID_PARAMETER));
-    assert_eq!(d.forwarder().cancel_group(second, CancelId::NONE), Err(NtStatus::INVALID_PARAMETER));
+    assert_eq!(
+        d.forwarder().cancel_group(first, theirs),
+        Err(NtStatus::INVALID_PARAMETER)
+    );
+    assert_eq!(
+        d.forwarder().cancel_group(second, CancelId::NONE),
+        Err(NtStatus::INVALID_PARAMETER)
+    );
     d.close(first).unwrap();
     d.close(second).unwrap();
     d.deliver_all();
@@ -81,21 +99,36 @@ fn an_owner_may_not_use_another_owners_ids() {
 fn closing_an_owner_cancels_all_and_frees_its_partial_only_when_drained() {
     let d = driver();
     let mut owners: Vec<_> = (0..256).map(|_| d.open().unwrap()).collect();
-    assert_eq!(d.open(), Err(NtStatus::INSUFFICIENT_RESOURCES), "257th owner");
+    assert_eq!(
+        d.open(),
+        Err(NtStatus::INSUFFICIENT_RESOURCES),
+        "257th owner"
+    );
     let closing = owners.remove(7);
     for counter in 1..=5 {
-        d.forward(closing, CancelId::new(closing.partial(), counter)).unwrap();
+        d.forward(closing, CancelId::new(closing.partial(), counter))
+            .unwrap();
     }
     assert_eq!(d.close(closing), Ok(5));
-    assert_eq!(d.forward(closing, CancelId::NONE), Err(NtStatus::DELETE_PENDING));
+    assert_eq!(
+        d.forward(closing, CancelId::NONE),
+        Err(NtStatus::DELETE_PENDING)
+    );
     // Its requests are cancelled but not yet completed: the partial ID stays reserved so a new
     // owner cannot cancel them by accident.
     assert_eq!(d.open(), Err(NtStatus::INSUFFICIENT_RESOURCES));
     assert_eq!(d.deliver_all(), 5);
     let reopened = d.open().unwrap();
     assert_eq!(reopened.partial(), closing.partial());
-    assert_ne!(reopened, closing, "a new generation: the old owner's ID stays dead");
-    assert_eq!(d.forwarder().cancel_group(closing, CancelId::new(closing.partial(), 1)), Ok(0));
+    assert_ne!(
+        reopened, closing,
+        "a new generation: the old owner's ID stays dead"
+    );
+    assert_eq!(
+        d.forwarder()
+            .cancel_group(closing, CancelId::new(closing.partial(), 1)),
+        Ok(0)
+    );
     owners.push(reopened);
     for owner in owners {
         d.close(owner).unwrap();
@@ -108,13 +141,19 @@ fn failed_sends_are_completed_once_by_the_forwarder() {
     let d = driver();
     let owner = d.open().unwrap();
     d.framework().set_target_state(TargetState::Stopped);
-    assert_eq!(d.forward(owner, CancelId::NONE), Err(NtStatus::INVALID_DEVICE_STATE));
+    assert_eq!(
+        d.forward(owner, CancelId::NONE),
+        Err(NtStatus::INVALID_DEVICE_STATE)
+    );
     d.framework().set_target_state(TargetState::Started);
     let id = d.forward(owner, CancelId::NONE).unwrap();
     d.framework().set_target_state(TargetState::Removed);
     assert_eq!(d.deliver_all(), 1, "removal returns what was pending");
     assert_eq!(d.forwarder().cancel(owner, id), Err(NtStatus::NOT_FOUND));
-    assert_eq!(d.forward(owner, CancelId::NONE), Err(NtStatus::DEVICE_REMOVED));
+    assert_eq!(
+        d.forward(owner, CancelId::NONE),
+        Err(NtStatus::DEVICE_REMOVED)
+    );
     let stats = d.forwarder().snapshot().stats;
     assert_eq!((stats.send_failures, stats.failed), (2, 1));
     d.close(owner).unwrap();
@@ -123,11 +162,18 @@ fn failed_sends_are_completed_once_by_the_forwarder() {
 
 #[test]
 fn a_full_table_refuses_cleanly() {
-    let d = SimDriver::new(SimConfig { capacity: 2, ..SimConfig::default() }).unwrap();
+    let d = SimDriver::new(SimConfig {
+        capacity: 2,
+        ..SimConfig::default()
+    })
+    .unwrap();
     let owner = d.open().unwrap();
     d.forward(owner, CancelId::NONE).unwrap();
     d.forward(owner, CancelId::NONE).unwrap();
-    assert_eq!(d.forward(owner, CancelId::NONE), Err(NtStatus::INSUFFICIENT_RESOURCES));
+    assert_eq!(
+        d.forward(owner, CancelId::NONE),
+        Err(NtStatus::INSUFFICIENT_RESOURCES)
+    );
     d.close(owner).unwrap();
     d.deliver_all();
     assert_clean(&d);
@@ -135,8 +181,16 @@ fn a_full_table_refuses_cleanly() {
 
 /// A finished request whose completion routine will run at the next lock release.
 fn racing_setup() -> (SimDriver, ferrofilter_core::OwnerId, RequestId) {
-    let faults = Faults { preempt_ppm: 1_000_000, ..Faults::NONE };
-    let d = SimDriver::new(SimConfig { capacity: 8, faults, ..SimConfig::default() }).unwrap();
+    let faults = Faults {
+        preempt_ppm: 1_000_000,
+        ..Faults::NONE
+    };
+    let d = SimDriver::new(SimConfig {
+        capacity: 8,
+        faults,
+        ..SimConfig::default()
+    })
+    .unwrap();
     let owner = d.open().unwrap();
     let id = d.forward(owner, CancelId::NONE).unwrap();
     assert!(d.framework().target_complete_at(0, NtStatus::SUCCESS));
@@ -162,7 +216,10 @@ fn negative_control_unreferenced_cancel_is_caught() {
     assert!(
         matches!(
             violations.as_slice(),
-            [Violation::UseAfterFree { operation: "WdfRequestCancelSentRequest", .. }]
+            [Violation::UseAfterFree {
+                operation: "WdfRequestCancelSentRequest",
+                ..
+            }]
         ),
         "{violations:?}"
     );
@@ -188,7 +245,8 @@ fn negative_control_send_under_spin_lock_is_caught() {
     let d = driver();
     let request = d.framework().create_request().unwrap();
     let lock = SimSpinLock::new(());
-    lock.with(|()| d.forwarder().ops().send(request, RequestId(1))).unwrap();
+    lock.with(|()| d.forwarder().ops().send(request, RequestId(1)))
+        .unwrap();
     assert!(matches!(
         d.framework().verifier().violations().as_slice(),
         [Violation::SendWhileSpinLockHeld { .. }]
@@ -201,7 +259,10 @@ fn negative_control_leak_is_caught_at_teardown() {
     let _forgotten = d.framework().create_request().unwrap();
     let teardown = d.teardown();
     assert_eq!(teardown.leaked, 1);
-    assert!(matches!(teardown.violations.as_slice(), [Violation::Leak { .. }]));
+    assert!(matches!(
+        teardown.violations.as_slice(),
+        [Violation::Leak { .. }]
+    ));
 }
 
 #[test]
@@ -213,7 +274,10 @@ fn negative_control_use_after_complete_is_caught() {
     assert!(!ops.cancel_sent(request));
     assert!(matches!(
         d.framework().verifier().violations().as_slice(),
-        [Violation::UseAfterFree { operation: "WdfRequestCancelSentRequest", .. }]
+        [Violation::UseAfterFree {
+            operation: "WdfRequestCancelSentRequest",
+            ..
+        }]
     ));
 }
 
@@ -221,7 +285,12 @@ fn negative_control_use_after_complete_is_caught() {
 fn stress_is_clean_across_seeds_with_and_without_faults() {
     for seed in 0..6 {
         for faults in [false, true] {
-            let config = StressConfig { requests: 20_000, seed, faults, ..StressConfig::default() };
+            let config = StressConfig {
+                requests: 20_000,
+                seed,
+                faults,
+                ..StressConfig::default()
+            };
             let report = stress::run(config, |_| {}).unwrap();
             assert!(report.clean(), "seed {seed} faults {faults}: {report:?}");
             assert!(report.cancelled > 0 && report.completed > 0, "{report:?}");
@@ -234,7 +303,12 @@ fn stress_is_clean_across_seeds_with_and_without_faults() {
 
 #[test]
 fn a_seed_replays_exactly() {
-    let config = StressConfig { requests: 30_000, seed: 42, faults: true, ..StressConfig::default() };
+    let config = StressConfig {
+        requests: 30_000,
+        seed: 42,
+        faults: true,
+        ..StressConfig::default()
+    };
     let mut first = stress::run(config, |_| {}).unwrap();
     let mut second = stress::run(config, |_| {}).unwrap();
     first.elapsed_ms = 0;
@@ -247,11 +321,19 @@ fn a_seed_replays_exactly() {
 
 #[test]
 fn naive_cancel_needs_the_negative_control_feature_or_is_caught() {
-    let config = StressConfig { requests: 20_000, seed: 5, naive_cancel: true, ..StressConfig::default() };
+    let config = StressConfig {
+        requests: 20_000,
+        seed: 5,
+        naive_cancel: true,
+        ..StressConfig::default()
+    };
     match stress::run(config, |_| {}) {
         // Built without the feature: refused up front.
         Err(status) => assert_eq!(status, NtStatus::NOT_SUPPORTED),
         // Built with it (feature unification in a workspace test run): the verifier must see it.
-        Ok(report) => assert!(!report.clean() && report.verifier_violations > 0, "{report:?}"),
+        Ok(report) => assert!(
+            !report.clean() && report.verifier_violations > 0,
+            "{report:?}"
+        ),
     }
 }

@@ -59,7 +59,9 @@ pub struct StressArgs {
 }
 
 fn parse_ratio(text: &str) -> Result<f64, String> {
-    let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
     if (0.0..=1.0).contains(&value) {
         Ok(value)
     } else {

@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() { Outcome::Usage.into() } else { Outcome::Ok.into() };
+            return if error.use_stderr() {
+                Outcome::Usage.into()
+            } else {
+                Outcome::Ok.into()
+            };
         }
     };
     let stdout = std::io::stdout();

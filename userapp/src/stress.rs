@@ -24,7 +24,11 @@ pub fn run_sim(config: StressConfig, json: bool, out: &mut impl Write) -> std::i
         }
     };
     print_report(&report, json, out)?;
-    Ok(if report.clean() { Outcome::Ok } else { Outcome::Failed })
+    Ok(if report.clean() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    })
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -32,9 +36,9 @@ fn progress_bar(total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) =
-        ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} forwarded ({per_sec})")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} forwarded ({per_sec})",
+    ) {
         bar.set_style(style);
     }
     bar
@@ -44,7 +48,11 @@ fn progress_bar(total: u64) -> ProgressBar {
 ///
 /// # Errors
 /// When writing fails.
-pub fn print_report(report: &StressReport, json: bool, out: &mut impl Write) -> std::io::Result<()> {
+pub fn print_report(
+    report: &StressReport,
+    json: bool,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     if json {
         let text = serde_json::to_string(report).map_err(std::io::Error::other)?;
         return writeln!(out, "{text}");
@@ -63,7 +71,10 @@ pub fn print_report(report: &StressReport, json: bool, out: &mut impl Write) -> 
         ("peak_outstanding", report.peak_outstanding.to_string()),
         ("leaked", report.leaked.to_string()),
         ("double_completions", report.double_completions.to_string()),
-        ("verifier_violations", report.verifier_violations.to_string()),
+        (
+            "verifier_violations",
+            report.verifier_violations.to_string(),
+        ),
         ("accounted", report.accounted.to_string()),
         ("elapsed_ms", report.elapsed_ms.to_string()),
     ];
@@ -73,5 +84,9 @@ pub fn print_report(report: &StressReport, json: bool, out: &mut impl Write) -> 
     for violation in &report.first_violations {
         writeln!(out, "violation: {violation}")?;
     }
-    writeln!(out, "{}", if report.clean() { "clean" } else { "NOT CLEAN" })
+    writeln!(
+        out,
+        "{}",
+        if report.clean() { "clean" } else { "NOT CLEAN" }
+    )
 }
