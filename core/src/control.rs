@@ -115,6 +115,10 @@ where
             if let Err(status) = cancel_id.check_owner(owner.partial()) {
                 return Dispatch::fail(status);
             }
+            // Nowhere to send it until the caller has opened its target.
+            if !forwarder.has_target(owner) {
+                return Dispatch::fail(NtStatus::INVALID_DEVICE_STATE);
+            }
             return Dispatch::Forward { cancel_id };
         }
         Command::OpenTarget { name } => {

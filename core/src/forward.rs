@@ -9,7 +9,13 @@ use alloc::vec::Vec;
 use crate::cancel_id::CancelId;
 use crate::ports::{RequestOps, SpinLock};
 use crate::status::NtStatus;
-use crate::tracker::{OwnerId, RequestId, SentTable, TrackedRequest};
+use crate::tracker::{OwnerId, RequestId, SentTable};
+
+/// How many requests owner close and unload take per lock acquisition.
+pub const CANCEL_BATCH: usize = 32;
+
+/// The table capacity the driver and the sim use by default.
+pub const DEFAULT_CAPACITY: u32 = 4096;
 
 /// Counters kept under the same lock as the table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -233,47 +239,64 @@ where
     /// cancelled; each still completes through the completion routine. Its partial ID is released
     /// when the last one completes. Returns how many cancels were attempted.
     ///
-    /// # Errors
-    /// `STATUS_INVALID_HANDLE` for a stale owner, `STATUS_DELETE_PENDING` if already closing,
-    /// `STATUS_INSUFFICIENT_RESOURCES` if the list of members cannot be allocated (the owner is then
-    /// left open so the caller can retry).
-    pub fn close_owner(&self, owner: OwnerId) -> Result<usize, NtStatus> {
-        let handles = self.lock.with(|s| {
-            let mut handles = Vec::new();
-            handles
-                .try_reserve_exact(s.table.owner_outstanding(owner) as usize)
-                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-            s.table.begin_close(owner)?;
-            s.table
-                .for_each_of_owner(owner, |row: TrackedRequest<R::Handle>| {
-                    self.ops.reference(row.handle);
-                    handles.push(row.handle);
-                });
-            s.stats.cancel_attempts += handles.len() as u64;
-            Ok(handles)
-        })?;
-        Ok(self.cancel_referenced(&handles))
-    }
-
-    /// Unload: cancels every outstanding request of every owner. The caller then waits until a
-    /// completion reports `drained` (or `outstanding()` is 0).
+    /// Never allocates, so cleanup cannot fail for lack of memory: requests are taken in batches
+    /// of [`CANCEL_BATCH`] under the lock, each marked so a later batch skips it.
     ///
     /// # Errors
-    /// `STATUS_INSUFFICIENT_RESOURCES` if the list cannot be allocated.
-    pub fn cancel_all(&self) -> Result<usize, NtStatus> {
-        let handles = self.lock.with(|s| {
-            let mut handles = Vec::new();
-            handles
-                .try_reserve_exact(s.table.len() as usize)
-                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-            s.table.for_each(|_, handle| {
-                self.ops.reference(handle);
-                handles.push(handle);
+    /// `STATUS_INVALID_HANDLE` for a stale owner, `STATUS_DELETE_PENDING` if already closing.
+    pub fn close_owner(&self, owner: OwnerId) -> Result<usize, NtStatus> {
+        self.lock.with(|s| s.table.begin_close(owner))?;
+        Ok(self.cancel_in_batches(|table, visit| table.for_each_of_owner_unmarked(owner, visit)))
+    }
+
+    /// Unload: cancels every outstanding request of every owner, without allocating. The caller
+    /// then waits until a completion reports `drained` (or `outstanding()` is 0).
+    pub fn cancel_all(&self) -> usize {
+        self.cancel_in_batches(SentTable::for_each_unmarked)
+    }
+
+    /// Records that `owner` opened (or closed) the I/O target its requests go to.
+    ///
+    /// # Errors
+    /// As [`SentTable::set_has_target`].
+    pub fn set_target(&self, owner: OwnerId, open: bool) -> Result<(), NtStatus> {
+        self.lock.with(|s| s.table.set_has_target(owner, open))
+    }
+
+    /// Whether `owner` has an I/O target open.
+    pub fn has_target(&self, owner: OwnerId) -> bool {
+        self.lock.with(|s| s.table.has_target(owner))
+    }
+
+    /// Repeats: under the lock, reference and mark up to a batch of unmarked requests chosen by
+    /// `walk`; outside it, cancel and dereference them. Stops when a batch comes back empty.
+    fn cancel_in_batches(
+        &self,
+        walk: impl Fn(&mut SentTable<R::Handle>, &mut dyn FnMut(R::Handle) -> bool),
+    ) -> usize {
+        let mut total = 0;
+        loop {
+            let mut batch: [Option<R::Handle>; CANCEL_BATCH] = [None; CANCEL_BATCH];
+            let taken = self.lock.with(|s| {
+                let mut taken = 0;
+                walk(&mut s.table, &mut |handle| {
+                    self.ops.reference(handle);
+                    batch[taken] = Some(handle);
+                    taken += 1;
+                    taken < CANCEL_BATCH
+                });
+                s.stats.cancel_attempts += taken as u64;
+                taken
             });
-            s.stats.cancel_attempts += handles.len() as u64;
-            Ok(handles)
-        })?;
-        Ok(self.cancel_referenced(&handles))
+            for handle in batch.iter().take(taken).flatten() {
+                self.ops.cancel_sent(*handle);
+                self.ops.dereference(*handle);
+            }
+            total += taken;
+            if taken < CANCEL_BATCH {
+                return total;
+            }
+        }
     }
 
     /// The requests `owner` has outstanding, at most `max` of them.

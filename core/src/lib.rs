@@ -13,6 +13,7 @@ pub mod ecp;
 pub mod forward;
 pub mod guid;
 pub mod oplock;
+pub mod policy;
 pub mod ports;
 pub mod protocol;
 pub mod purge;

@@ -84,6 +84,8 @@ struct Links {
 #[derive(Clone, Debug)]
 struct Entry<H> {
     handle: H,
+    /// Already taken by an owner close or unload cancel pass.
+    marked: bool,
     owner: u8,
     cancel_id: CancelId,
     by_owner: Links,
@@ -111,6 +113,8 @@ struct Owner {
     state: OwnerState,
     head: u32,
     outstanding: u32,
+    /// The owner has opened an I/O target to forward to.
+    has_target: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -192,6 +196,7 @@ impl<H: Copy> SentTable<H> {
                 state: OwnerState::Free,
                 head: NIL,
                 outstanding: 0,
+                has_target: false,
             },
         );
         let mut groups = HashMap::new();
@@ -243,7 +248,29 @@ impl<H: Copy> SentTable<H> {
         owner.state = OwnerState::Open;
         owner.head = NIL;
         owner.outstanding = 0;
+        owner.has_target = false;
         Ok(OwnerId::new(partial, owner.generation))
+    }
+
+    /// Records whether `owner` has an I/O target open.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_HANDLE` for a stale owner, `STATUS_DELETE_PENDING` for a closing one.
+    pub fn set_has_target(&mut self, owner: OwnerId, has_target: bool) -> Result<(), NtStatus> {
+        match self.owner_slot(owner) {
+            None => Err(NtStatus::INVALID_HANDLE),
+            Some(slot) if slot.state != OwnerState::Open => Err(NtStatus::DELETE_PENDING),
+            Some(_) => {
+                self.owners[usize::from(owner.partial())].has_target = has_target;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether `owner` has an I/O target open.
+    #[must_use]
+    pub fn has_target(&self, owner: OwnerId) -> bool {
+        self.owner_slot(owner).is_some_and(|o| o.has_target)
     }
 
     /// Whether `owner` is open (not closing, not stale).
@@ -330,6 +357,7 @@ impl<H: Copy> SentTable<H> {
         slot.next_free = NIL;
         slot.entry = Some(Entry {
             handle,
+            marked: false,
             owner: partial,
             cancel_id,
             by_owner: Links {
@@ -460,6 +488,36 @@ impl<H: Copy> SentTable<H> {
                 handle: entry.handle,
             });
             cursor = entry.by_owner.next;
+        }
+    }
+
+    /// Visits `owner`'s requests not yet marked, marking each; `visit` returns `false` to stop.
+    pub fn for_each_of_owner_unmarked(&mut self, owner: OwnerId, visit: &mut dyn FnMut(H) -> bool) {
+        let mut cursor = self.owner_slot(owner).map_or(NIL, |o| o.head);
+        while cursor != NIL {
+            let Some(entry) = self.slots[cursor as usize].entry.as_mut() else {
+                break;
+            };
+            cursor = entry.by_owner.next;
+            if !entry.marked {
+                entry.marked = true;
+                if !visit(entry.handle) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Visits every request not yet marked, marking each; `visit` returns `false` to stop.
+    /// O(capacity); for unload only.
+    pub fn for_each_unmarked(&mut self, visit: &mut dyn FnMut(H) -> bool) {
+        for slot in &mut self.slots {
+            if let Some(entry) = slot.entry.as_mut().filter(|e| !e.marked) {
+                entry.marked = true;
+                if !visit(entry.handle) {
+                    return;
+                }
+            }
         }
     }
 

@@ -30,7 +30,6 @@ use wdk_sys::{
 use crate::context::{FileContext, RequestContext};
 use crate::device;
 use crate::lock::WdfSpinLock;
-use crate::policy;
 use crate::wdf::{check, object_attributes, struct_size};
 
 /// `GENERIC_READ` (wdm.h): what the handle's target is opened for.
@@ -165,12 +164,16 @@ pub unsafe extern "C" fn on_device_control(
         } => complete(request, status, information),
         Dispatch::Forward { cancel_id } => forward(device, file, request, output_length, cancel_id),
         Dispatch::OpenTarget { name } => {
-            let status = match open_target(device, file, name) {
+            let status = match open_target(device, file, name)
+                .and_then(|()| control.forwarder.set_target(file.owner, true))
+            {
                 Ok(()) => NtStatus::SUCCESS,
                 Err(status) => status,
             };
             complete(request, status, 0);
         }
+        // Filter IOCTLs this build's control path does not serve yet.
+        _ => complete(request, NtStatus::NOT_SUPPORTED, 0),
     }
 }
 
@@ -254,7 +257,8 @@ fn forward(
         *slot
     });
     let Some(target) = target else {
-        return complete(request, policy::FORWARD_WITHOUT_TARGET, 0);
+        // The core checked the owner has a target; a racing close of it lands here.
+        return complete(request, NtStatus::INVALID_DEVICE_STATE, 0);
     };
     match format_read(target, request, output_length) {
         Ok(()) => {

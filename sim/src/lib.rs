@@ -5,6 +5,7 @@
 //! a lock release, and every injected fault, so a seed replays the same run.
 
 pub mod baseline;
+pub mod device;
 pub mod driver;
 pub mod lock;
 pub mod stress;
