@@ -108,11 +108,11 @@ pub fn unwind(failed: BringUp) -> impl Iterator<Item = TearDown> {
         .filter_map(BringUp::undo)
 }
 
-/// A full unload after [`unload`] allowed it: stop and drain sent I/O (done by the forwarder
-/// before this), then undo every step in reverse.
-pub fn unload_sequence() -> impl Iterator<Item = TearDown> {
-    BringUp::ORDER.into_iter().rev().filter_map(BringUp::undo)
-}
+/// A full unload after [`unload`] allowed it, once sent I/O is cancelled and drained: unregister
+/// the filter first (it waits for callbacks in flight, and they may use the control device's
+/// state), then delete the control device.
+pub const UNLOAD_SEQUENCE: [TearDown; 2] =
+    [TearDown::UnregisterFilter, TearDown::DeleteControlDevice];
 
 #[cfg(test)]
 mod tests {
@@ -182,9 +182,12 @@ mod tests {
             undo(BringUp::StartFiltering),
             [TearDown::DeleteControlDevice, TearDown::UnregisterFilter]
         );
-        assert_eq!(
-            unload_sequence().collect::<Vec<_>>(),
-            [TearDown::DeleteControlDevice, TearDown::UnregisterFilter]
-        );
+        // Unload tears down both, filter first; a failed bring-up only what it created.
+        let mut all: Vec<_> = UNLOAD_SEQUENCE.to_vec();
+        all.sort_by_key(|t| *t as u8);
+        let mut undone: Vec<_> = unwind(BringUp::StartFiltering).collect();
+        undone.sort_by_key(|t| *t as u8);
+        assert_eq!(all, undone);
+        assert_eq!(UNLOAD_SEQUENCE[0], TearDown::UnregisterFilter);
     }
 }

@@ -9,8 +9,9 @@
 //! 3. The control device (`device::create`).
 //! 4. `FltStartFiltering`.
 //!
-//! Each failure undoes what the earlier steps created, in reverse; the WDF driver object itself
-//! is cleaned up by KMDF when `DriverEntry` fails.
+//! The order and what each failure undoes are `ferrofilter_core::policy` decisions (`BringUp`,
+//! `unwind`, `UNLOAD_SEQUENCE`), tested on the sim; the WDF driver object itself is cleaned up
+//! by KMDF when `DriverEntry` fails.
 //!
 //! Unload: Filter Manager calls `filter_unload`. An optional unload is refused while the control
 //! device has open handles (`policy::unload`); otherwise everything sent is cancelled and drained,
@@ -26,7 +27,7 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use ferrofilter_core::NtStatus;
 use wdk_sys::{
-    NTSTATUS, PCUNICODE_STRING, PDRIVER_OBJECT, ULONG, WDF_DRIVER_CONFIG, WDFDRIVER,
+    NTSTATUS, PCUNICODE_STRING, PDRIVER_OBJECT, ULONG, WDF_DRIVER_CONFIG, WDFDEVICE, WDFDRIVER,
     call_unsafe_wdf_function_binding,
 };
 
@@ -36,7 +37,7 @@ use crate::fltmgr::{
     FltUnregisterFilter, PFLT_FILTER,
 };
 use crate::minifilter::REGISTRATION;
-use crate::policy;
+use crate::policy::{self, BringUp, TearDown};
 use crate::wdf::{check, struct_size};
 
 /// `WdfDriverInitNonPnpDriver` (wdfdriver.h, `WDF_DRIVER_INIT_FLAGS`), as the ULONG
@@ -50,6 +51,8 @@ const DRIVER_POOL_TAG: ULONG = u32::from_le_bytes(*b"FfDr");
 static FILTER: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 /// The control device (`WDFDEVICE`), null before creation and after teardown.
 static CONTROL_DEVICE: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+/// The KMDF driver object, for the steps after `WdfDriverCreate`.
+static WDF_DRIVER: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 /// Set by the first teardown; later ones do nothing.
 static TORN_DOWN: AtomicBool = AtomicBool::new(false);
 
@@ -72,36 +75,89 @@ extern "system" fn driver_entry(
     }
 }
 
+/// What `DriverEntry` has created so far.
+#[derive(Default)]
+struct Created {
+    filter: Option<PFLT_FILTER>,
+    device: Option<WDFDEVICE>,
+}
+
 #[unsafe(link_section = "INIT")]
 fn initialize(driver: PDRIVER_OBJECT, registry_path: PCUNICODE_STRING) -> Result<(), NtStatus> {
-    let wdf_driver = create_wdf_driver(driver, registry_path)?;
-
-    let mut filter: PFLT_FILTER = ptr::null_mut();
-    // SAFETY: `driver` is the driver object the I/O manager passed to DriverEntry; REGISTRATION
-    // and the tables it points to are 'static and never written; `filter` is a live local.
-    let status = unsafe { FltRegisterFilter(driver, &raw const REGISTRATION.0, &raw mut filter) };
-    check(status)?;
-
-    let device = match device::create(wdf_driver) {
-        Ok(device) => device,
-        Err(status) => {
-            unregister(filter);
+    let mut created = Created::default();
+    for step in BringUp::ORDER {
+        if let Err(status) = bring_up(step, driver, registry_path, &mut created) {
+            log!(Error, "DriverEntry: {step:?} failed: {status:?}");
+            // The core decides what to undo and in which order.
+            for undo in policy::unwind(step) {
+                tear_down(undo, &mut created);
+            }
             return Err(status);
         }
-    };
-    FILTER.store(filter.cast(), Ordering::Release);
-    CONTROL_DEVICE.store(device.cast(), Ordering::Release);
-
-    // SAFETY: `filter` was registered above and is not unregistered yet.
-    let status = unsafe { FltStartFiltering(filter) };
-    if let Err(status) = check(status) {
-        FILTER.store(ptr::null_mut(), Ordering::Release);
-        CONTROL_DEVICE.store(ptr::null_mut(), Ordering::Release);
-        device::delete(device);
-        unregister(filter);
-        return Err(status);
+    }
+    if let (Some(filter), Some(device)) = (created.filter, created.device) {
+        FILTER.store(filter.cast(), Ordering::Release);
+        CONTROL_DEVICE.store(device.cast(), Ordering::Release);
     }
     Ok(())
+}
+
+#[unsafe(link_section = "INIT")]
+fn bring_up(
+    step: BringUp,
+    driver: PDRIVER_OBJECT,
+    registry_path: PCUNICODE_STRING,
+    created: &mut Created,
+) -> Result<(), NtStatus> {
+    match step {
+        BringUp::CreateWdfDriver => {
+            let wdf_driver = create_wdf_driver(driver, registry_path)?;
+            WDF_DRIVER.store(wdf_driver.cast(), Ordering::Release);
+        }
+        BringUp::RegisterFilter => {
+            let mut filter: PFLT_FILTER = ptr::null_mut();
+            // SAFETY: `driver` is the driver object the I/O manager passed to DriverEntry;
+            // REGISTRATION and the tables it points to are 'static and never written; `filter`
+            // is a live local.
+            let status =
+                unsafe { FltRegisterFilter(driver, &raw const REGISTRATION.0, &raw mut filter) };
+            check(status)?;
+            created.filter = Some(filter);
+        }
+        BringUp::CreateControlDevice => {
+            let wdf_driver: WDFDRIVER = WDF_DRIVER.load(Ordering::Acquire).cast();
+            created.device = Some(device::create(wdf_driver)?);
+        }
+        BringUp::StartFiltering => {
+            let filter = created.filter.ok_or(NtStatus::INVALID_DEVICE_STATE)?;
+            // The device must be reachable from the callbacks before they can run.
+            if let Some(device) = created.device {
+                CONTROL_DEVICE.store(device.cast(), Ordering::Release);
+            }
+            // SAFETY: `filter` was registered by the previous steps and is not unregistered.
+            let status = unsafe { FltStartFiltering(filter) };
+            if let Err(status) = check(status) {
+                CONTROL_DEVICE.store(ptr::null_mut(), Ordering::Release);
+                return Err(status);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn tear_down(action: TearDown, created: &mut Created) {
+    match action {
+        TearDown::UnregisterFilter => {
+            if let Some(filter) = created.filter.take() {
+                unregister(filter);
+            }
+        }
+        TearDown::DeleteControlDevice => {
+            if let Some(device) = created.device.take() {
+                device::delete(device);
+            }
+        }
+    }
 }
 
 #[unsafe(link_section = "INIT")]
@@ -185,10 +241,11 @@ fn teardown() {
     if let Some(device) = device {
         device::drain(device.as_ptr().cast());
     }
-    if let Some(filter) = filter {
-        unregister(filter.as_ptr().cast());
-    }
-    if let Some(device) = device {
-        device::delete(device.as_ptr().cast());
+    let mut created = Created {
+        filter: filter.map(|f| f.as_ptr().cast()),
+        device: device.map(|d| d.as_ptr().cast()),
+    };
+    for action in policy::UNLOAD_SEQUENCE {
+        tear_down(action, &mut created);
     }
 }

@@ -1,4 +1,6 @@
 //! The shell's decisions live in `ferrofilter_core::policy`; this re-export keeps the call sites
 //! short.
 
-pub use ferrofilter_core::policy::{FileSystem, Volume, attach, unload};
+pub use ferrofilter_core::policy::{
+    BringUp, FileSystem, TearDown, UNLOAD_SEQUENCE, Volume, attach, unload, unwind,
+};
