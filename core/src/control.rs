@@ -3,11 +3,17 @@
 //! [`Dispatch`] tells it.
 
 use crate::cancel_id::CancelId;
+use crate::ecp::KeyOrigin;
 use crate::forward::ForwardState;
 use crate::forward::Forwarder;
+use crate::guid::Guid;
+#[cfg(doc)]
+use crate::minifilter::Filter;
+use crate::minifilter::{FilterCounters, HandleContext, StreamStatus};
 use crate::ports::{RequestOps, SpinLock};
 use crate::protocol::{
-    self, CancelOutput, Command, Header, ListEntry, ListHeader, PartialIdInfo, ProtocolError,
+    self, CancelOutput, Command, FilterStatsInfo, HandleKeysInfo, Header, ListEntry, ListHeader,
+    PartialIdInfo, ProtocolError, PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry,
     StatsInfo, VersionInfo,
 };
 use crate::status::NtStatus;
@@ -18,6 +24,7 @@ pub const DRIVER_VERSION: (u16, u16, u16) = (0, 1, 0);
 
 /// What the adapter does with an IOCTL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Dispatch<'a> {
     /// Complete the request now with `status`, reporting `information` bytes of output.
     Complete {
@@ -37,6 +44,24 @@ pub enum Dispatch<'a> {
         /// The validated NT path, UTF-16LE bytes.
         name: &'a [u8],
     },
+    /// Resolve `handle` in the *caller's* handle table with user-mode access checks
+    /// (`ObReferenceObjectByHandle(handle, 0, *IoFileObjectType, UserMode, ..)`), get the filter's
+    /// stream-handle context of that file object, and complete with [`answer_query_keys`].
+    QueryKeys {
+        /// The caller's handle value.
+        handle: u64,
+    },
+    /// Resolve `handle` as for [`Dispatch::QueryKeys`], run [`Filter::purge_request`] on its
+    /// stream (flush + purge now when it says proceed, then [`Filter::purge_completed`]) and
+    /// complete with [`answer_purge_request`].
+    PurgeRequest {
+        /// The caller's handle value.
+        handle: u64,
+    },
+    /// Walk the filter's stream contexts and complete with [`answer_purge_status`].
+    PurgeStatus,
+    /// Complete with [`answer_filter_stats`] over the filter's counters.
+    FilterStats,
 }
 
 impl Dispatch<'_> {
@@ -161,6 +186,10 @@ where
             }
         }
         Command::List => return list(forwarder, owner, output),
+        Command::QueryKeys { handle } => return Dispatch::QueryKeys { handle },
+        Command::PurgeRequest { handle } => return Dispatch::PurgeRequest { handle },
+        Command::PurgeStatus => return Dispatch::PurgeStatus,
+        Command::FilterStats => return Dispatch::FilterStats,
         Command::GetStats => {
             let snap = forwarder.snapshot();
             let s = snap.stats;
@@ -188,6 +217,194 @@ where
         Ok(information) => Dispatch::ok(information),
         Err(error) => Dispatch::fail(error.status()),
     }
+}
+
+fn finish(written: Result<usize, ProtocolError>) -> Dispatch<'static> {
+    match written {
+        Ok(information) => Dispatch::ok(information),
+        Err(error) => Dispatch::fail(error.status()),
+    }
+}
+
+/// Answers [`Dispatch::QueryKeys`]. `handle` is the stream-handle context of the resolved handle,
+/// or the status the resolution failed with (`STATUS_INVALID_HANDLE`, `STATUS_ACCESS_DENIED`,
+/// or `STATUS_NOT_FOUND` for a file object the filter has no context for).
+#[must_use]
+pub fn answer_query_keys(
+    handle: Result<&HandleContext, NtStatus>,
+    output: &mut [u8],
+) -> Dispatch<'static> {
+    let context = match handle {
+        Ok(context) => context,
+        Err(status) => return Dispatch::fail(status),
+    };
+    let keys = &context.keys;
+    let origin = match keys.target_origin {
+        KeyOrigin::DualOplockKeyEcp => protocol::KEY_ORIGIN_DUAL_ECP,
+        KeyOrigin::OplockKeyEcp => protocol::KEY_ORIGIN_SINGLE_ECP,
+        KeyOrigin::Unique => protocol::KEY_ORIGIN_UNIQUE,
+    };
+    let a = &keys.anomalies;
+    finish(protocol::encode(
+        &HandleKeysInfo {
+            header: Header::for_struct::<HandleKeysInfo>(),
+            target: keys.target.to_le_bytes(),
+            parent: keys.parent.unwrap_or(Guid::NIL).to_le_bytes(),
+            origin,
+            flags: if keys.parent.is_some() {
+                protocol::KEYS_FLAG_PARENT_PRESENT
+            } else {
+                0
+            },
+            from_user_mode: a.from_user_mode,
+            malformed: a.malformed,
+            duplicates: a.duplicates,
+            superseded: a.superseded,
+            first_error: a.first_error.map_or(0, |e| e.status().0),
+            reserved: 0,
+        },
+        output,
+    ))
+}
+
+/// What a purge request came to, for [`answer_purge_request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PurgeAnswer {
+    /// `true` when the request was held (it runs when the window closes).
+    pub held: bool,
+    /// The purge's status when it ran (ignored when held).
+    pub status: NtStatus,
+    /// The stream's numbers after the request.
+    pub stream: StreamStatus,
+}
+
+/// Answers [`Dispatch::PurgeRequest`]: `Err` is the status the handle resolution failed with.
+/// The IOCTL itself succeeds whenever the handle resolved; the purge's own result is in the output.
+#[must_use]
+pub fn answer_purge_request(
+    answer: Result<PurgeAnswer, NtStatus>,
+    output: &mut [u8],
+) -> Dispatch<'static> {
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(status) => return Dispatch::fail(status),
+    };
+    let (outcome, status) = if answer.held {
+        (protocol::PURGE_OUTCOME_HELD, NtStatus::PENDING)
+    } else if answer.status.is_success() {
+        (protocol::PURGE_OUTCOME_DONE, answer.status)
+    } else {
+        (protocol::PURGE_OUTCOME_FAILED, answer.status)
+    };
+    finish(protocol::encode(
+        &PurgeRequestOutput {
+            header: Header::for_struct::<PurgeRequestOutput>(),
+            outcome,
+            status: status.0,
+            count: answer.stream.count,
+            held: answer.stream.held,
+        },
+        output,
+    ))
+}
+
+/// Answers [`Dispatch::PurgeStatus`] with one row per stream (`(opaque stream ID, status)`), as
+/// many as fit; `STATUS_BUFFER_OVERFLOW` with the rows that fit when not all do.
+#[must_use]
+pub fn answer_purge_status<I>(
+    counters: &FilterCounters,
+    streams: I,
+    output: &mut [u8],
+) -> Dispatch<'static>
+where
+    I: IntoIterator<Item = (u64, StreamStatus)>,
+{
+    let head = size_of::<PurgeStatusHeader>();
+    let row = size_of::<PurgeStreamEntry>();
+    if output.len() < head {
+        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+    }
+    let room = (output.len() - head) / row;
+    let (mut total, mut returned, mut held_total, mut windows_open) = (0u32, 0usize, 0u32, 0u32);
+    for (stream_id, status) in streams {
+        total = total.saturating_add(1);
+        held_total = held_total.saturating_add(status.held);
+        if status.count > 0 {
+            windows_open = windows_open.saturating_add(1);
+        }
+        if returned >= room {
+            continue;
+        }
+        let entry = PurgeStreamEntry {
+            stream_id,
+            count: status.count,
+            held: status.held,
+            handles: status.handles,
+            reserved: 0,
+            enables: status.counters.enables,
+            disables: status.counters.disables,
+        };
+        let start = head + returned * row;
+        let Some(slot) = output.get_mut(start..) else {
+            return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+        };
+        if protocol::encode(&entry, slot).is_err() {
+            return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+        }
+        returned += 1;
+    }
+    let header = PurgeStatusHeader {
+        header: Header::for_struct::<PurgeStatusHeader>(),
+        streams_total: total,
+        returned: u32::try_from(returned).unwrap_or(u32::MAX),
+        held_total,
+        windows_open,
+        set_mode_seen: counters.set_mode_seen,
+        set_mode_counted: counters.set_mode_counted,
+        reissued: counters.reissued,
+        torn_down: counters.torn_down,
+    };
+    if protocol::encode(&header, output).is_err() {
+        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+    }
+    let all_fit = usize::try_from(total).is_ok_and(|t| t == returned);
+    Dispatch::Complete {
+        status: if all_fit {
+            NtStatus::SUCCESS
+        } else {
+            NtStatus::BUFFER_OVERFLOW
+        },
+        information: head + returned * row,
+    }
+}
+
+/// Answers [`Dispatch::FilterStats`].
+#[must_use]
+pub fn answer_filter_stats(counters: &FilterCounters, output: &mut [u8]) -> Dispatch<'static> {
+    let e = &counters.ecp;
+    finish(protocol::encode(
+        &FilterStatsInfo {
+            header: Header::for_struct::<FilterStatsInfo>(),
+            creates: e.creates,
+            keys_from_dual: e.keys_from_dual,
+            keys_from_single: e.keys_from_single,
+            keys_unique: e.keys_unique,
+            ecps_from_user_mode: e.from_user_mode,
+            ecps_malformed: e.malformed,
+            handle_contexts: counters.handle_contexts,
+            set_mode_seen: counters.set_mode_seen,
+            set_mode_counted: counters.set_mode_counted,
+            window_answers_seen: counters.window_answers_seen,
+            inspects: counters.inspects,
+            purge_requests: counters.purge_requests,
+            purge_requests_held: counters.purge_requests_held,
+            purges_done: counters.purges_done,
+            purges_failed: counters.purges_failed,
+            reissued: counters.reissued,
+            torn_down: counters.torn_down,
+        },
+        output,
+    ))
 }
 
 fn encode_cancel(attempted: u32, output: &mut [u8]) -> Result<usize, ProtocolError> {
@@ -250,6 +467,152 @@ where
     Dispatch::Complete {
         status,
         information: head + returned * row,
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+    use crate::ecp::{CreateAnomalies, HandleKeys};
+    use crate::protocol::decode;
+    use zerocopy::FromBytes;
+
+    const KEY: Guid = Guid::from_fields(0x1234_5678, 0x9ABC, 0xDEF0, [1, 2, 3, 4, 5, 6, 7, 8]);
+
+    fn context(parent: Option<Guid>) -> HandleContext {
+        HandleContext {
+            keys: HandleKeys {
+                target: KEY,
+                target_origin: KeyOrigin::OplockKeyEcp,
+                parent,
+                anomalies: CreateAnomalies {
+                    from_user_mode: 1,
+                    malformed: 2,
+                    ..CreateAnomalies::default()
+                },
+            },
+            granted_access: 1,
+        }
+    }
+
+    #[test]
+    fn query_keys_encodes_guid_bytes_and_never_an_address() {
+        let mut out = [0u8; 80];
+        let ctx = context(Some(Guid::NIL));
+        assert_eq!(
+            answer_query_keys(Ok(&ctx), &mut out),
+            Dispatch::ok(size_of::<HandleKeysInfo>())
+        );
+        let info: HandleKeysInfo = decode(&out).unwrap();
+        assert_eq!(Guid::from_le_bytes(info.target), KEY);
+        assert_eq!(info.origin, protocol::KEY_ORIGIN_SINGLE_ECP);
+        assert_eq!(info.flags, protocol::KEYS_FLAG_PARENT_PRESENT);
+        assert_eq!((info.from_user_mode, info.malformed), (1, 2));
+        let ctx = context(None);
+        let _ = answer_query_keys(Ok(&ctx), &mut out);
+        let info: HandleKeysInfo = decode(&out).unwrap();
+        assert_eq!(info.flags, 0);
+        assert_eq!(
+            answer_query_keys(Err(NtStatus::INVALID_HANDLE), &mut out),
+            Dispatch::fail(NtStatus::INVALID_HANDLE)
+        );
+        assert_eq!(
+            answer_query_keys(Ok(&ctx), &mut [0u8; 10]),
+            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+        );
+    }
+
+    #[test]
+    fn purge_request_reports_held_done_and_failed() {
+        let mut out = [0u8; 24];
+        let stream = StreamStatus {
+            count: 1,
+            held: 2,
+            ..StreamStatus::default()
+        };
+        for (held, status, outcome, reported) in [
+            (
+                true,
+                NtStatus::SUCCESS,
+                protocol::PURGE_OUTCOME_HELD,
+                NtStatus::PENDING,
+            ),
+            (
+                false,
+                NtStatus::SUCCESS,
+                protocol::PURGE_OUTCOME_DONE,
+                NtStatus::SUCCESS,
+            ),
+            (
+                false,
+                NtStatus::USER_MAPPED_FILE,
+                protocol::PURGE_OUTCOME_FAILED,
+                NtStatus::USER_MAPPED_FILE,
+            ),
+        ] {
+            let d = answer_purge_request(
+                Ok(PurgeAnswer {
+                    held,
+                    status,
+                    stream,
+                }),
+                &mut out,
+            );
+            assert_eq!(d, Dispatch::ok(24));
+            let o: PurgeRequestOutput = decode(&out).unwrap();
+            assert_eq!(
+                (o.outcome, o.status, o.count, o.held),
+                (outcome, reported.0, 1, 2)
+            );
+        }
+    }
+
+    #[test]
+    fn purge_status_fills_what_fits_and_says_overflow() {
+        let counters = FilterCounters::default();
+        let rows = |n: u64| {
+            (0..n).map(|i| {
+                (
+                    i + 100,
+                    StreamStatus {
+                        count: u32::try_from(i).unwrap(),
+                        held: 1,
+                        ..StreamStatus::default()
+                    },
+                )
+            })
+        };
+        let head = size_of::<PurgeStatusHeader>();
+        let row = size_of::<PurgeStreamEntry>();
+        let mut out = [0u8; 56 + 2 * 40 + 7];
+        assert_eq!(
+            answer_purge_status(&counters, rows(2), &mut out),
+            Dispatch::ok(head + 2 * row)
+        );
+        let d = answer_purge_status(&counters, rows(3), &mut out);
+        assert_eq!(
+            d,
+            Dispatch::Complete {
+                status: NtStatus::BUFFER_OVERFLOW,
+                information: head + 2 * row
+            }
+        );
+        let h: PurgeStatusHeader = decode(&out).unwrap();
+        assert_eq!(
+            (h.streams_total, h.returned, h.held_total, h.windows_open),
+            (3, 2, 3, 2)
+        );
+        let (second, _) = PurgeStreamEntry::read_from_prefix(&out[head + row..]).unwrap();
+        assert_eq!((second.stream_id, second.count), (101, 1));
+        assert_eq!(
+            answer_purge_status(&counters, rows(1), &mut [0u8; 8]),
+            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+        );
+        let mut stats = [0u8; 144];
+        assert_eq!(
+            answer_filter_stats(&counters, &mut stats),
+            Dispatch::ok(144)
+        );
     }
 }
 

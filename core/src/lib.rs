@@ -12,6 +12,7 @@ pub mod control;
 pub mod ecp;
 pub mod forward;
 pub mod guid;
+pub mod minifilter;
 pub mod oplock;
 pub mod policy;
 pub mod ports;

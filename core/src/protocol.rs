@@ -55,6 +55,18 @@ pub mod ioctl {
     pub const LIST: u32 = ctl_code(DEVICE_TYPE, 0x806, METHOD_BUFFERED, FILE_ANY_ACCESS);
     /// Out: [`super::StatsInfo`].
     pub const GET_STATS: u32 = ctl_code(DEVICE_TYPE, 0x807, METHOD_BUFFERED, FILE_ANY_ACCESS);
+    /// In: [`super::HandleInput`] naming a handle *of the caller's process*; out:
+    /// [`super::HandleKeysInfo`], the oplock keys the filter recorded for it. The adapter resolves
+    /// the handle with user-mode access checks; nothing about the kernel object comes back.
+    pub const QUERY_KEYS: u32 = ctl_code(DEVICE_TYPE, 0x810, METHOD_BUFFERED, FILE_ANY_ACCESS);
+    /// In: [`super::HandleInput`]; out: [`super::PurgeRequestOutput`]. Flush and purge the cache
+    /// of the handle's stream through the filter; held while a purge-failure window is open.
+    pub const PURGE_REQUEST: u32 =
+        ctl_code(DEVICE_TYPE, 0x811, METHOD_BUFFERED, FILE_READ_WRITE_ACCESS);
+    /// Out: [`super::PurgeStatusHeader`] then [`super::PurgeStreamEntry`] rows, as many as fit.
+    pub const PURGE_STATUS: u32 = ctl_code(DEVICE_TYPE, 0x812, METHOD_BUFFERED, FILE_ANY_ACCESS);
+    /// Out: [`super::FilterStatsInfo`].
+    pub const FILTER_STATS: u32 = ctl_code(DEVICE_TYPE, 0x813, METHOD_BUFFERED, FILE_ANY_ACCESS);
 }
 
 /// Starts every buffer in both directions.
@@ -227,6 +239,166 @@ pub struct StatsInfo {
     pub unknown_completions: u64,
 }
 
+/// In of [`ioctl::QUERY_KEYS`] and [`ioctl::PURGE_REQUEST`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct HandleInput {
+    /// Header.
+    pub header: Header,
+    /// A handle value of the calling process (a `HANDLE` widened to 64 bits); never 0.
+    pub handle: u64,
+    /// Reserved, zero.
+    pub flags: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// `HandleKeysInfo::origin`: the key came from a `DUAL_OPLOCK_KEY_ECP_CONTEXT`.
+pub const KEY_ORIGIN_DUAL_ECP: u32 = 1;
+/// `HandleKeysInfo::origin`: the key came from an `OPLOCK_KEY_ECP_CONTEXT`.
+pub const KEY_ORIGIN_SINGLE_ECP: u32 = 2;
+/// `HandleKeysInfo::origin`: no usable key arrived; the handle has a unique key of its own.
+pub const KEY_ORIGIN_UNIQUE: u32 = 3;
+/// `HandleKeysInfo::flags`: `parent` holds a key.
+pub const KEYS_FLAG_PARENT_PRESENT: u32 = 0x1;
+
+/// Out of [`ioctl::QUERY_KEYS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct HandleKeysInfo {
+    /// Header.
+    pub header: Header,
+    /// The handle's own (target) key, as the 16 bytes of a `GUID`.
+    pub target: [u8; 16],
+    /// The parent key when [`KEYS_FLAG_PARENT_PRESENT`] is set, zero otherwise.
+    pub parent: [u8; 16],
+    /// `KEY_ORIGIN_*`.
+    pub origin: u32,
+    /// `KEYS_FLAG_*`.
+    pub flags: u32,
+    /// Oplock-key ECPs on the create ignored because they came from user mode.
+    pub from_user_mode: u32,
+    /// Oplock-key ECPs on the create that did not decode.
+    pub malformed: u32,
+    /// Duplicate ECPs of one type.
+    pub duplicates: u32,
+    /// Single-key ECPs superseded by a dual one.
+    pub superseded: u32,
+    /// The NTSTATUS class of the first decode error (0: none).
+    pub first_error: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// `PurgeRequestOutput::outcome`: flushed and purged now.
+pub const PURGE_OUTCOME_DONE: u32 = 0;
+/// `PurgeRequestOutput::outcome`: held; it runs when the stream's window closes.
+pub const PURGE_OUTCOME_HELD: u32 = 1;
+/// `PurgeRequestOutput::outcome`: the purge failed; `status` says why.
+pub const PURGE_OUTCOME_FAILED: u32 = 2;
+
+/// Out of [`ioctl::PURGE_REQUEST`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct PurgeRequestOutput {
+    /// Header.
+    pub header: Header,
+    /// `PURGE_OUTCOME_*`.
+    pub outcome: u32,
+    /// The purge's NTSTATUS (`STATUS_PENDING` when held).
+    pub status: u32,
+    /// The stream's purge-failure-mode count after the request.
+    pub count: u32,
+    /// Operations held on the stream after the request.
+    pub held: u32,
+}
+
+/// Starts the output of [`ioctl::PURGE_STATUS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct PurgeStatusHeader {
+    /// Header.
+    pub header: Header,
+    /// Streams the filter tracks.
+    pub streams_total: u32,
+    /// Rows that follow.
+    pub returned: u32,
+    /// Operations held over all streams.
+    pub held_total: u32,
+    /// Streams with an open window (count above zero).
+    pub windows_open: u32,
+    /// `FSCTL_SET_PURGE_FAILURE_MODE` requests seen going down.
+    pub set_mode_seen: u64,
+    /// Of those, counted.
+    pub set_mode_counted: u64,
+    /// Held operations released for re-issue.
+    pub reissued: u64,
+    /// Held operations completed by a cleanup or teardown.
+    pub torn_down: u64,
+}
+
+/// One row of [`ioctl::PURGE_STATUS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct PurgeStreamEntry {
+    /// Opaque ID of the stream (never a kernel address).
+    pub stream_id: u64,
+    /// The mirrored purge-failure-mode count.
+    pub count: u32,
+    /// Operations held.
+    pub held: u32,
+    /// Open handles.
+    pub handles: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// ENABLEs counted on this stream.
+    pub enables: u64,
+    /// DISABLEs counted on this stream.
+    pub disables: u64,
+}
+
+/// Out of [`ioctl::FILTER_STATS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct FilterStatsInfo {
+    /// Header.
+    pub header: Header,
+    /// Creates seen.
+    pub creates: u64,
+    /// Handles keyed by a dual ECP.
+    pub keys_from_dual: u64,
+    /// Handles keyed by a single-key ECP.
+    pub keys_from_single: u64,
+    /// Handles given a unique key.
+    pub keys_unique: u64,
+    /// Oplock-key ECPs ignored because they came from user mode.
+    pub ecps_from_user_mode: u64,
+    /// Malformed oplock-key ECPs.
+    pub ecps_malformed: u64,
+    /// Stream-handle contexts created.
+    pub handle_contexts: u64,
+    /// `FSCTL_SET_PURGE_FAILURE_MODE` seen.
+    pub set_mode_seen: u64,
+    /// Of those, counted.
+    pub set_mode_counted: u64,
+    /// `STATUS_USER_MAPPED_FILE` / `STATUS_PURGE_FAILED` answers seen from below.
+    pub window_answers_seen: u64,
+    /// Inspect reads done.
+    pub inspects: u64,
+    /// Purge requests received.
+    pub purge_requests: u64,
+    /// Of those, held.
+    pub purge_requests_held: u64,
+    /// Purges done.
+    pub purges_done: u64,
+    /// Purges failed to the caller.
+    pub purges_failed: u64,
+    /// Held operations re-issued.
+    pub reissued: u64,
+    /// Held operations torn down.
+    pub torn_down: u64,
+}
+
 /// Why a buffer was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProtocolError {
@@ -342,6 +514,7 @@ pub fn encode<T: IntoBytes + Immutable>(value: &T, out: &mut [u8]) -> Result<usi
 
 /// A request decoded from an IOCTL code and its input buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Command<'a> {
     /// [`ioctl::GET_VERSION`].
     GetVersion,
@@ -371,6 +544,32 @@ pub enum Command<'a> {
     List,
     /// [`ioctl::GET_STATS`].
     GetStats,
+    /// [`ioctl::QUERY_KEYS`].
+    QueryKeys {
+        /// The caller's handle value.
+        handle: u64,
+    },
+    /// [`ioctl::PURGE_REQUEST`].
+    PurgeRequest {
+        /// The caller's handle value.
+        handle: u64,
+    },
+    /// [`ioctl::PURGE_STATUS`].
+    PurgeStatus,
+    /// [`ioctl::FILTER_STATS`].
+    FilterStats,
+}
+
+/// Decodes a [`HandleInput`]: reserved fields zero, handle not 0.
+fn decode_handle_input(input: &[u8]) -> Result<u64, ProtocolError> {
+    let fixed: HandleInput = decode(input)?;
+    if fixed.flags != 0 || fixed.reserved != 0 {
+        return Err(ProtocolError::ReservedNotZero);
+    }
+    if fixed.handle == 0 {
+        return Err(ProtocolError::BadField("handle"));
+    }
+    Ok(fixed.handle)
 }
 
 /// Decodes an IOCTL of the forwarding protocol. Total: every input gives a command or an error.
@@ -426,9 +625,33 @@ pub fn decode_command(code: u32, input: &[u8]) -> Result<Command<'_>, ProtocolEr
                 cancel_id: fixed.cancel_id,
             }
         }
+        ioctl::QUERY_KEYS => Command::QueryKeys {
+            handle: decode_handle_input(input)?,
+        },
+        ioctl::PURGE_REQUEST => Command::PurgeRequest {
+            handle: decode_handle_input(input)?,
+        },
+        ioctl::PURGE_STATUS => Command::PurgeStatus,
+        ioctl::FILTER_STATS => Command::FilterStats,
         other => return Err(ProtocolError::UnknownIoctl(other)),
     })
 }
+
+/// Every IOCTL code the device serves, in function order.
+pub const ALL_IOCTLS: [u32; 12] = [
+    ioctl::GET_VERSION,
+    ioctl::GET_PARTIAL_ID,
+    ioctl::OPEN_TARGET,
+    ioctl::FORWARD,
+    ioctl::CANCEL,
+    ioctl::CANCEL_GROUP,
+    ioctl::LIST,
+    ioctl::GET_STATS,
+    ioctl::QUERY_KEYS,
+    ioctl::PURGE_REQUEST,
+    ioctl::PURGE_STATUS,
+    ioctl::FILTER_STATS,
+];
 
 #[cfg(test)]
 mod tests {
@@ -489,6 +712,71 @@ mod tests {
             Err(NtStatus::INVALID_DEVICE_REQUEST)
         );
         assert!(encode(&input, &mut [0u8; 8]).is_err());
+    }
+
+    #[test]
+    fn filter_ioctls_have_their_codes_and_sizes() {
+        assert_eq!(ioctl::QUERY_KEYS, 0x8FF0_2040);
+        assert_eq!(ioctl::PURGE_REQUEST, 0x8FF0_E044);
+        assert_eq!(ioctl::PURGE_STATUS, 0x8FF0_2048);
+        assert_eq!(ioctl::FILTER_STATS, 0x8FF0_204C);
+        assert_eq!(size_of::<HandleInput>(), 24);
+        assert_eq!(size_of::<HandleKeysInfo>(), 72);
+        assert_eq!(size_of::<PurgeRequestOutput>(), 24);
+        assert_eq!(size_of::<PurgeStatusHeader>(), 56);
+        assert_eq!(size_of::<PurgeStreamEntry>(), 40);
+        assert_eq!(size_of::<FilterStatsInfo>(), 144);
+        // Codes are distinct.
+        for (i, a) in ALL_IOCTLS.iter().enumerate() {
+            assert!(ALL_IOCTLS[i + 1..].iter().all(|b| a != b));
+        }
+    }
+
+    #[test]
+    fn handle_input_decodes_and_rejects_each_malformation() {
+        let input = HandleInput {
+            header: Header::for_struct::<HandleInput>(),
+            handle: 0x1A4,
+            flags: 0,
+            reserved: 0,
+        };
+        let mut buf = [0u8; 24];
+        encode(&input, &mut buf).unwrap();
+        assert_eq!(
+            decode_command(ioctl::QUERY_KEYS, &buf),
+            Ok(Command::QueryKeys { handle: 0x1A4 })
+        );
+        assert_eq!(
+            decode_command(ioctl::PURGE_REQUEST, &buf),
+            Ok(Command::PurgeRequest { handle: 0x1A4 })
+        );
+        assert_eq!(
+            decode_command(ioctl::QUERY_KEYS, &buf[..23]),
+            Err(ProtocolError::TooShort {
+                needed: 24,
+                got: 23
+            })
+        );
+        let mut bad = buf;
+        bad[16] = 1;
+        assert_eq!(
+            decode_command(ioctl::PURGE_REQUEST, &bad),
+            Err(ProtocolError::ReservedNotZero)
+        );
+        let mut bad = buf;
+        bad[8..16].fill(0);
+        assert_eq!(
+            decode_command(ioctl::QUERY_KEYS, &bad),
+            Err(ProtocolError::BadField("handle"))
+        );
+        assert_eq!(
+            decode_command(ioctl::PURGE_STATUS, &[]),
+            Ok(Command::PurgeStatus)
+        );
+        assert_eq!(
+            decode_command(ioctl::FILTER_STATS, &[1, 2, 3]),
+            Ok(Command::FilterStats)
+        );
     }
 
     #[test]

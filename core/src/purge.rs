@@ -428,6 +428,64 @@ impl<T> PurgeStream<T> {
         ModeUpdate { outcome, reissue }
     }
 
+    /// The file system's side of a validated `FSCTL_SET_PURGE_FAILURE_MODE` (what fastfat does
+    /// under the FCB lock after [`validate_set_purge_failure_mode`]): applies `change` to the
+    /// authoritative count. When this closes the window the held operations come back for
+    /// re-issue, oldest first.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` for ENABLED at `u32::MAX` or DISABLED at 0; nothing changes.
+    pub fn set_mode(&mut self, change: PurgeModeChange) -> Result<ModeUpdate<T>, NtStatus> {
+        let count = self.count.apply(change)?;
+        let field = match change {
+            PurgeModeChange::Enable => &mut self.counters.enables,
+            PurgeModeChange::Disable => &mut self.counters.disables,
+        };
+        bump(field, 1);
+        let reissue = if self.window_open() {
+            HeldQueue::new()
+        } else {
+            self.held.take()
+        };
+        bump(&mut self.counters.reissued, reissue.len());
+        Ok(ModeUpdate {
+            outcome: MirrorOutcome::Counted(count),
+            reissue,
+        })
+    }
+
+    /// Takes out the held operations `matches` selects (those of a handle being cleaned up),
+    /// oldest first, to be completed with [`TEARDOWN_STATUS`]; the others stay held in order.
+    ///
+    /// Allocates once, up front; when that fails nothing is taken out and the operations stay
+    /// held (to be re-issued or torn down later), so none is ever lost.
+    pub fn cancel_where(&mut self, mut matches: impl FnMut(&T) -> bool) -> HeldQueue<T> {
+        let wanted = self.held.items.iter().filter(|op| matches(op)).count();
+        let mut cancelled = HeldQueue::new();
+        if wanted == 0 || cancelled.items.try_reserve(wanted).is_err() {
+            return cancelled;
+        }
+        // Rotate once through the queue: each kept operation goes back to the end, so the kept
+        // ones stay in order and no slot is ever added.
+        for _ in 0..self.held.items.len() {
+            let Some(op) = self.held.items.pop_front() else {
+                break;
+            };
+            if matches(&op) && cancelled.items.len() < wanted {
+                cancelled.items.push_back(op);
+            } else {
+                self.held.items.push_back(op);
+            }
+        }
+        bump(&mut self.counters.torn_down, cancelled.len());
+        cancelled
+    }
+
+    /// The held operations, oldest first, without removing them.
+    pub fn held(&self) -> impl Iterator<Item = &T> {
+        self.held.iter()
+    }
+
     fn count_completed(&mut self, input: &[u8], lower_status: NtStatus) -> MirrorOutcome {
         if !lower_status.is_success() {
             bump(&mut self.counters.lower_failed, 1);
@@ -790,6 +848,36 @@ mod tests {
         assert!(u.reissue.is_empty());
         let u = s.on_set_mode_completed(&DISABLE, NtStatus::SUCCESS);
         assert!(u.reissue.is_empty());
+    }
+
+    #[test]
+    fn file_system_side_counts_refuses_and_releases() {
+        let mut s = PurgeStream::<u8>::new();
+        assert_eq!(
+            s.set_mode(PurgeModeChange::Disable).map(|u| u.outcome),
+            Err(NtStatus::INVALID_PARAMETER)
+        );
+        let u = s.set_mode(PurgeModeChange::Enable).unwrap();
+        assert_eq!(u.outcome, MirrorOutcome::Counted(1));
+        for op in 0..4 {
+            let _ = s.on_purge_failure(
+                PurgeOp::Write { non_cached: false },
+                op,
+                NtStatus::UNSUCCESSFUL,
+            );
+        }
+        // A cleanup takes its own operations out and leaves the rest in order.
+        let cancelled = s.cancel_where(|op| op % 2 == 1);
+        assert_eq!(cancelled.into_iter().collect::<Vec<_>>(), [1, 3]);
+        assert!(s.cancel_where(|_| false).is_empty());
+        let u = s.set_mode(PurgeModeChange::Disable).unwrap();
+        assert_eq!(u.outcome, MirrorOutcome::Counted(0));
+        assert_eq!(u.reissue.into_iter().collect::<Vec<_>>(), [0, 2]);
+        let c = s.counters();
+        assert_eq!(
+            (c.enables, c.disables, c.reissued, c.torn_down),
+            (1, 1, 2, 2)
+        );
     }
 
     #[test]

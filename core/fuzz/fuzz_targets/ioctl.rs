@@ -5,19 +5,10 @@
 
 #![no_main]
 
-use ferrofilter_core::protocol::{Command, ProtocolError, decode_command, ioctl};
+use ferrofilter_core::protocol::{Command, ProtocolError, decode_command};
 use libfuzzer_sys::fuzz_target;
 
-const KNOWN: [u32; 8] = [
-    ioctl::GET_VERSION,
-    ioctl::GET_PARTIAL_ID,
-    ioctl::OPEN_TARGET,
-    ioctl::FORWARD,
-    ioctl::CANCEL,
-    ioctl::CANCEL_GROUP,
-    ioctl::LIST,
-    ioctl::GET_STATS,
-];
+const KNOWN: [u32; 12] = ferrofilter_core::protocol::ALL_IOCTLS;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
@@ -34,6 +25,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(Command::OpenTarget { name }) => {
             assert!(!name.is_empty() && name.len().is_multiple_of(2));
             assert!(name.len() <= input.len());
+        }
+        Ok(Command::QueryKeys { handle } | Command::PurgeRequest { handle }) => {
+            assert_ne!(handle, 0);
         }
         Ok(_) => assert!(KNOWN.contains(&code)),
         Err(ProtocolError::UnknownIoctl(c)) => {
