@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod device;
 pub mod driver;
 pub mod lock;
+pub mod shell;
 pub mod stress;
 pub mod sync;
 pub mod verifier;
