@@ -7,6 +7,7 @@ use ferrofilter_core::policy::{self, BringUp, TearDown};
 
 /// What exists after a bring-up or teardown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[expect(clippy::struct_excessive_bools, reason = "four independent kernel objects")]
 pub struct ShellState {
     /// The KMDF driver object (the framework deletes it when `DriverEntry` fails).
     pub wdf_driver: bool,
@@ -28,7 +29,6 @@ impl ShellState {
 
 /// Runs `DriverEntry` with `fail_at` (if any) failing with `status`. Returns the result and what
 /// exists afterwards.
-#[must_use]
 pub fn driver_entry(
     fail_at: Option<BringUp>,
     status: NtStatus,
