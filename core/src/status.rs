@@ -4,8 +4,9 @@
 
 use core::fmt;
 
-/// A Windows NTSTATUS: severity in the top two bits, facility and code below.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A Windows NTSTATUS: severity in the top two bits, facility and code below. The default is
+/// `STATUS_SUCCESS` (0).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(transparent)]
 pub struct NtStatus(pub u32);
 

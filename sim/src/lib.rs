@@ -7,7 +7,10 @@
 pub mod baseline;
 pub mod device;
 pub mod driver;
+pub mod fltmgr;
+pub mod fs;
 pub mod lock;
+pub mod scenario;
 pub mod shell;
 pub mod stress;
 pub mod sync;

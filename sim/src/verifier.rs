@@ -67,6 +67,34 @@ pub enum Violation {
         /// How many.
         count: u32,
     },
+    /// A filter changed an ECP context it received from above (ECPs are read-only to filters).
+    EcpModified {
+        /// The create's ECP list.
+        list: u64,
+        /// Position of the ECP in the list.
+        index: usize,
+    },
+    /// A filter touched an ECP list after the create it came with had completed and freed it.
+    EcpUseAfterFree {
+        /// The freed list.
+        list: u64,
+    },
+    /// A filter attached a system-defined ECP (an oplock key) to a create of its own.
+    SystemEcpOnFilterCreate {
+        /// The ECP type.
+        ecp_type: String,
+    },
+    /// A filter issued `FSCTL_SET_PURGE_FAILURE_MODE` (only Filter Manager may).
+    FilterIssuedPurgeFailureMode,
+    /// The filter's mirrored purge-failure-mode count differs from the file system's.
+    MirrorDiverged {
+        /// The stream.
+        stream: String,
+        /// The file system's count.
+        file_system: u32,
+        /// The filter's mirror.
+        mirror: u32,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -95,6 +123,24 @@ impl fmt::Display for Violation {
             }
             Self::Leak { handle } => write!(f, "{handle:?} still alive at teardown"),
             Self::TrackedAtTeardown { count } => write!(f, "{count} requests tracked at teardown"),
+            Self::EcpModified { list, index } => {
+                write!(f, "ECP {index} of list {list} modified by a filter")
+            }
+            Self::EcpUseAfterFree { list } => write!(f, "ECP list {list} used after it was freed"),
+            Self::SystemEcpOnFilterCreate { ecp_type } => {
+                write!(f, "filter attached system ECP {ecp_type} to its own create")
+            }
+            Self::FilterIssuedPurgeFailureMode => {
+                f.write_str("filter issued FSCTL_SET_PURGE_FAILURE_MODE")
+            }
+            Self::MirrorDiverged {
+                stream,
+                file_system,
+                mirror,
+            } => write!(
+                f,
+                "purge-failure-mode mirror of {stream} is {mirror}, file system has {file_system}"
+            ),
         }
     }
 }
