@@ -83,6 +83,8 @@ pub struct Observed {
     pub held: bool,
     /// Filter Manager closed its section and retried the operation this many times.
     pub retried: u32,
+    /// The window status the file system answered before Filter Manager's retry.
+    pub window_status: Option<NtStatus>,
     /// Bytes read.
     pub data: Vec<u8>,
     /// The file object a create made.
@@ -371,6 +373,7 @@ impl FltMgr {
                     NtStatus::PURGE_FAILED
                 )
         );
+        let first_status = observed.status;
         if window_answer && self.sections.iter().any(|(p, _)| p == path) {
             let closing: Vec<FileObjectId> = self
                 .sections
@@ -389,6 +392,7 @@ impl FltMgr {
             observed.data.clone_from(&retry.data);
             observed.absorb(retry);
             observed.retried += 1;
+            observed.window_status.get_or_insert(first_status);
         }
         observed
     }
@@ -724,11 +728,16 @@ impl FltMgr {
         if code == FSCTL_SET_PURGE_FAILURE_MODE {
             self.verifier
                 .report(Violation::FilterIssuedPurgeFailureMode);
-            return Observed::from_fs(self.fs.set_purge_failure_mode(
+            let observed = Observed::from_fs(self.fs.set_purge_failure_mode(
                 file_object,
                 RequestorMode::Kernel,
                 input,
             ));
+            // Sent below the filter, so the mirror never sees it.
+            if let Some(path) = self.path_of(file_object) {
+                self.check_mirror(&path);
+            }
+            return observed;
         }
         status_only(NtStatus::INVALID_DEVICE_REQUEST)
     }

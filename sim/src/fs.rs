@@ -18,11 +18,14 @@ use std::collections::BTreeMap;
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::guid::Guid;
 use ferrofilter_core::oplock::{
-    Ack, BreakDecision, CreateParams, Operation, OplockLevel, StreamOplock,
+    Ack, BreakDecision, CreateParams, Operation, OplockLevel, StreamOplock, access,
 };
 use ferrofilter_core::purge::{
     FailureResponse, OpenKind, PurgeOp, PurgeStream, RequestorMode, validate_set_purge_failure_mode,
 };
+
+/// The accesses a write needs one of.
+const WRITE_ACCESS: u32 = access::FILE_WRITE_DATA | access::FILE_APPEND_DATA;
 
 /// A file object, named by a number that is never reused.
 pub type FileObjectId = u64;
@@ -395,6 +398,9 @@ impl FileSystem {
     pub fn read(&mut self, file_object: FileObjectId, offset: u64, length: u32) -> FsOutcome {
         let mut out = FsOutcome::default();
         let path = match self.lookup(file_object) {
+            Ok((open, _)) if open.access & (access::FILE_READ_DATA | access::FILE_EXECUTE) == 0 => {
+                return FsOutcome::status(NtStatus::ACCESS_DENIED);
+            }
             Ok((open, _)) => {
                 self.check_oplock(&open.path, open.key, &Operation::Read, &mut out);
                 open.path
@@ -427,6 +433,9 @@ impl FileSystem {
     ) -> FsOutcome {
         let mut out = FsOutcome::default();
         let open = match self.lookup(file_object) {
+            Ok((open, _)) if open.access & WRITE_ACCESS == 0 => {
+                return FsOutcome::status(NtStatus::ACCESS_DENIED);
+            }
             Ok((open, _)) => open,
             Err(status) => return FsOutcome::status(status),
         };
@@ -490,6 +499,9 @@ impl FileSystem {
         let Some(size) = resize else {
             return FsOutcome::status(NtStatus::SUCCESS);
         };
+        if open.access & access::FILE_WRITE_DATA == 0 {
+            return FsOutcome::status(NtStatus::ACCESS_DENIED);
+        }
         self.check_oplock(
             &open.path,
             open.key,

@@ -980,6 +980,10 @@ impl Runner {
         out.insert("breaks".into(), Value::Array(breaks));
         out.insert("held".into(), Value::Bool(observed.held));
         out.insert("retried".into(), json!(observed.retried));
+        out.insert(
+            "window_status".into(),
+            json!(observed.window_status.map(|s| s.to_string())),
+        );
         out.insert("reissued".into(), self.settled_json(&observed.reissued));
         out.insert("cancelled".into(), self.settled_json(&observed.cancelled));
     }
