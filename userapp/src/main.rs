@@ -22,8 +22,17 @@ fn main() -> ExitCode {
     match run(&cli, &mut stdout.lock()) {
         Ok(outcome) => outcome.into(),
         Err(error) => {
+            let outcome = error.outcome();
             eprintln!("ferroctl: {error}");
-            Outcome::Failed.into()
+            if cli.json {
+                let object = serde_json::json!({
+                    "error": error.to_string(),
+                    "kind": error.kind(),
+                    "exit_code": outcome.code(),
+                });
+                println!("{object}");
+            }
+            outcome.into()
         }
     }
 }

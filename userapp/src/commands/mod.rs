@@ -1,0 +1,11 @@
+//! One module per command family.
+
+pub mod bench;
+pub mod oplock;
+#[cfg(windows)]
+pub mod oplock_win;
+pub mod purge;
+pub mod scenario;
+pub mod status;
+pub mod stress_backend;
+pub mod tracker;

@@ -1,0 +1,309 @@
+//! The IOCTL protocol from `ferrofilter-core`, spoken over any [`Backend`]: every buffer is
+//! encoded and decoded here, once, with core's `#[repr(C)]` structs, whichever backend carries it.
+
+use ferrofilter_core::protocol::{
+    self, CancelGroupInput, CancelInput, CancelOutput, FilterStatsInfo, ForwardInput, HandleInput,
+    HandleKeysInfo, Header, ListEntry, ListHeader, OpenTargetInput, PartialIdInfo,
+    PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry, StatsInfo, VersionInfo, ioctl,
+};
+use ferrofilter_core::{CancelId, NtStatus};
+use serde::Serialize;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::backend::Backend;
+use crate::error::{CliError, status_text};
+
+/// Issues an IOCTL with no input and decodes a `T` from its output.
+fn query<T: FromBytes + KnownLayout + Immutable>(
+    backend: &mut dyn Backend,
+    code: u32,
+    input: &[u8],
+    name: &str,
+) -> Result<T, CliError> {
+    let mut out = vec![0u8; size_of::<T>()];
+    let reply = backend.ioctl(code, input, &mut out);
+    if !reply.status.is_success() {
+        return Err(CliError::ioctl(name, reply.status));
+    }
+    let got = out.get(..reply.information).unwrap_or(&out);
+    protocol::decode::<T>(got).map_err(|error| {
+        CliError::Failed(format!("{name}: the driver's answer is malformed: {error}"))
+    })
+}
+
+/// `GET_VERSION`, checked against this ferroctl's protocol version.
+///
+/// # Errors
+/// [`CliError::Unreachable`] when the driver speaks another protocol version, or does not answer.
+pub fn check_version(backend: &mut dyn Backend) -> Result<VersionInfo, CliError> {
+    let mut out = [0u8; size_of::<VersionInfo>()];
+    let reply = backend.ioctl(ioctl::GET_VERSION, &[], &mut out);
+    if !reply.status.is_success() {
+        return Err(CliError::Unreachable(format!(
+            "the driver did not answer GET_VERSION ({}); is it the ferrofilter driver?",
+            status_text(reply.status)
+        )));
+    }
+    let info: VersionInfo = protocol::decode(out.get(..reply.information).unwrap_or(&out))
+        .map_err(|error| {
+            CliError::Unreachable(format!(
+                "the driver's GET_VERSION answer does not match this ferroctl ({error}); install \
+                 matching versions of ferroctl and the driver"
+            ))
+        })?;
+    if info.protocol_version != protocol::PROTOCOL_VERSION {
+        return Err(CliError::Unreachable(format!(
+            "the driver speaks protocol version {}, this ferroctl speaks {}; install matching \
+             versions of ferroctl and the driver",
+            info.protocol_version,
+            protocol::PROTOCOL_VERSION
+        )));
+    }
+    Ok(info)
+}
+
+/// `GET_PARTIAL_ID`: the session's partial cancel ID.
+///
+/// # Errors
+/// When the IOCTL fails.
+pub fn partial_id(backend: &mut dyn Backend) -> Result<u8, CliError> {
+    let info: PartialIdInfo = query(backend, ioctl::GET_PARTIAL_ID, &[], "GET_PARTIAL_ID")?;
+    u8::try_from(info.partial).map_err(|_| {
+        CliError::Failed(format!(
+            "GET_PARTIAL_ID: partial ID {} is out of range",
+            info.partial
+        ))
+    })
+}
+
+/// `GET_STATS`.
+///
+/// # Errors
+/// When the IOCTL fails.
+pub fn stats(backend: &mut dyn Backend) -> Result<StatsInfo, CliError> {
+    query(backend, ioctl::GET_STATS, &[], "GET_STATS")
+}
+
+/// `FILTER_STATS`.
+///
+/// # Errors
+/// When the IOCTL fails.
+pub fn filter_stats(backend: &mut dyn Backend) -> Result<FilterStatsInfo, CliError> {
+    query(backend, ioctl::FILTER_STATS, &[], "FILTER_STATS")
+}
+
+/// The input of `OPEN_TARGET` for an NT pipe name.
+#[must_use]
+pub fn open_target_input(name: &str) -> Vec<u8> {
+    let name: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut input = OpenTargetInput {
+        header: Header::for_struct::<OpenTargetInput>(),
+        name_bytes: u32::try_from(name.len()).unwrap_or(u32::MAX),
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec();
+    input.extend_from_slice(&name);
+    input
+}
+
+/// Creates the session's target and opens it in the driver.
+///
+/// # Errors
+/// When the target cannot be created or `OPEN_TARGET` fails.
+pub fn open_target(backend: &mut dyn Backend) -> Result<String, CliError> {
+    let name = backend.target_name();
+    let reply = backend.open_target(&open_target_input(&name))?;
+    if reply.status.is_success() {
+        Ok(name)
+    } else {
+        Err(CliError::ioctl(
+            &format!("OPEN_TARGET {name}"),
+            reply.status,
+        ))
+    }
+}
+
+/// The input of `FORWARD`.
+#[must_use]
+pub fn forward_input(cancel_id: CancelId) -> Vec<u8> {
+    ForwardInput {
+        header: Header::for_struct::<ForwardInput>(),
+        cancel_id: cancel_id.0,
+        flags: 0,
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+fn cancel_reply(backend: &mut dyn Backend, code: u32, input: &[u8]) -> Result<u32, NtStatus> {
+    let mut out = [0u8; size_of::<CancelOutput>()];
+    let reply = backend.ioctl(code, input, &mut out);
+    if !reply.status.is_success() {
+        return Err(reply.status);
+    }
+    protocol::decode::<CancelOutput>(&out)
+        .map(|o| o.attempted)
+        .map_err(ferrofilter_core::protocol::ProtocolError::status)
+}
+
+/// `CANCEL` one request by its ID; returns the cancellations attempted (0 or 1).
+///
+/// # Errors
+/// The status the IOCTL failed with.
+pub fn cancel(backend: &mut dyn Backend, request_id: u64) -> Result<u32, NtStatus> {
+    let input = CancelInput {
+        header: Header::for_struct::<CancelInput>(),
+        request_id,
+    };
+    cancel_reply(backend, ioctl::CANCEL, input.as_bytes())
+}
+
+/// `CANCEL_GROUP`; returns the cancellations attempted.
+///
+/// # Errors
+/// The status the IOCTL failed with.
+pub fn cancel_group(backend: &mut dyn Backend, cancel_id: CancelId) -> Result<u32, NtStatus> {
+    let input = CancelGroupInput {
+        header: Header::for_struct::<CancelGroupInput>(),
+        cancel_id: cancel_id.0,
+    };
+    cancel_reply(backend, ioctl::CANCEL_GROUP, input.as_bytes())
+}
+
+/// One row of `LIST`, as printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// Position in the list.
+    pub row: usize,
+    /// The driver's opaque request ID.
+    pub request_id: u64,
+    /// Its cancel ID (0: none).
+    pub cancel_id: u64,
+}
+
+/// `LIST`: every request the session has outstanding (the buffer grows until all fit).
+///
+/// # Errors
+/// When the IOCTL fails.
+pub fn list(backend: &mut dyn Backend) -> Result<Vec<Row>, CliError> {
+    let head = size_of::<ListHeader>();
+    let row = size_of::<ListEntry>();
+    let mut room = 64usize;
+    for _ in 0..8 {
+        let mut out = vec![0u8; head + room * row];
+        let reply = backend.ioctl(ioctl::LIST, &[], &mut out);
+        let overflow = reply.status == NtStatus::BUFFER_OVERFLOW;
+        if !reply.status.is_success() && !overflow {
+            return Err(CliError::ioctl("LIST", reply.status));
+        }
+        let header: ListHeader = protocol::decode(&out).map_err(|error| {
+            CliError::Failed(format!("LIST: the driver's answer is malformed: {error}"))
+        })?;
+        if overflow {
+            room = (header.total as usize).max(room * 4);
+            continue;
+        }
+        let returned = (header.returned as usize).min(room);
+        return Ok((0..returned)
+            .filter_map(|index| {
+                let start = head + index * row;
+                ListEntry::read_from_prefix(out.get(start..)?)
+                    .ok()
+                    .map(|(entry, _)| Row {
+                        row: index,
+                        request_id: entry.request_id,
+                        cancel_id: entry.cancel_id,
+                    })
+            })
+            .collect());
+    }
+    Err(CliError::Failed(
+        "LIST: the list kept growing faster than the buffer".to_owned(),
+    ))
+}
+
+/// The input of `QUERY_KEYS` and `PURGE_REQUEST` for a handle of this process.
+#[must_use]
+pub fn handle_input(handle: u64) -> Vec<u8> {
+    HandleInput {
+        header: Header::for_struct::<HandleInput>(),
+        handle,
+        flags: 0,
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+/// `QUERY_KEYS` for a handle of this process.
+///
+/// # Errors
+/// When the IOCTL fails.
+pub fn query_keys(backend: &mut dyn Backend, handle: u64) -> Result<HandleKeysInfo, CliError> {
+    query(
+        backend,
+        ioctl::QUERY_KEYS,
+        &handle_input(handle),
+        "QUERY_KEYS",
+    )
+}
+
+/// `PURGE_REQUEST` for a handle of this process.
+///
+/// # Errors
+/// When the IOCTL fails.
+pub fn purge_request(
+    backend: &mut dyn Backend,
+    handle: u64,
+) -> Result<PurgeRequestOutput, CliError> {
+    query(
+        backend,
+        ioctl::PURGE_REQUEST,
+        &handle_input(handle),
+        "PURGE_REQUEST",
+    )
+}
+
+/// `PURGE_STATUS`: the summary and every stream row (the buffer grows until all fit).
+///
+/// # Errors
+/// When the IOCTL fails.
+pub fn purge_status(
+    backend: &mut dyn Backend,
+) -> Result<(PurgeStatusHeader, Vec<PurgeStreamEntry>), CliError> {
+    let head = size_of::<PurgeStatusHeader>();
+    let row = size_of::<PurgeStreamEntry>();
+    let mut room = 64usize;
+    for _ in 0..8 {
+        let mut out = vec![0u8; head + room * row];
+        let reply = backend.ioctl(ioctl::PURGE_STATUS, &[], &mut out);
+        let overflow = reply.status == NtStatus::BUFFER_OVERFLOW;
+        if !reply.status.is_success() && !overflow {
+            return Err(CliError::ioctl("PURGE_STATUS", reply.status));
+        }
+        let header: PurgeStatusHeader = protocol::decode(&out).map_err(|error| {
+            CliError::Failed(format!(
+                "PURGE_STATUS: the driver's answer is malformed: {error}"
+            ))
+        })?;
+        if overflow {
+            room = (header.streams_total as usize).max(room * 4);
+            continue;
+        }
+        let returned = (header.returned as usize).min(room);
+        let rows = (0..returned)
+            .filter_map(|index| {
+                let start = head + index * row;
+                PurgeStreamEntry::read_from_prefix(out.get(start..)?)
+                    .ok()
+                    .map(|(entry, _)| entry)
+            })
+            .collect();
+        return Ok((header, rows));
+    }
+    Err(CliError::Failed(
+        "PURGE_STATUS: the list kept growing faster than the buffer".to_owned(),
+    ))
+}
