@@ -8,7 +8,8 @@ use ferrofilter_core::control::{Dispatch, dispatch};
 use ferrofilter_core::{NtStatus, OwnerId, RequestId};
 
 use crate::driver::{SimConfig, SimDriver};
-use crate::sync::{Mutex, lock};
+use crate::fltmgr::FltMgr;
+use crate::sync::{Mutex, MutexGuard, lock};
 
 /// A handle of `\\.\FerroFilter` opened on the sim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,6 +39,8 @@ impl IoctlReply {
 /// The control device.
 pub struct SimDevice {
     driver: SimDriver,
+    /// The filter's side: Filter Manager with the filter attached over the sim's file system.
+    filter: Mutex<FltMgr>,
     handles: Mutex<HashMap<DeviceHandle, OwnerId>>,
     next: Mutex<u64>,
 }
@@ -50,6 +53,7 @@ impl SimDevice {
     pub fn new(config: SimConfig) -> Result<Self, NtStatus> {
         Ok(Self {
             driver: SimDriver::new(config)?,
+            filter: Mutex::new(FltMgr::new()),
             handles: Mutex::default(),
             next: Mutex::new(0),
         })
@@ -59,6 +63,11 @@ impl SimDevice {
     #[must_use]
     pub const fn driver(&self) -> &SimDriver {
         &self.driver
+    }
+
+    /// The filter's Filter Manager and file system (to open files on the sim's volume).
+    pub fn filter(&self) -> MutexGuard<'_, FltMgr> {
+        lock(&self.filter)
     }
 
     /// `CreateFile(\\.\FerroFilter)`: a new owner with its partial cancel ID.
@@ -125,11 +134,12 @@ impl SimDevice {
                 };
                 IoctlReply::done(status, 0)
             }
-            #[allow(
-                unreachable_patterns,
-                reason = "Dispatch grows with the filter's IOCTLs"
-            )]
-            _ => IoctlReply::done(NtStatus::NOT_SUPPORTED, 0),
+            // The filter's IOCTLs. The device's callers hold no file handles on the sim's
+            // volume, so a handle value never resolves (STATUS_INVALID_HANDLE).
+            other => match lock(&self.filter).serve_ioctl(other, |_| None, 0, output) {
+                Some((status, information)) => IoctlReply::done(status, information),
+                None => IoctlReply::done(NtStatus::NOT_SUPPORTED, 0),
+            },
         }
     }
 }

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use ferrofilter_core::NtStatus;
+use ferrofilter_core::control::{self, Dispatch};
 use ferrofilter_core::ecp::{
     CreateAnomalies, EcpEntry, GUID_ECP_DUAL_OPLOCK_KEY, GUID_ECP_OPLOCK_KEY, HandleKeys,
 };
@@ -136,7 +137,7 @@ impl KeySource for SimKeys {
 }
 
 /// A filter that misbehaves with the ECPs it is given, for negative controls.
-pub type EcpTamper = Box<dyn FnMut(&mut [SimEcp])>;
+pub type EcpTamper = Box<dyn FnMut(&mut [SimEcp]) + Send>;
 
 /// Filter Manager, the filter instance, and the file system below.
 pub struct FltMgr {
@@ -775,6 +776,74 @@ impl FltMgr {
         self.handle_paths.clear();
         self.attached = false;
         observed
+    }
+}
+
+impl FltMgr {
+    /// Serves the filter's control-device requests that [`control::dispatch`] handed back:
+    /// [`Dispatch::QueryKeys`], [`Dispatch::PurgeRequest`], [`Dispatch::PurgeStatus`] and
+    /// [`Dispatch::FilterStats`]. `resolve` plays `ObReferenceObjectByHandle` on the caller's
+    /// handle table (a user handle value to a file object); `step` names a purge request if it is
+    /// held. Returns the completion status and the bytes written, or `None` for any other
+    /// variant (not the filter's).
+    pub fn serve_ioctl(
+        &mut self,
+        decision: Dispatch<'_>,
+        resolve: impl Fn(u64) -> Option<FileObjectId>,
+        step: usize,
+        output: &mut [u8],
+    ) -> Option<(NtStatus, usize)> {
+        let answer = match decision {
+            Dispatch::QueryKeys { handle } => {
+                let context = resolve(handle)
+                    .ok_or(NtStatus::INVALID_HANDLE)
+                    .and_then(|fo| self.handle_context(fo).ok_or(NtStatus::NOT_FOUND));
+                control::answer_query_keys(context, output)
+            }
+            Dispatch::PurgeRequest { handle } => {
+                let answer = match resolve(handle) {
+                    None => Err(NtStatus::INVALID_HANDLE),
+                    Some(fo) => {
+                        let observed = self.purge_request(fo, step);
+                        if observed.status == NtStatus::INVALID_HANDLE
+                            || observed.status == NtStatus::NOT_FOUND
+                        {
+                            Err(observed.status)
+                        } else {
+                            let path = self.path_of(fo).unwrap_or_default();
+                            let stream = self
+                                .streams
+                                .get(&path)
+                                .map(StreamContext::status)
+                                .unwrap_or_default();
+                            Ok(control::PurgeAnswer {
+                                held: observed.held,
+                                status: observed.status,
+                                stream,
+                            })
+                        }
+                    }
+                };
+                control::answer_purge_request(answer, output)
+            }
+            Dispatch::PurgeStatus => {
+                let rows: Vec<(u64, StreamStatus)> = self
+                    .stream_statuses()
+                    .into_iter()
+                    .map(|(id, _, status)| (id, status))
+                    .collect();
+                control::answer_purge_status(self.filter.counters(), rows, output)
+            }
+            Dispatch::FilterStats => control::answer_filter_stats(self.filter.counters(), output),
+            _ => return None,
+        };
+        match answer {
+            Dispatch::Complete {
+                status,
+                information,
+            } => Some((status, information)),
+            _ => Some((NtStatus::INVALID_DEVICE_REQUEST, 0)),
+        }
     }
 }
 

@@ -10,9 +10,7 @@ use std::fmt;
 use std::path::Path;
 
 use ferrofilter_core::cf::cf_open;
-use ferrofilter_core::control::{
-    self, Dispatch, PurgeAnswer, answer_purge_request, answer_purge_status, answer_query_keys,
-};
+use ferrofilter_core::control::{self, Dispatch};
 use ferrofilter_core::ecp::{
     DualOplockKeyEcp, GUID_ECP_DUAL_OPLOCK_KEY, GUID_ECP_OPLOCK_KEY, HandleKeys, KeyOrigin,
     OplockKeyEcp, encode_dual_oplock_key, encode_oplock_key,
@@ -1018,37 +1016,17 @@ impl Runner {
         self.table.retain(|_, fo| *fo != file_object);
     }
 
-    fn ioctl(&self, code: u32, input: &[u8], output: &mut [u8]) -> Dispatch<'static> {
-        let forwarder = self.driver.forwarder();
-        match control::dispatch(forwarder, self.owner, code, input, output) {
-            Dispatch::QueryKeys { handle } => {
-                let ctx = self
-                    .table
-                    .get(&handle)
-                    .ok_or(NtStatus::INVALID_HANDLE)
-                    .and_then(|fo| self.mgr.handle_context(*fo).ok_or(NtStatus::NOT_FOUND));
-                answer_query_keys(ctx, output)
-            }
-            Dispatch::PurgeStatus => {
-                let rows = self
-                    .mgr
-                    .stream_statuses()
-                    .into_iter()
-                    .map(|(id, _, status)| (id, status));
-                answer_purge_status(self.mgr.filter().counters(), rows, output)
-            }
-            Dispatch::Complete {
-                status,
-                information,
-            } => Dispatch::Complete {
-                status,
-                information,
-            },
-            _ => Dispatch::Complete {
-                status: NtStatus::INVALID_DEVICE_REQUEST,
-                information: 0,
-            },
+    /// One `DeviceIoControl` on the control device: core's `dispatch`, then the filter's
+    /// variants served by the sim's Filter Manager with this scenario's handle table.
+    fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8], step: usize) -> NtStatus {
+        let decision = control::dispatch(self.driver.forwarder(), self.owner, code, input, output);
+        if let Dispatch::Complete { status, .. } = decision {
+            return status;
         }
+        let table = &self.table;
+        self.mgr
+            .serve_ioctl(decision, |value| table.get(&value).copied(), step, output)
+            .map_or(NtStatus::INVALID_DEVICE_REQUEST, |(status, _)| status)
     }
 
     fn handle_input(handle: u64) -> Vec<u8> {
@@ -1093,8 +1071,7 @@ impl Runner {
             }
             Step::PurgeStatus => {
                 let mut output = vec![0u8; 4096];
-                let d = self.ioctl(ioctl::PURGE_STATUS, &[], &mut output);
-                let status = dispatch_status(d);
+                let status = self.ioctl(ioctl::PURGE_STATUS, &[], &mut output, index);
                 if let Ok((head, _)) = PurgeStatusHeader::read_from_prefix(&output) {
                     let paths: BTreeMap<u64, String> = self
                         .mgr
@@ -1148,8 +1125,8 @@ impl Runner {
                     (None, None) => 0,
                 };
                 let mut output = vec![0u8; size_of::<HandleKeysInfo>()];
-                let d = self.ioctl(ioctl::QUERY_KEYS, &Self::handle_input(value), &mut output);
-                let status = dispatch_status(d);
+                let input = Self::handle_input(value);
+                let status = self.ioctl(ioctl::QUERY_KEYS, &input, &mut output, index);
                 if status.is_success()
                     && let Ok(info) = protocol::decode::<HandleKeysInfo>(&output)
                 {
@@ -1366,68 +1343,25 @@ impl Runner {
             .map_or(0xDEAD_0000, |(v, _)| *v);
         let mut output = [0u8; size_of::<PurgeRequestOutput>()];
         let input = Self::handle_input(value);
-        let decision = control::dispatch(
-            self.driver.forwarder(),
-            self.owner,
-            ioctl::PURGE_REQUEST,
-            &input,
-            &mut output,
-        );
-        let Dispatch::PurgeRequest { handle } = decision else {
+        let ioctl_status = self.ioctl(ioctl::PURGE_REQUEST, &input, &mut output, index);
+        out.insert("ioctl_status".into(), json!(ioctl_status.to_string()));
+        let Ok(reply) = protocol::decode::<PurgeRequestOutput>(&output) else {
             return Observed {
-                status: dispatch_status(decision),
+                status: ioctl_status,
                 ..Observed::default()
             };
         };
-        let Some(&target) = self.table.get(&handle) else {
-            let _ = answer_purge_request(Err(NtStatus::INVALID_HANDLE), &mut output);
-            return Observed {
-                status: NtStatus::INVALID_HANDLE,
-                ..Observed::default()
-            };
+        let outcome = match reply.outcome {
+            protocol::PURGE_OUTCOME_DONE => "done",
+            protocol::PURGE_OUTCOME_HELD => "held",
+            _ => "failed",
         };
-        let observed = self.mgr.purge_request(target, index);
-        let path = self
-            .mgr
-            .fs()
-            .open(target)
-            .map(|o| o.path.clone())
-            .unwrap_or_default();
-        let stream = self
-            .mgr
-            .stream_statuses()
-            .into_iter()
-            .find(|(_, p, _)| *p == path)
-            .map(|(_, _, s)| s)
-            .unwrap_or_default();
-        let answer = answer_purge_request(
-            Ok(PurgeAnswer {
-                held: observed.held,
-                status: observed.status,
-                stream,
-            }),
-            &mut output,
-        );
-        if let Ok(reply) = protocol::decode::<PurgeRequestOutput>(&output) {
-            let outcome = match reply.outcome {
-                protocol::PURGE_OUTCOME_DONE => "done",
-                protocol::PURGE_OUTCOME_HELD => "held",
-                _ => "failed",
-            };
-            out.insert("outcome".into(), json!(outcome));
-            out.insert(
-                "ioctl_status".into(),
-                json!(dispatch_status(answer).to_string()),
-            );
+        out.insert("outcome".into(), json!(outcome));
+        Observed {
+            status: NtStatus(reply.status),
+            held: reply.outcome == protocol::PURGE_OUTCOME_HELD,
+            ..Observed::default()
         }
-        observed
-    }
-}
-
-fn dispatch_status(d: Dispatch<'_>) -> NtStatus {
-    match d {
-        Dispatch::Complete { status, .. } => status,
-        _ => NtStatus::PENDING,
     }
 }
 

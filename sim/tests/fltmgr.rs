@@ -189,3 +189,40 @@ proptest! {
         prop_assert_eq!(mgr.verifier().violations(), []);
     }
 }
+
+#[test]
+fn the_control_device_serves_the_filter_ioctls() {
+    use ferrofilter_core::protocol::{
+        self, FilterStatsInfo, HandleInput, Header, PurgeStatusHeader, ioctl,
+    };
+    use ferrofilter_sim::device::SimDevice;
+    use zerocopy::IntoBytes;
+
+    let device = SimDevice::new(ferrofilter_sim::SimConfig::default()).unwrap();
+    let handle = device.open().unwrap();
+    let _ = open(&mut device.filter(), Some(KEY_A), access::FILE_READ_DATA);
+    let mut out = [0u8; 512];
+    let reply = device.ioctl(handle, ioctl::PURGE_STATUS, &[], &mut out);
+    assert_eq!(reply.status, NtStatus::SUCCESS);
+    let head: PurgeStatusHeader = protocol::decode(&out).unwrap();
+    assert_eq!((head.streams_total, head.returned), (1, 1));
+    let reply = device.ioctl(handle, ioctl::FILTER_STATS, &[], &mut out);
+    assert_eq!(reply.information, size_of::<FilterStatsInfo>());
+    let stats: FilterStatsInfo = protocol::decode(&out).unwrap();
+    assert_eq!((stats.creates, stats.keys_from_single), (1, 1));
+    let input = HandleInput {
+        header: Header::for_struct::<HandleInput>(),
+        handle: 0x104,
+        flags: 0,
+        reserved: 0,
+    };
+    let reply = device.ioctl(handle, ioctl::QUERY_KEYS, input.as_bytes(), &mut out);
+    assert_eq!(reply.status, NtStatus::INVALID_HANDLE);
+    let reply = device.ioctl(
+        handle,
+        ioctl::PURGE_REQUEST,
+        &input.as_bytes()[..8],
+        &mut out,
+    );
+    assert_eq!(reply.status, NtStatus::BUFFER_TOO_SMALL);
+}
