@@ -465,7 +465,8 @@ pub fn run_demo(kind: BackendKind, json: bool, out: &mut dyn Write) -> Result<Ou
 pub fn query_keys_unavailable_on_sim() -> CliError {
     crate::error::not_available_in_this_build(
         "oplock --query-keys on the sim",
-        "the sim has no file handles for QUERY_KEYS to name; run it on the device",
+        "the sim's control device resolves no file handle of ferroctl's; on the sim, recorded keys \
+         are shown by scenarios (`ferroctl --sim scenario run tests/scenarios/oplock_keys_recorded.json`)",
     )
 }
 

@@ -214,7 +214,8 @@ pub fn run_file(
 pub fn purge_file_unavailable_on_sim() -> CliError {
     not_available_in_this_build(
         "purge FILE on the sim",
-        "the sim has no file handles for PURGE_REQUEST to name; run it on the device",
+        "the sim's control device resolves no file handle of ferroctl's; on the sim, purge requests \
+         run in scenarios (`ferroctl --sim scenario run tests/scenarios/purge_request_held.json`)",
     )
 }
 
