@@ -7,7 +7,10 @@ use ferrofilter_core::policy::{self, BringUp, TearDown};
 
 /// What exists after a bring-up or teardown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[expect(clippy::struct_excessive_bools, reason = "four independent kernel objects")]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "four independent kernel objects"
+)]
 pub struct ShellState {
     /// The KMDF driver object (the framework deletes it when `DriverEntry` fails).
     pub wdf_driver: bool,
