@@ -8,7 +8,8 @@ use ferrofilter_core::control::{Dispatch, dispatch};
 use ferrofilter_core::{NtStatus, OwnerId, RequestId};
 
 use crate::driver::{SimConfig, SimDriver};
-use crate::fltmgr::FltMgr;
+use crate::fltmgr::{CreateArgs, FltMgr, Observed};
+use crate::fs::FileObjectId;
 use crate::sync::{Mutex, MutexGuard, lock};
 
 /// A handle of `\\.\FerroFilter` opened on the sim.
@@ -43,6 +44,9 @@ pub struct SimDevice {
     filter: Mutex<FltMgr>,
     handles: Mutex<HashMap<DeviceHandle, OwnerId>>,
     next: Mutex<u64>,
+    /// The caller's handles to files on the sim's volume: what `ObReferenceObjectByHandle`
+    /// resolves a user handle value against.
+    files: Mutex<HashMap<u64, FileObjectId>>,
 }
 
 impl SimDevice {
@@ -56,6 +60,7 @@ impl SimDevice {
             filter: Mutex::new(FltMgr::new()),
             handles: Mutex::default(),
             next: Mutex::new(0),
+            files: Mutex::default(),
         })
     }
 
@@ -68,6 +73,35 @@ impl SimDevice {
     /// The filter's Filter Manager and file system (to open files on the sim's volume).
     pub fn filter(&self) -> MutexGuard<'_, FltMgr> {
         lock(&self.filter)
+    }
+
+    /// `CreateFile` of a file on the sim's volume, through the filter: returns the user handle
+    /// value the filter IOCTLs take, and what the create observed.
+    ///
+    /// # Errors
+    /// The create's failure status.
+    pub fn open_file(&self, args: &CreateArgs) -> Result<(u64, Observed), NtStatus> {
+        let observed = lock(&self.filter).create(args);
+        let file_object = observed.file_object.ok_or(observed.status)?;
+        let handle = {
+            let mut next = lock(&self.next);
+            *next += 1;
+            // User handle values are multiples of 4, as on Windows.
+            *next * 4
+        };
+        lock(&self.files).insert(handle, file_object);
+        Ok((handle, observed))
+    }
+
+    /// `CloseHandle` of a file opened with [`SimDevice::open_file`].
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_HANDLE` for a value that is not an open file handle.
+    pub fn close_file(&self, handle: u64) -> Result<Observed, NtStatus> {
+        let file_object = lock(&self.files)
+            .remove(&handle)
+            .ok_or(NtStatus::INVALID_HANDLE)?;
+        Ok(lock(&self.filter).close(file_object))
     }
 
     /// `CreateFile(\\.\FerroFilter)`: a new owner with its partial cancel ID.
@@ -134,12 +168,16 @@ impl SimDevice {
                 };
                 IoctlReply::done(status, 0)
             }
-            // The filter's IOCTLs. The device's callers hold no file handles on the sim's
-            // volume, so a handle value never resolves (STATUS_INVALID_HANDLE).
-            other => match lock(&self.filter).serve_ioctl(other, |_| None, 0, output) {
-                Some((status, information)) => IoctlReply::done(status, information),
-                None => IoctlReply::done(NtStatus::NOT_SUPPORTED, 0),
-            },
+            // The filter's IOCTLs: user handle values resolve against the caller's files.
+            other => {
+                let files = lock(&self.files).clone();
+                let served =
+                    lock(&self.filter).serve_ioctl(other, |h| files.get(&h).copied(), 0, output);
+                served.map_or(
+                    IoctlReply::done(NtStatus::NOT_SUPPORTED, 0),
+                    |(status, info)| IoctlReply::done(status, info),
+                )
+            }
         }
     }
 }

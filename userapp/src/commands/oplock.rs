@@ -14,14 +14,23 @@ use ferrofilter_core::cf::{
 };
 use ferrofilter_core::guid::Guid;
 use ferrofilter_core::oplock::{
-    Ack, BreakDecision, CreateParams, Operation, OplockLevel, StreamOplock, access, share,
+    Ack, BreakDecision, CreateDisposition, CreateParams, Operation, OplockLevel, StreamOplock,
+    access, share,
 };
+use ferrofilter_core::protocol::{
+    HandleKeysInfo, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP, KEY_ORIGIN_UNIQUE,
+    KEYS_FLAG_PARENT_PRESENT,
+};
+use ferrofilter_sim::fltmgr::CreateArgs;
+use ferrofilter_sim::fs::StreamKind;
 use serde::Serialize;
 
 use crate::backend::BackendKind;
+use crate::backend::sim::SimSession;
 use crate::error::CliError;
 use crate::exit::Outcome;
 use crate::output;
+use crate::proto;
 
 /// The flag names `--flags` accepts, with their values.
 pub const FLAG_NAMES: [(&str, u32); 4] = [
@@ -416,10 +425,52 @@ pub fn print(reports: &[OplockReport], json: bool, out: &mut dyn Write) -> std::
     Ok(())
 }
 
+/// The keys the driver answered `QUERY_KEYS` with, for printing.
+pub fn keys_view(info: &HandleKeysInfo) -> KeysView {
+    KeysView {
+        target: Guid::from_le_bytes(info.target).to_string(),
+        parent: (info.flags & KEYS_FLAG_PARENT_PRESENT != 0)
+            .then(|| Guid::from_le_bytes(info.parent).to_string()),
+        origin: match info.origin {
+            KEY_ORIGIN_DUAL_ECP => "dual_ecp",
+            KEY_ORIGIN_SINGLE_ECP => "single_ecp",
+            KEY_ORIGIN_UNIQUE => "unique",
+            _ => "unknown",
+        }
+        .to_owned(),
+    }
+}
+
+/// On the sim: opens FILE on the sim's volume as `CfOpenFileWithOplock` would with `flags` (no
+/// oplock-key ECP, so the driver gives the handle a unique key) and asks the control device which
+/// keys it recorded for that handle.
+fn sim_query_keys(file: &Path, flags: u32) -> Result<KeysView, CliError> {
+    let open = cf_open(flags).map_err(|unknown| CliError::Usage(unknown.to_string()))?;
+    let mut session = SimSession::new_default()?;
+    let args = CreateArgs {
+        path: file.display().to_string(),
+        params: CreateParams {
+            desired_access: open.desired_access,
+            share_access: open.share_access,
+            disposition: CreateDisposition::OpenIf,
+            reserve_opfilter: false,
+        },
+        kind: StreamKind::File,
+        ecps: Vec::new(),
+    };
+    let device = session.host().device();
+    let (handle, _) = device
+        .open_file(&args)
+        .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
+    let info = proto::query_keys(&mut session, handle);
+    let _ = session.host().device().close_file(handle);
+    Ok(keys_view(&info?))
+}
+
 /// `oplock FILE`.
 ///
 /// # Errors
-/// [`CliError::Usage`] for a missing file; on the sim, `--query-keys` is not available.
+/// [`CliError::Usage`] for a missing file or unknown flag bits; a failed `QUERY_KEYS`.
 pub fn run_one(
     kind: BackendKind,
     file: &Path,
@@ -434,11 +485,12 @@ pub fn run_one(
     }
     let report = match kind {
         BackendKind::Sim => {
-            if query_keys {
-                return Err(query_keys_unavailable_on_sim());
-            }
             let _ = write_probe;
-            model(flags)?
+            let mut report = model(flags)?;
+            if query_keys {
+                report.keys = Some(sim_query_keys(file, flags)?);
+            }
+            report
         }
         BackendKind::Device => device_one(file, flags, query_keys, write_probe)?,
     };
@@ -457,17 +509,6 @@ pub fn run_demo(kind: BackendKind, json: bool, out: &mut dyn Write) -> Result<Ou
     };
     print(&reports, json, out)?;
     Ok(Outcome::Ok)
-}
-
-/// `oplock --query-keys` on the sim: the sim has no file system whose handles the filter could
-/// have recorded keys for.
-#[must_use]
-pub fn query_keys_unavailable_on_sim() -> CliError {
-    crate::error::not_available_in_this_build(
-        "oplock --query-keys on the sim",
-        "the sim's control device resolves no file handle of ferroctl's; on the sim, recorded keys \
-         are shown by scenarios (`ferroctl --sim scenario run tests/scenarios/oplock_keys_recorded.json`)",
-    )
 }
 
 #[cfg(windows)]

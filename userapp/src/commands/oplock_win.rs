@@ -9,11 +9,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferrofilter_core::guid::Guid;
-use ferrofilter_core::protocol::{
-    HandleKeysInfo, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP, KEY_ORIGIN_UNIQUE,
-    KEYS_FLAG_PARENT_PRESENT,
-};
 use windows::Win32::Foundation::HANDLE;
 use windows::Win32::Storage::CloudFilters::{
     CF_OPEN_FILE_FLAGS, CfCloseHandle, CfGetWin32HandleFromProtectedHandle, CfOpenFileWithOplock,
@@ -26,8 +21,8 @@ use windows::Win32::System::IO::OVERLAPPED;
 use windows::core::HSTRING;
 
 use super::oplock::{
-    KeysView, OTHER_ACCESS, OTHER_SHARE, OplockReport, Probe, WRITER_ACCESS, WRITER_SHARE,
-    describe, flag_names, level_name, probe,
+    OTHER_ACCESS, OTHER_SHARE, OplockReport, Probe, WRITER_ACCESS, WRITER_SHARE, describe,
+    flag_names, keys_view, level_name, probe,
 };
 use crate::backend::device::OwnedHandle;
 use crate::backend::{self, BackendKind};
@@ -72,34 +67,6 @@ impl CfHandle {
             unsafe { CfReleaseProtectedHandle(self.0) };
         }
         referenced
-    }
-}
-
-fn guid_text(bytes: [u8; 16]) -> String {
-    let guid = Guid::from_le_bytes(bytes);
-    format!(
-        "{:08x}-{:04x}-{:04x}-{}",
-        guid.data1,
-        guid.data2,
-        guid.data3,
-        guid.data4
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
-}
-
-fn keys_view(info: &HandleKeysInfo) -> KeysView {
-    KeysView {
-        target: guid_text(info.target),
-        parent: (info.flags & KEYS_FLAG_PARENT_PRESENT != 0).then(|| guid_text(info.parent)),
-        origin: match info.origin {
-            KEY_ORIGIN_DUAL_ECP => "dual_ecp",
-            KEY_ORIGIN_SINGLE_ECP => "single_ecp",
-            KEY_ORIGIN_UNIQUE => "unique",
-            _ => "unknown",
-        }
-        .to_owned(),
     }
 }
 

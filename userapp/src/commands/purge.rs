@@ -5,9 +5,13 @@ use std::io::Write;
 use std::path::Path;
 
 use ferrofilter_core::NtStatus;
+use ferrofilter_core::oplock::{CreateDisposition, CreateParams, access, share};
 use ferrofilter_core::protocol::{PURGE_OUTCOME_DONE, PURGE_OUTCOME_FAILED, PURGE_OUTCOME_HELD};
+use ferrofilter_sim::fltmgr::CreateArgs;
+use ferrofilter_sim::fs::StreamKind;
 use serde::Serialize;
 
+use crate::backend::sim::SimSession;
 use crate::backend::{self, Backend, BackendKind};
 use crate::error::{CliError, not_available_in_this_build, status_text};
 use crate::exit::Outcome;
@@ -159,7 +163,7 @@ pub fn run_status(kind: BackendKind, json: bool, out: &mut dyn Write) -> Result<
 /// `purge FILE`.
 ///
 /// # Errors
-/// [`CliError::Usage`] for a missing file; not available on the sim.
+/// [`CliError::Usage`] for a missing file; a failed `PURGE_REQUEST`.
 pub fn run_file(
     kind: BackendKind,
     file: &Path,
@@ -171,7 +175,7 @@ pub fn run_file(
     }
     let mut backend = backend::open(kind)?;
     let answer = match kind {
-        BackendKind::Sim => return Err(purge_file_unavailable_on_sim()),
+        BackendKind::Sim => sim_purge(file)?,
         BackendKind::Device => device_purge(backend.as_mut(), file)?,
     };
     let outcome = match answer.outcome {
@@ -209,14 +213,29 @@ pub fn run_file(
     })
 }
 
-/// `purge FILE` on the sim: the sim has no file system whose stream the filter could purge.
-#[must_use]
-pub fn purge_file_unavailable_on_sim() -> CliError {
-    not_available_in_this_build(
-        "purge FILE on the sim",
-        "the sim's control device resolves no file handle of ferroctl's; on the sim, purge requests \
-         run in scenarios (`ferroctl --sim scenario run tests/scenarios/purge_request_held.json`)",
-    )
+/// `purge FILE` on the sim: opens FILE on the sim's volume (read+write, sharing all), asks the
+/// filter to flush and purge it through the control device, and closes the handle.
+fn sim_purge(file: &Path) -> Result<ferrofilter_core::protocol::PurgeRequestOutput, CliError> {
+    let mut session = SimSession::new_default()?;
+    let args = CreateArgs {
+        path: file.display().to_string(),
+        params: CreateParams {
+            desired_access: access::FILE_READ_DATA | access::FILE_WRITE_DATA,
+            share_access: share::FILE_SHARE_ALL,
+            disposition: CreateDisposition::OpenIf,
+            reserve_opfilter: false,
+        },
+        kind: StreamKind::File,
+        ecps: Vec::new(),
+    };
+    let (handle, _) = session
+        .host()
+        .device()
+        .open_file(&args)
+        .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
+    let answer = proto::purge_request(&mut session, handle);
+    let _ = session.host().device().close_file(handle);
+    answer
 }
 
 #[cfg(windows)]
