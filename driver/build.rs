@@ -29,10 +29,31 @@ mod windows_host {
     /// The Filter Manager routines the driver calls. Everything else in fltKernel.h stays out of
     /// the bindings so a header change cannot break code that does not use it.
     const FUNCTIONS: &[&str] = &[
+        // Registration and attach.
         "FltRegisterFilter",
         "FltStartFiltering",
         "FltUnregisterFilter",
         "FltIsVolumeWritable",
+        // Create: the ECP list, read only.
+        "FltGetEcpListFromCallbackData",
+        "FltGetNextExtraCreateParameter",
+        "FltIsEcpFromUserMode",
+        // Stream and stream-handle contexts.
+        "FltAllocateContext",
+        "FltReleaseContext",
+        "FltGetStreamContext",
+        "FltSetStreamContext",
+        "FltGetStreamHandleContext",
+        "FltSetStreamHandleContext",
+        // The control device: from a caller's file object to this filter's instance.
+        "FltGetVolumeFromFileObject",
+        "FltGetVolumeInstanceFromName",
+        "FltObjectDereference",
+        // The purge path.
+        "FltFlushBuffers2",
+        "FltAllocateGenericWorkItem",
+        "FltQueueGenericWorkItem",
+        "FltFreeGenericWorkItem",
     ];
 
     /// Filter Manager types: `FLT_*`, `PFLT_*`, `PCFLT_*`, `PFLTOPLOCK_*` and the anonymous types

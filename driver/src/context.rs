@@ -21,8 +21,8 @@ use ferrofilter_core::{NtStatus, OwnerId};
 use wdk_sys::ntddk::{KeClearEvent, KeInitializeEvent, KeSetEvent, KeWaitForSingleObject};
 use wdk_sys::{
     _EVENT_TYPE, _KWAIT_REASON, KEVENT, KPROCESSOR_MODE, LARGE_INTEGER,
-    PCWDF_OBJECT_CONTEXT_TYPE_INFO, ULONG_PTR, WDF_OBJECT_CONTEXT_TYPE_INFO, WDFIOTARGET,
-    WDFOBJECT, WDFREQUEST, call_unsafe_wdf_function_binding,
+    PCWDF_OBJECT_CONTEXT_TYPE_INFO, PFILE_OBJECT, ULONG_PTR, WDF_OBJECT_CONTEXT_TYPE_INFO,
+    WDFIOTARGET, WDFOBJECT, WDFREQUEST, call_unsafe_wdf_function_binding,
 };
 
 use crate::lock::WdfSpinLock;
@@ -226,8 +226,16 @@ impl FileContext {
 }
 
 /// What the request path stores on each request. Valid zero-filled: id 0, no information, no
-/// target.
+/// target, no resolved handle.
 pub struct RequestContext {
+    /// For `QUERY_KEYS` / `PURGE_REQUEST`: the file object the caller's handle named, resolved
+    /// in the caller's context (`EvtIoInCallerContext`) and referenced; null when not resolved.
+    /// Taken (set back to null) by whoever drops the reference.
+    pub resolved: PFILE_OBJECT,
+    /// The handle value that was resolved.
+    pub resolved_handle: u64,
+    /// Why the resolution failed (zero when it was not attempted or succeeded).
+    pub resolve_status: i32,
     /// The core's ID for the request while it is sent.
     pub id: u64,
     /// Bytes the target transferred, reported when the request is completed.

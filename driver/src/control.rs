@@ -7,11 +7,19 @@
 //!   a reference on the file object).
 //! - IOCTL: buffers in, `ferrofilter_core::control::dispatch`, then what it says: complete,
 //!   forward (format as a read of the handle's target into the output buffer, then
-//!   `Forwarder::forward`, which owns the request from then on), or open a target.
+//!   `Forwarder::forward`, which owns the request from then on), open a target, or serve a
+//!   filter request (`filter::serve`).
+//! - `EvtIoInCallerContext`: `QUERY_KEYS` / `PURGE_REQUEST` name a handle in the *caller's*
+//!   handle table, and the queue may call `EvtIoDeviceControl` in another thread, so the handle is
+//!   resolved here, in the caller's thread, before the request is queued:
+//!   `ObReferenceObjectByHandle(handle, 0, *IoFileObjectType, UserMode, ..)` (user-mode rules: a
+//!   kernel handle or another type of object is refused). The referenced file object waits in the
+//!   request's context; whoever takes it drops the reference (the IOCTL path, a failed enqueue, or
+//!   the request's cleanup callback).
 //!
 //! Unverified here: written from wdfdevice.h, wdffileobject.h, wdfrequest.h, wdfiotarget.h,
-//! wdfio.h (KMDF 1.33), nonpnp.c and the KMDF sources (`FxIoTarget`'s stack-location check); never
-//! run.
+//! wdfio.h (KMDF 1.33), nonpnp.c, the KMDF sources (`FxIoTarget`'s stack-location check) and the
+//! `ObReferenceObjectByHandle` / `EvtIoInCallerContext` documentation; never run.
 
 use alloc::vec::Vec;
 use core::ptr;
@@ -20,15 +28,20 @@ use core::sync::atomic::Ordering;
 
 use ferrofilter_core::control::{Dispatch, dispatch};
 use ferrofilter_core::ports::SpinLock;
+use ferrofilter_core::protocol::{Command, decode_command};
 use ferrofilter_core::{CancelId, NtStatus};
+use wdk_sys::ntddk::{ObReferenceObjectByHandle, ObfDereferenceObject};
 use wdk_sys::{
-    _WDF_IO_TARGET_OPEN_TYPE, ACCESS_MASK, NTSTATUS, PVOID, ULONG, ULONG_PTR, UNICODE_STRING,
-    USHORT, WDF_IO_TARGET_OPEN_PARAMS, WDFDEVICE, WDFFILEOBJECT, WDFIOTARGET, WDFMEMORY, WDFQUEUE,
+    _WDF_IO_TARGET_OPEN_TYPE, _WDF_REQUEST_TYPE, ACCESS_MASK, IoFileObjectType, NTSTATUS,
+    PFILE_OBJECT, PVOID, ULONG, ULONG_PTR, UNICODE_STRING, USHORT, WDF_IO_TARGET_OPEN_PARAMS,
+    WDF_REQUEST_PARAMETERS, WDFDEVICE, WDFFILEOBJECT, WDFIOTARGET, WDFMEMORY, WDFOBJECT, WDFQUEUE,
     WDFREQUEST, call_unsafe_wdf_function_binding,
 };
 
 use crate::context::{FileContext, RequestContext};
 use crate::device;
+use crate::filter::serve::{self, FileRef};
+use crate::fltmgr::USER_MODE;
 use crate::lock::WdfSpinLock;
 use crate::wdf::{check, object_attributes, struct_size};
 
@@ -56,8 +69,7 @@ fn complete(request: WDFREQUEST, status: NtStatus, information: usize) {
 ///
 /// # Safety
 /// Called by the framework at `PASSIVE_LEVEL` with the live control device, the create request and
-/// the new file object.
-#[unsafe(link_section = "PAGE")]
+/// the new file object. Not in `PAGE`: it takes the forwarder's spin lock.
 pub unsafe extern "C" fn on_file_create(
     device: WDFDEVICE,
     request: WDFREQUEST,
@@ -90,8 +102,8 @@ pub unsafe extern "C" fn on_file_create(
 /// `EVT_WDF_FILE_CLEANUP`: the last user handle is closed; cancel what it forwarded.
 ///
 /// # Safety
-/// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded.
-#[unsafe(link_section = "PAGE")]
+/// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded. Not in
+/// `PAGE`: it takes the forwarder's spin lock.
 pub unsafe extern "C" fn on_file_cleanup(file_object: WDFFILEOBJECT) {
     wdk::paged_code!();
     // SAFETY: the file object is live and belongs to the control device.
@@ -109,8 +121,8 @@ pub unsafe extern "C" fn on_file_cleanup(file_object: WDFFILEOBJECT) {
 /// `EVT_WDF_FILE_CLOSE`: the file object goes away; release its I/O target.
 ///
 /// # Safety
-/// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded.
-#[unsafe(link_section = "PAGE")]
+/// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded. Not in
+/// `PAGE`: it takes the target slot's spin lock.
 pub unsafe extern "C" fn on_file_close(file_object: WDFFILEOBJECT) {
     wdk::paged_code!();
     // SAFETY: the file object is live and belongs to the control device.
@@ -153,9 +165,21 @@ pub unsafe extern "C" fn on_device_control(
         Ok(input) => input,
         Err(status) => return complete(request, status, 0),
     };
-    let decision = match output_buffer(request, output_length) {
-        Ok(output) => dispatch(&control.forwarder, file.owner, code, &input, output),
+    let output = match output_buffer(request, output_length) {
+        Ok(output) => output,
         Err(status) => return complete(request, status, 0),
+    };
+    let decision = dispatch(&control.forwarder, file.owner, code, &input, &mut *output);
+    let decision = match decision {
+        Dispatch::QueryKeys { handle } => filter_request(output, |filter, output| {
+            serve::query_keys(filter, take_resolved(request, handle), output)
+        }),
+        Dispatch::PurgeRequest { handle } => filter_request(output, |filter, output| {
+            serve::purge_request(filter, take_resolved(request, handle), output)
+        }),
+        Dispatch::PurgeStatus => serve::purge_status(output),
+        Dispatch::FilterStats => serve::filter_stats(output),
+        other => other,
     };
     match decision {
         Dispatch::Complete {
@@ -172,9 +196,154 @@ pub unsafe extern "C" fn on_device_control(
             };
             complete(request, status, 0);
         }
-        // Filter IOCTLs this build's control path does not serve yet.
-        _ => complete(request, NtStatus::NOT_SUPPORTED, 0),
+        // Served above; anything else is a variant this build does not know.
+        _ => complete(request, NtStatus::INVALID_DEVICE_REQUEST, 0),
     }
+}
+
+/// Runs a filter request that needs the registered filter (`STATUS_INVALID_DEVICE_STATE` before
+/// `DriverEntry` finished or once unload started).
+fn filter_request(
+    output: &mut [u8],
+    serve: impl FnOnce(crate::fltmgr::PFLT_FILTER, &mut [u8]) -> Dispatch<'static>,
+) -> Dispatch<'static> {
+    match crate::entry::registered_filter() {
+        Some(filter) => serve(filter, output),
+        None => Dispatch::Complete {
+            status: NtStatus::INVALID_DEVICE_STATE,
+            information: 0,
+        },
+    }
+}
+
+/// Takes the file object `on_io_in_caller_context` resolved for `handle` out of the request's
+/// context (the reference moves to the result).
+fn take_resolved(request: WDFREQUEST, handle: u64) -> Result<FileRef, NtStatus> {
+    // SAFETY: the request is live, delivered to the control device, so it carries a context.
+    let context = unsafe { RequestContext::of(request) };
+    // SAFETY: only this request's callbacks touch its context, one at a time.
+    let context = unsafe { &mut *context };
+    let resolved = core::mem::replace(&mut context.resolved, ptr::null_mut());
+    if resolved.is_null() {
+        let status = NtStatus::from_i32(context.resolve_status);
+        return Err(if status.is_success() {
+            NtStatus::INVALID_HANDLE
+        } else {
+            status
+        });
+    }
+    // SAFETY: `resolved` carries the reference ObReferenceObjectByHandle took; it was taken out
+    // of the context, so it is handed over once.
+    let file = unsafe { FileRef::new(resolved) };
+    // The handle was read from the same system buffer; a mismatch cannot happen, but a file
+    // object must never answer for another handle value.
+    if context.resolved_handle == handle {
+        Ok(file)
+    } else {
+        Err(NtStatus::INVALID_HANDLE)
+    }
+}
+
+/// `EVT_WDF_IO_IN_CALLER_CONTEXT` of the control device: resolves the handle of `QUERY_KEYS` /
+/// `PURGE_REQUEST` in the caller's handle table, then queues the request.
+///
+/// # Safety
+/// Called by the framework in the requesting thread, at `PASSIVE_LEVEL`, with the live control
+/// device and a request it has not queued yet.
+pub unsafe extern "C" fn on_io_in_caller_context(device: WDFDEVICE, request: WDFREQUEST) {
+    resolve_handle(request);
+    // SAFETY: the request came to this callback and is not queued or completed yet.
+    let status =
+        unsafe { call_unsafe_wdf_function_binding!(WdfDeviceEnqueueRequest, device, request) };
+    if let Err(status) = check(status) {
+        release_resolved(request);
+        complete(request, status, 0);
+    }
+}
+
+/// The handle of a filter request, resolved with user-mode access checks into the request's
+/// context. Other requests are left alone.
+fn resolve_handle(request: WDFREQUEST) {
+    let mut params = WDF_REQUEST_PARAMETERS {
+        Size: u16::try_from(size_of::<WDF_REQUEST_PARAMETERS>()).unwrap_or(u16::MAX),
+        ..WDF_REQUEST_PARAMETERS::default()
+    };
+    // SAFETY: the request is live; `params` is a live local initialized as
+    // WDF_REQUEST_PARAMETERS_INIT does.
+    unsafe {
+        call_unsafe_wdf_function_binding!(WdfRequestGetParameters, request, &raw mut params);
+    }
+    if params.Type != _WDF_REQUEST_TYPE::WdfRequestTypeDeviceControl {
+        return;
+    }
+    // SAFETY: a device-control request's parameters are `DeviceIoControl`.
+    let ioctl = unsafe { params.Parameters.DeviceIoControl };
+    let Ok(input) = copy_input(request, ioctl.InputBufferLength) else {
+        return;
+    };
+    let Ok(Command::QueryKeys { handle } | Command::PurgeRequest { handle }) =
+        decode_command(ioctl.IoControlCode, &input)
+    else {
+        return;
+    };
+    let mut object: PVOID = ptr::null_mut();
+    let status = match usize::try_from(handle) {
+        Ok(value) => {
+            // SAFETY: reads the exported variable (wdm.h `extern POBJECT_TYPE
+            // *IoFileObjectType`), set before any driver loads and never written afterwards.
+            let exported = unsafe { IoFileObjectType };
+            // SAFETY: it points to the kernel's file object type, live for the system's life.
+            let file_object_type = unsafe { *exported };
+            // SAFETY: any handle value is acceptable: UserMode makes the object manager validate
+            // it against the calling process's handle table (this runs in the caller's thread)
+            // and refuse kernel handles; `object` is a live local.
+            unsafe {
+                ObReferenceObjectByHandle(
+                    ptr::without_provenance_mut(value),
+                    0,
+                    file_object_type,
+                    USER_MODE,
+                    &raw mut object,
+                    ptr::null_mut(),
+                )
+            }
+        }
+        Err(_) => NtStatus::INVALID_HANDLE.as_i32(),
+    };
+    // SAFETY: the request is live and carries a RequestContext.
+    let context = unsafe { RequestContext::of(request) };
+    // SAFETY: nothing else touches the context before the request is queued.
+    let context = unsafe { &mut *context };
+    context.resolved_handle = handle;
+    if check(status).is_ok() {
+        context.resolved = object.cast();
+    } else {
+        context.resolve_status = status;
+    }
+}
+
+/// Drops the reference a request still holds on a resolved file object, if any.
+fn release_resolved(request: WDFREQUEST) {
+    // SAFETY: the request is live and carries a RequestContext.
+    let context = unsafe { RequestContext::of(request) };
+    // SAFETY: only this request's callbacks touch its context, one at a time.
+    let context = unsafe { &mut *context };
+    let resolved: PFILE_OBJECT = core::mem::replace(&mut context.resolved, ptr::null_mut());
+    if !resolved.is_null() {
+        // SAFETY: the context held the one reference ObReferenceObjectByHandle took; it was
+        // taken out above, so it is dropped once.
+        unsafe { ObfDereferenceObject(resolved.cast()) };
+    }
+}
+
+/// `EvtCleanupCallback` of the control device's requests: a request completed or cancelled
+/// without reaching `EvtIoDeviceControl` (e.g. purged from the queue at unload) still drops its
+/// file object reference.
+///
+/// # Safety
+/// Called by the framework once per request object, when it is being deleted.
+pub unsafe extern "C" fn on_request_cleanup(request: WDFOBJECT) {
+    release_resolved(request.cast());
 }
 
 /// The request's input buffer, copied. Zero-length input is an empty copy (the framework refuses

@@ -1,7 +1,8 @@
 //! The control device `\Device\FerroFilter` (symbolic link `\DosDevices\FerroFilter`), created
 //! the way general/ioctl/kmdf's nonpnp.c does for a non-PnP KMDF driver:
 //! `WdfControlDeviceInitAllocate` (SYSTEM and Administrators only) → name → file object
-//! callbacks and contexts → request context → `WdfDeviceCreate` → symbolic link → parallel
+//! callbacks and contexts → in-caller-context callback → request context (with a cleanup
+//! callback) → `WdfDeviceCreate` → symbolic link → parallel
 //! default queue → `WdfControlFinishInitializing`. Every failure deletes what was created.
 //!
 //! Also the unload half: stop the queue, cancel everything sent, wait until the core reports
@@ -23,7 +24,10 @@ use wdk_sys::{
 use crate::context::{
     CONTROL_CONTEXT_INFO, ControlContext, ControlState, FILE_CONTEXT_INFO, REQUEST_CONTEXT_INFO,
 };
-use crate::control::{on_device_control, on_file_cleanup, on_file_close, on_file_create};
+use crate::control::{
+    on_device_control, on_file_cleanup, on_file_close, on_file_create, on_io_in_caller_context,
+    on_request_cleanup,
+};
 use crate::lock::WdfSpinLock;
 use crate::request::{DriverForwarder, WdfRequests};
 use crate::unicode::static_unicode;
@@ -121,8 +125,19 @@ fn create_from_init(
         );
     }
 
+    // QUERY_KEYS / PURGE_REQUEST name a handle of the caller: resolved in its thread first.
+    // SAFETY: `*init` is live; the callback matches EVT_WDF_IO_IN_CALLER_CONTEXT.
+    unsafe {
+        call_unsafe_wdf_function_binding!(
+            WdfDeviceInitSetIoInCallerContextCallback,
+            *init,
+            Some(on_io_in_caller_context)
+        );
+    }
+
     let mut request_attributes = object_attributes();
     request_attributes.ContextTypeInfo = REQUEST_CONTEXT_INFO.unique();
+    request_attributes.EvtCleanupCallback = Some(on_request_cleanup);
     // SAFETY: `*init` is live; the attributes are a live local the framework copies.
     unsafe {
         call_unsafe_wdf_function_binding!(
@@ -225,8 +240,8 @@ pub unsafe fn state<'a>(device: WDFDEVICE) -> &'a ControlState {
 
 /// Unload: stops delivering new requests, cancels every sent one and waits until the core reports
 /// none outstanding. Waits in bounded slices, cancelling again after each (a request tracked but
-/// not yet sent when the first cancel ran is caught by the next). `PASSIVE_LEVEL`.
-#[unsafe(link_section = "PAGE")]
+/// not yet sent when the first cancel ran is caught by the next). `PASSIVE_LEVEL`; not in `PAGE`
+/// because it takes the forwarder's spin lock.
 pub fn drain(device: WDFDEVICE) {
     wdk::paged_code!();
     // SAFETY: the caller passes the live control device.

@@ -197,11 +197,16 @@ fn unregister(filter: PFLT_FILTER) {
     unsafe { FltUnregisterFilter(filter) };
 }
 
-/// `PFLT_FILTER_UNLOAD_CALLBACK`.
+/// The registered filter, once `DriverEntry` finished and until unload starts.
+pub fn registered_filter() -> Option<PFLT_FILTER> {
+    NonNull::new(FILTER.load(Ordering::Acquire)).map(|filter| filter.as_ptr().cast())
+}
+
+/// `PFLT_FILTER_UNLOAD_CALLBACK`. `PASSIVE_LEVEL`, but not in `PAGE`: the teardown takes spin
+/// locks, and code that runs at `DISPATCH_LEVEL` (inlined lock bodies) must not be pageable.
 ///
 /// # Safety
 /// Called by Filter Manager at `PASSIVE_LEVEL`.
-#[unsafe(link_section = "PAGE")]
 pub unsafe extern "C" fn filter_unload(flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTATUS {
     wdk::paged_code!();
     let mandatory = flags & FLTFL_FILTER_UNLOAD_MANDATORY != 0;
@@ -222,8 +227,7 @@ pub unsafe extern "C" fn filter_unload(flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTAT
 /// `EVT_WDF_DRIVER_UNLOAD`: runs after `filter_unload`, so normally finds nothing left to do.
 ///
 /// # Safety
-/// Called by KMDF at `PASSIVE_LEVEL`.
-#[unsafe(link_section = "PAGE")]
+/// Called by KMDF at `PASSIVE_LEVEL`. Not in `PAGE` (takes spin locks through `teardown`).
 unsafe extern "C" fn on_driver_unload(_driver: WDFDRIVER) {
     wdk::paged_code!();
     teardown();
@@ -231,7 +235,6 @@ unsafe extern "C" fn on_driver_unload(_driver: WDFDRIVER) {
 }
 
 /// Cancels and drains what was sent, unregisters the filter and deletes the control device, once.
-#[unsafe(link_section = "PAGE")]
 fn teardown() {
     if TORN_DOWN.swap(true, Ordering::AcqRel) {
         return;

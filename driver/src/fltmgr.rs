@@ -24,13 +24,19 @@ mod generated {
 
 pub use generated::{
     _FLT_FILESYSTEM_TYPE, _FLT_POSTOP_CALLBACK_STATUS, _FLT_PREOP_CALLBACK_STATUS,
-    FLT_CONTEXT_REGISTRATION, FLT_CONTEXT_TYPE, FLT_FILESYSTEM_TYPE, FLT_FILTER_UNLOAD_FLAGS,
-    FLT_INSTANCE_SETUP_FLAGS, FLT_OPERATION_REGISTRATION, FLT_POST_OPERATION_FLAGS,
-    FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS, FLT_REGISTRATION, FltIsVolumeWritable,
-    FltRegisterFilter, FltStartFiltering, FltUnregisterFilter, PCFLT_RELATED_OBJECTS,
-    PFLT_CALLBACK_DATA, PFLT_FILTER,
+    _FLT_SET_CONTEXT_OPERATION, FLT_CONTEXT_REGISTRATION, FLT_CONTEXT_TYPE, FLT_FILESYSTEM_TYPE,
+    FLT_FILTER_UNLOAD_FLAGS, FLT_INSTANCE_SETUP_FLAGS, FLT_OPERATION_REGISTRATION,
+    FLT_POST_OPERATION_FLAGS, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
+    FLT_REGISTRATION, FltAllocateContext, FltAllocateGenericWorkItem, FltFlushBuffers2,
+    FltFreeGenericWorkItem, FltGetEcpListFromCallbackData, FltGetNextExtraCreateParameter,
+    FltGetStreamContext, FltGetStreamHandleContext, FltGetVolumeFromFileObject,
+    FltGetVolumeInstanceFromName, FltIsEcpFromUserMode, FltIsVolumeWritable, FltObjectDereference,
+    FltQueueGenericWorkItem, FltRegisterFilter, FltReleaseContext, FltSetStreamContext,
+    FltSetStreamHandleContext, FltStartFiltering, FltUnregisterFilter, PCFLT_RELATED_OBJECTS,
+    PFLT_CALLBACK_DATA, PFLT_CONTEXT, PFLT_FILTER, PFLT_GENERIC_WORKITEM, PFLT_INSTANCE,
+    PFLT_IO_PARAMETER_BLOCK, PFLT_VOLUME,
 };
-use wdk_sys::{GUID, UCHAR, ULONG, USHORT};
+use wdk_sys::{UCHAR, ULONG, USHORT};
 
 // ---- fltKernel.h -------------------------------------------------------------------------------
 
@@ -54,12 +60,18 @@ pub const FLT_CONTEXT_END: FLT_CONTEXT_TYPE = 0xFFFF;
 /// `FLTFL_FILTER_UNLOAD_MANDATORY` (fltKernel.h): the unload cannot be refused.
 pub const FLTFL_FILTER_UNLOAD_MANDATORY: FLT_FILTER_UNLOAD_FLAGS = 0x0000_0001;
 
+/// `FLTFL_POST_OPERATION_DRAINING` (fltKernel.h): the instance is being torn down; the post
+/// callback must only release what its pre callback handed it.
+pub const FLTFL_POST_OPERATION_DRAINING: FLT_POST_OPERATION_FLAGS = 0x0000_0001;
+
+/// `FLT_FLUSH_TYPE_FLUSH_AND_PURGE` (fltKernel.h, Windows 10 1903+): `FltFlushBuffers2` flushes,
+/// then purges the cache (`IRP_MN_FLUSH_AND_PURGE`). Value from the Win32 metadata (1).
+pub const FLT_FLUSH_TYPE_FLUSH_AND_PURGE: ULONG = 0x0000_0001;
+
 // ---- wdm.h: major function codes, as the UCHAR `FLT_OPERATION_REGISTRATION` wants ---------------
 
 /// `IRP_MJ_CREATE` (wdm.h).
 pub const IRP_MJ_CREATE: UCHAR = 0x00;
-/// `IRP_MJ_CLOSE` (wdm.h).
-pub const IRP_MJ_CLOSE: UCHAR = 0x02;
 /// `IRP_MJ_WRITE` (wdm.h).
 pub const IRP_MJ_WRITE: UCHAR = 0x04;
 /// `IRP_MJ_SET_INFORMATION` (wdm.h).
@@ -69,54 +81,13 @@ pub const IRP_MJ_FILE_SYSTEM_CONTROL: UCHAR = 0x0D;
 /// `IRP_MJ_CLEANUP` (wdm.h).
 pub const IRP_MJ_CLEANUP: UCHAR = 0x12;
 
+/// `IRP_NOCACHE` (wdm.h): `FLT_IO_PARAMETER_BLOCK.IrpFlags` of a non-cached read or write.
+pub const IRP_NOCACHE: ULONG = 0x0000_0001;
+
+/// `UserMode` (wdm.h, `enum _MODE`) as the `KPROCESSOR_MODE` (`CCHAR`) `ObReferenceObjectByHandle`
+/// takes.
+pub const USER_MODE: wdk_sys::KPROCESSOR_MODE = 1;
+
 /// `FILE_DEVICE_NETWORK_FILE_SYSTEM` (devioctl.h / wdm.h): the `DEVICE_TYPE` of network
 /// redirector volumes, as `InstanceSetup` receives it.
 pub const FILE_DEVICE_NETWORK_FILE_SYSTEM: ULONG = 0x0000_0014;
-
-// ---- ntifs.h: what the minifilter logic will read (used once it is wired to core) --------------
-
-/// `FSCTL_SET_PURGE_FAILURE_MODE` (ntifs.h):
-/// `CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 156, METHOD_BUFFERED, FILE_ANY_ACCESS)`.
-#[allow(
-    dead_code,
-    reason = "read by the FSCTL callback once it is wired to core"
-)]
-pub const FSCTL_SET_PURGE_FAILURE_MODE: ULONG = 0x0009_0270;
-
-/// `SET_PURGE_FAILURE_MODE_ENABLED` (ntifs.h).
-#[allow(
-    dead_code,
-    reason = "read by the FSCTL callback once it is wired to core"
-)]
-pub const SET_PURGE_FAILURE_MODE_ENABLED: ULONG = 0x0000_0001;
-
-/// `SET_PURGE_FAILURE_MODE_DISABLED` (ntifs.h).
-#[allow(
-    dead_code,
-    reason = "read by the FSCTL callback once it is wired to core"
-)]
-pub const SET_PURGE_FAILURE_MODE_DISABLED: ULONG = 0x0000_0002;
-
-/// `GUID_ECP_OPLOCK_KEY` (ntifs.h): {48850596-3050-4be7-9863-fec350ce8d7f}.
-#[allow(
-    dead_code,
-    reason = "read by the create callback once it is wired to core"
-)]
-pub const GUID_ECP_OPLOCK_KEY: GUID = GUID {
-    Data1: 0x4885_0596,
-    Data2: 0x3050,
-    Data3: 0x4BE7,
-    Data4: [0x98, 0x63, 0xFE, 0xC3, 0x50, 0xCE, 0x8D, 0x7F],
-};
-
-/// `GUID_ECP_DUAL_OPLOCK_KEY` (ntifs.h, Windows 8+): {41621a14-b08b-4df1-b676-a05ffdf01bea}.
-#[allow(
-    dead_code,
-    reason = "read by the create callback once it is wired to core"
-)]
-pub const GUID_ECP_DUAL_OPLOCK_KEY: GUID = GUID {
-    Data1: 0x4162_1A14,
-    Data2: 0xB08B,
-    Data3: 0x4DF1,
-    Data4: [0xB6, 0x76, 0xA0, 0x5F, 0xFD, 0xF0, 0x1B, 0xEA],
-};

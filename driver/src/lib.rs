@@ -16,7 +16,9 @@
 //! - `request`: the `RequestOps` port over `WDFREQUEST` and the completion routine.
 //! - `lock`: the `SpinLock` port over `WDFSPINLOCK`.
 //! - `context`: typed WDF object contexts.
-//! - `minifilter`: the Filter Manager callbacks (pass-through for now).
+//! - `minifilter`: the Filter Manager registration tables and `InstanceSetup`.
+//! - `filter`: the operation callbacks, contexts, purge path and control-device requests, each
+//!   a thin layer over `ferrofilter_core::minifilter`.
 //! - `policy`: stand-ins for decisions that belong in core (see its docs).
 //! - `fltmgr`, `unicode`, `wdf`, `log`: bindings, constants and small utilities.
 #![cfg_attr(windows, no_std)]
@@ -43,6 +45,8 @@ mod control;
 mod device;
 #[cfg(windows)]
 mod entry;
+#[cfg(windows)]
+mod filter;
 #[cfg(windows)]
 mod fltmgr;
 #[cfg(windows)]

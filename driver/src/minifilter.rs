@@ -1,69 +1,48 @@
-//! The Filter Manager side: the registration tables and every callback `FltMgr` calls.
+//! The Filter Manager side: the registration tables, `InstanceSetup`, and the context
+//! registrations. The operation callbacks live in `filter` (see its docs for the core call each
+//! one makes).
 //!
-//! For now every pre-operation callback passes the operation through
-//! (`FLT_PREOP_SUCCESS_NO_CALLBACK`, so the post-operation callbacks are not called) and the
-//! contexts are registered but never allocated. Wiring them to core's minifilter logic (oplock
-//! keys from the create ECPs, `FSCTL_SET_PURGE_FAILURE_MODE` bookkeeping, purge-failure statuses on
-//! create / write / set-information) means filling in the bodies below; the registration already
-//! asks for each operation that logic needs.
-//!
-//! Unverified here: the tables follow fltKernel.h (`FLT_REGISTRATION_VERSION_0203`) and the
-//! minispy / cdo samples; never registered with a real Filter Manager.
+//! Unverified here: the tables follow fltKernel.h (`FLT_REGISTRATION_VERSION_0203`,
+//! `FLT_CONTEXT_REGISTRATION`, `FLT_OPERATION_REGISTRATION`) and the minispy / ctx / cdo samples;
+//! never registered with a real Filter Manager.
 
 use core::ptr;
 
 use ferrofilter_core::NtStatus;
 use wdk_sys::{BOOLEAN, NTSTATUS, PVOID, SIZE_T, ULONG, USHORT};
 
+use crate::filter::contexts::{HandleCtx, stream_cleanup};
+use crate::filter::state::StreamCtx;
+use crate::filter::{create, fsctl, io};
 use crate::fltmgr::{
-    _FLT_FILESYSTEM_TYPE, _FLT_POSTOP_CALLBACK_STATUS, _FLT_PREOP_CALLBACK_STATUS,
-    FILE_DEVICE_NETWORK_FILE_SYSTEM, FLT_CONTEXT_END, FLT_CONTEXT_REGISTRATION,
-    FLT_FILESYSTEM_TYPE, FLT_INSTANCE_SETUP_FLAGS, FLT_OPERATION_REGISTRATION,
-    FLT_POST_OPERATION_FLAGS, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
-    FLT_REGISTRATION, FLT_REGISTRATION_VERSION, FLT_STREAM_CONTEXT, FLT_STREAMHANDLE_CONTEXT,
-    FltIsVolumeWritable, IRP_MJ_CLEANUP, IRP_MJ_CLOSE, IRP_MJ_CREATE, IRP_MJ_FILE_SYSTEM_CONTROL,
-    IRP_MJ_OPERATION_END, IRP_MJ_SET_INFORMATION, IRP_MJ_WRITE, PCFLT_RELATED_OBJECTS,
-    PFLT_CALLBACK_DATA,
+    _FLT_FILESYSTEM_TYPE, FILE_DEVICE_NETWORK_FILE_SYSTEM, FLT_CONTEXT_END,
+    FLT_CONTEXT_REGISTRATION, FLT_CONTEXT_TYPE, FLT_FILESYSTEM_TYPE, FLT_INSTANCE_SETUP_FLAGS,
+    FLT_OPERATION_REGISTRATION, FLT_POST_OPERATION_FLAGS, FLT_POSTOP_CALLBACK_STATUS,
+    FLT_PREOP_CALLBACK_STATUS, FLT_REGISTRATION, FLT_REGISTRATION_VERSION, FLT_STREAM_CONTEXT,
+    FLT_STREAMHANDLE_CONTEXT, FltIsVolumeWritable, IRP_MJ_CLEANUP, IRP_MJ_CREATE,
+    IRP_MJ_FILE_SYSTEM_CONTROL, IRP_MJ_OPERATION_END, IRP_MJ_SET_INFORMATION, IRP_MJ_WRITE,
+    PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
 };
 use crate::policy::{self, FileSystem, Volume};
 use crate::wdf::Shared;
-
-/// Per-stream state (one per file data stream, shared by its handles): where the purge-failure-
-/// mode count will live. Placeholder until core defines the state.
-#[allow(
-    dead_code,
-    reason = "allocated with FltAllocateContext once the callbacks are wired"
-)]
-#[repr(C)]
-pub struct StreamContext {
-    reserved: u64,
-}
-
-/// Per-handle state (one per open of a stream): where the handle's oplock keys will live.
-/// Placeholder until core defines the state.
-#[allow(
-    dead_code,
-    reason = "allocated with FltAllocateContext once the callbacks are wired"
-)]
-#[repr(C)]
-pub struct StreamHandleContext {
-    reserved: u64,
-}
 
 /// Pool tag of stream contexts (`FfSc` in `!pool`).
 const STREAM_CONTEXT_TAG: ULONG = u32::from_le_bytes(*b"FfSc");
 /// Pool tag of stream-handle contexts (`FfSh`).
 const STREAM_HANDLE_CONTEXT_TAG: ULONG = u32::from_le_bytes(*b"FfSh");
 
+type ContextCleanup = unsafe extern "C" fn(PVOID, FLT_CONTEXT_TYPE);
+
 const fn context_registration(
     context_type: USHORT,
+    cleanup: Option<ContextCleanup>,
     size: usize,
     pool_tag: ULONG,
 ) -> FLT_CONTEXT_REGISTRATION {
     FLT_CONTEXT_REGISTRATION {
         ContextType: context_type,
         Flags: 0,
-        ContextCleanupCallback: None,
+        ContextCleanupCallback: cleanup,
         Size: size as SIZE_T,
         PoolTag: pool_tag,
         ContextAllocateCallback: None,
@@ -75,15 +54,17 @@ const fn context_registration(
 static CONTEXTS: Shared<[FLT_CONTEXT_REGISTRATION; 3]> = Shared([
     context_registration(
         FLT_STREAM_CONTEXT,
-        size_of::<StreamContext>(),
+        Some(stream_cleanup),
+        size_of::<StreamCtx>(),
         STREAM_CONTEXT_TAG,
     ),
     context_registration(
         FLT_STREAMHANDLE_CONTEXT,
-        size_of::<StreamHandleContext>(),
+        None,
+        size_of::<HandleCtx>(),
         STREAM_HANDLE_CONTEXT_TAG,
     ),
-    context_registration(FLT_CONTEXT_END, 0, 0),
+    context_registration(FLT_CONTEXT_END, None, 0, 0),
 ]);
 
 type PreOperation = unsafe extern "C" fn(
@@ -112,21 +93,20 @@ const fn operation(
     }
 }
 
-static OPERATIONS: Shared<[FLT_OPERATION_REGISTRATION; 7]> = Shared([
-    operation(IRP_MJ_CREATE, pre_create, Some(post_create)),
+static OPERATIONS: Shared<[FLT_OPERATION_REGISTRATION; 6]> = Shared([
+    operation(IRP_MJ_CREATE, create::pre_create, Some(create::post_create)),
     operation(
         IRP_MJ_FILE_SYSTEM_CONTROL,
-        pre_file_system_control,
-        Some(post_file_system_control),
+        fsctl::pre_file_system_control,
+        Some(fsctl::post_file_system_control),
     ),
-    operation(IRP_MJ_WRITE, pre_write, Some(post_write)),
+    operation(IRP_MJ_WRITE, io::pre_write, Some(io::post_write)),
     operation(
         IRP_MJ_SET_INFORMATION,
-        pre_set_information,
-        Some(post_set_information),
+        io::pre_set_information,
+        Some(io::post_set_information),
     ),
-    operation(IRP_MJ_CLEANUP, pre_cleanup, None),
-    operation(IRP_MJ_CLOSE, pre_close, None),
+    operation(IRP_MJ_CLEANUP, io::pre_cleanup, None),
     FLT_OPERATION_REGISTRATION {
         MajorFunction: IRP_MJ_OPERATION_END,
         Flags: 0,
@@ -204,89 +184,3 @@ unsafe extern "C" fn instance_setup(
         Err(status) => status.as_i32(),
     }
 }
-
-const fn pass_through() -> FLT_PREOP_CALLBACK_STATUS {
-    _FLT_PREOP_CALLBACK_STATUS::FLT_PREOP_SUCCESS_NO_CALLBACK
-}
-
-const fn finished() -> FLT_POSTOP_CALLBACK_STATUS {
-    _FLT_POSTOP_CALLBACK_STATUS::FLT_POSTOP_FINISHED_PROCESSING
-}
-
-/// Declares a pre-operation callback that passes the operation through.
-macro_rules! pre_operation {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// Called by Filter Manager with valid callback data and related objects.
-        unsafe extern "C" fn $name(
-            _data: PFLT_CALLBACK_DATA,
-            _objects: PCFLT_RELATED_OBJECTS,
-            _completion_context: *mut PVOID,
-        ) -> FLT_PREOP_CALLBACK_STATUS {
-            pass_through()
-        }
-    };
-}
-
-/// Declares a post-operation callback that does nothing more.
-macro_rules! post_operation {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        /// Called by Filter Manager with valid callback data and related objects, possibly at
-        /// `DISPATCH_LEVEL` or while draining (`FLTFL_POST_OPERATION_DRAINING`).
-        unsafe extern "C" fn $name(
-            _data: PFLT_CALLBACK_DATA,
-            _objects: PCFLT_RELATED_OBJECTS,
-            _completion_context: PVOID,
-            _flags: FLT_POST_OPERATION_FLAGS,
-        ) -> FLT_POSTOP_CALLBACK_STATUS {
-            finished()
-        }
-    };
-}
-
-pre_operation!(
-    /// `IRP_MJ_CREATE`: will read the oplock-key ECPs and fail destructive creates with
-    /// `STATUS_USER_MAPPED_FILE` while purge-failure mode is on.
-    pre_create
-);
-post_operation!(
-    /// `IRP_MJ_CREATE` completion: will attach the stream-handle context with the keys.
-    post_create
-);
-pre_operation!(
-    /// `IRP_MJ_FILE_SYSTEM_CONTROL`: will count `FSCTL_SET_PURGE_FAILURE_MODE` enable / disable.
-    pre_file_system_control
-);
-post_operation!(
-    /// `IRP_MJ_FILE_SYSTEM_CONTROL` completion.
-    post_file_system_control
-);
-pre_operation!(
-    /// `IRP_MJ_WRITE`: will return `STATUS_PURGE_FAILED` for non-cached writes that cannot purge.
-    pre_write
-);
-post_operation!(
-    /// `IRP_MJ_WRITE` completion.
-    post_write
-);
-pre_operation!(
-    /// `IRP_MJ_SET_INFORMATION`: will return `STATUS_PURGE_FAILED` when a purge fails.
-    pre_set_information
-);
-post_operation!(
-    /// `IRP_MJ_SET_INFORMATION` completion.
-    post_set_information
-);
-pre_operation!(
-    /// `IRP_MJ_CLEANUP`: will drop the handle's contribution to the stream state.
-    pre_cleanup
-);
-pre_operation!(
-    /// `IRP_MJ_CLOSE`.
-    pre_close
-);
