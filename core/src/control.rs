@@ -80,6 +80,18 @@ impl Dispatch<'_> {
     }
 }
 
+/// The access a caller's file handle must carry for a filter IOCTL that names it, checked by the
+/// adapter when it resolves the handle (`ObReferenceObjectByHandle` with `UserMode`). A flush and
+/// purge writes the file's dirty data back, which `FlushFileBuffers` allows only to handles with
+/// write access; asking which keys one's own handle carries needs no access beyond holding it.
+#[must_use]
+pub const fn handle_access(command: &Command<'_>) -> u32 {
+    match command {
+        Command::PurgeRequest { .. } => crate::oplock::access::FILE_WRITE_DATA,
+        _ => 0,
+    }
+}
+
 /// Only named pipes may be a target: the device must not open arbitrary files for its caller.
 /// Accepts `\??\pipe\NAME` or `\Device\NamedPipe\NAME` with a non-empty NAME without `\`.
 ///

@@ -270,6 +270,10 @@ impl Filter {
             add(&mut self.counters.creates_failed_below, 1);
             return None;
         }
+        // A reparse succeeds but opens nothing: the create is re-issued by name elsewhere.
+        if status == NtStatus::REPARSE {
+            return None;
+        }
         add(&mut self.counters.handle_contexts, 1);
         Some(HandleContext {
             keys,
@@ -493,6 +497,8 @@ mod tests {
                 .post_create(b, 1, NtStatus::SHARING_VIOLATION)
                 .is_none()
         );
+        // A reparse is a success status that opened nothing.
+        assert!(filter.post_create(u1, 1, NtStatus::REPARSE).is_none());
         let c = filter.counters();
         assert_eq!((c.handle_contexts, c.creates_failed_below), (1, 1));
         assert_eq!(

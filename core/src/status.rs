@@ -15,6 +15,8 @@ impl NtStatus {
     pub const SUCCESS: Self = Self(0x0000_0000);
     /// `STATUS_PENDING`
     pub const PENDING: Self = Self(0x0000_0103);
+    /// `STATUS_REPARSE` (success class: the create must be re-issued elsewhere)
+    pub const REPARSE: Self = Self(0x0000_0104);
     /// `STATUS_CANCELLED`
     pub const CANCELLED: Self = Self(0xC000_0120);
     /// `STATUS_UNSUCCESSFUL`
@@ -94,6 +96,7 @@ impl NtStatus {
         Some(match self {
             Self::SUCCESS => "STATUS_SUCCESS",
             Self::PENDING => "STATUS_PENDING",
+            Self::REPARSE => "STATUS_REPARSE",
             Self::CANCELLED => "STATUS_CANCELLED",
             Self::UNSUCCESSFUL => "STATUS_UNSUCCESSFUL",
             Self::INVALID_PARAMETER => "STATUS_INVALID_PARAMETER",

@@ -12,7 +12,8 @@
 //! - `EvtIoInCallerContext`: `QUERY_KEYS` / `PURGE_REQUEST` name a handle in the *caller's*
 //!   handle table, and the queue may call `EvtIoDeviceControl` in another thread, so the handle is
 //!   resolved here, in the caller's thread, before the request is queued:
-//!   `ObReferenceObjectByHandle(handle, 0, *IoFileObjectType, UserMode, ..)` (user-mode rules: a
+//!   `ObReferenceObjectByHandle(handle, access, *IoFileObjectType, UserMode, ..)`, the access
+//!   being `control::handle_access`'s (user-mode rules: a
 //!   kernel handle or another type of object is refused). The referenced file object waits in the
 //!   request's context; whoever takes it drops the reference (the IOCTL path, a failed enqueue, or
 //!   the request's cleanup callback).
@@ -26,7 +27,7 @@ use core::ptr;
 use core::slice;
 use core::sync::atomic::Ordering;
 
-use ferrofilter_core::control::{Dispatch, dispatch};
+use ferrofilter_core::control::{Dispatch, dispatch, handle_access};
 use ferrofilter_core::ports::SpinLock;
 use ferrofilter_core::protocol::{Command, decode_command};
 use ferrofilter_core::{CancelId, NtStatus};
@@ -281,11 +282,14 @@ fn resolve_handle(request: WDFREQUEST) {
     let Ok(input) = copy_input(request, ioctl.InputBufferLength) else {
         return;
     };
-    let Ok(Command::QueryKeys { handle } | Command::PurgeRequest { handle }) =
-        decode_command(ioctl.IoControlCode, &input)
-    else {
+    let Ok(command) = decode_command(ioctl.IoControlCode, &input) else {
         return;
     };
+    let (Command::QueryKeys { handle } | Command::PurgeRequest { handle }) = command else {
+        return;
+    };
+    // The core decides what access the named handle must carry.
+    let desired_access: ACCESS_MASK = handle_access(&command);
     let mut object: PVOID = ptr::null_mut();
     let status = match usize::try_from(handle) {
         Ok(value) => {
@@ -300,7 +304,7 @@ fn resolve_handle(request: WDFREQUEST) {
             unsafe {
                 ObReferenceObjectByHandle(
                     ptr::without_provenance_mut(value),
-                    0,
+                    desired_access,
                     file_object_type,
                     USER_MODE,
                     &raw mut object,
