@@ -1,9 +1,15 @@
-//! Runs every scenario file in `tests/scenarios/` on the sim; a failed `expect`, a verifier
-//! violation or a malformed file fails the test. New files are picked up without changes here.
+//! Runs every scenario file in `tests/scenarios/` through ferroctl's library
+//! (`ferroctl::commands::scenario::run_records`); new files are picked up without changes here.
+//!
+//! The backend is the sim, unless `FERROFILTER_TEST_DEVICE=1`: then it is the real device
+//! (Windows, driver loaded, elevated; unverified here, nobody has run it yet). On the sim a failed
+//! `expect`, a verifier violation or a malformed file fails the test. On the device the skipped
+//! steps are listed, and a scenario passes when every expectation the device could evaluate held.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use ferrofilter_sim::scenario::{check, run_file};
+use ferroctl::backend::BackendKind;
+use ferroctl::commands::scenario::{ScenarioRun, StepOutcome, Verdict, run_records};
 
 fn scenario_files() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -17,6 +23,19 @@ fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
+/// The backend the suite runs on: the device only when `FERROFILTER_TEST_DEVICE=1`.
+fn backend() -> BackendKind {
+    if std::env::var("FERROFILTER_TEST_DEVICE").is_ok_and(|v| v == "1") {
+        BackendKind::Device
+    } else {
+        BackendKind::Sim
+    }
+}
+
+fn run(file: &Path) -> ScenarioRun {
+    run_records(backend(), file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
 #[test]
 fn every_scenario_file_passes() {
     let files = scenario_files();
@@ -24,32 +43,104 @@ fn every_scenario_file_passes() {
         files.len() >= 11,
         "expected the shipped scenarios, found {files:?}"
     );
+    let kind = backend();
     let mut failures = Vec::new();
     for file in &files {
-        match run_file(file) {
-            Ok(records) => {
-                let expects = records.iter().filter(|r| r.op == "expect").count();
-                if expects == 0 {
-                    failures.push(format!("{}: checks nothing", file.display()));
-                }
-                if let Err(failed) = check(&records) {
-                    failures.push(format!("{}:\n{failed}", file.display()));
-                }
+        let run = match run_records(kind, file) {
+            Ok(run) => run,
+            Err(error) => {
+                failures.push(format!("{}: {error}", file.display()));
+                continue;
             }
-            Err(error) => failures.push(format!("{}: {error}", file.display())),
+        };
+        assert_eq!(run.backend, kind);
+        let expects = run.steps.iter().filter(|s| s.op() == "expect").count();
+        if expects == 0 {
+            failures.push(format!("{}: checks nothing", file.display()));
+        }
+        if kind == BackendKind::Device {
+            // Listed, so a device run shows what it did not cover.
+            for skipped in run.skipped() {
+                eprintln!(
+                    "{}: step {} ({}) skipped: {}",
+                    file.display(),
+                    skipped.step,
+                    skipped.op,
+                    skipped.reason
+                );
+            }
+        } else {
+            assert!(
+                run.skipped().is_empty(),
+                "{}: the sim skips nothing",
+                file.display()
+            );
+        }
+        match &run.verdict {
+            Verdict::Failed(lines) => {
+                failures.push(format!("{}:\n{}", file.display(), lines.join("\n")));
+            }
+            Verdict::NothingChecked if kind == BackendKind::Device => eprintln!(
+                "{}: no expectation could be evaluated on the device",
+                file.display()
+            ),
+            Verdict::NothingChecked => {
+                failures.push(format!("{}: nothing was checked", file.display()));
+            }
+            Verdict::Passed => {}
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
+fn the_library_agrees_with_the_sims_own_runner() {
+    if backend() != BackendKind::Sim {
+        return;
+    }
+    for file in scenario_files() {
+        let direct = ferrofilter_sim::scenario::run_file(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_eq!(
+            ferrofilter_sim::scenario::check(&direct),
+            Ok(()),
+            "{}",
+            file.display()
+        );
+        let run = run(&file);
+        let through: Vec<_> = run
+            .steps
+            .iter()
+            .map(|step| match step {
+                StepOutcome::Sim(record) => record.clone(),
+                other => panic!("{}: not a sim record: {other:?}", file.display()),
+            })
+            .collect();
+        assert_eq!(through, direct, "{}", file.display());
+        assert_eq!(run.verdict, Verdict::Passed, "{}", file.display());
+        assert_eq!(run.performed(), run.steps.len());
+        assert!(run.expects_evaluated() > 0);
+    }
+}
+
+#[test]
 fn records_carry_step_op_and_hex_status() {
     for file in scenario_files() {
-        let records = run_file(&file).unwrap_or_default();
-        for (index, record) in records.iter().enumerate() {
-            let json = record.to_json();
+        let run = run(&file);
+        for (index, step) in run.steps.iter().enumerate() {
+            let json = step.to_json();
             assert_eq!(json["step"], serde_json::json!(index), "{}", file.display());
-            assert!(json["op"].is_string());
+            assert_eq!(json["op"].as_str(), Some(step.op()));
+            if matches!(step, StepOutcome::Skipped(_)) {
+                assert_eq!(json["skipped"], serde_json::json!(true));
+                assert!(json["reason"].as_str().is_some_and(|r| !r.is_empty()));
+                continue;
+            }
+            if matches!(step, StepOutcome::Device(_)) && json["status"].is_null() {
+                // Only the Win32 error was visible, or the step did not finish in time.
+                assert!(json["win32_error"].is_u64() || json["timed_out"] == true);
+                continue;
+            }
             let status = json["status"].as_str().unwrap_or_default();
             assert!(
                 status.len() == 10 && status.starts_with("0x"),
@@ -58,4 +149,51 @@ fn records_carry_step_op_and_hex_status() {
             );
         }
     }
+}
+
+#[test]
+fn a_failing_expect_fails_the_run_through_the_library() {
+    if backend() != BackendKind::Sim {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ferrofilter-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("failing.json");
+    std::fs::write(
+        &file,
+        r#"{"steps": [
+            {"op": "open", "handle": "h", "path": "f"},
+            {"op": "expect", "status_name": "STATUS_SHARING_VIOLATION"}
+        ]}"#,
+    )
+    .unwrap();
+    let run = run_records(BackendKind::Sim, &file).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    match run.verdict {
+        Verdict::Failed(lines) => {
+            assert_eq!(lines.len(), 1);
+            assert!(lines[0].starts_with("step 1 (expect)"), "{lines:?}");
+            assert!(lines[0].contains("STATUS_SHARING_VIOLATION"), "{lines:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_malformed_file_runs_nothing_and_names_the_step() {
+    let dir = std::env::temp_dir().join(format!("ferrofilter-tests-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.json");
+    std::fs::write(
+        &file,
+        r#"{"steps": [{"op": "purge_status"}, {"op": "open", "handle": "h"}]}"#,
+    )
+    .unwrap();
+    let error = run_records(backend(), &file).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(error.kind(), "usage");
+    assert!(
+        error.to_string().contains("step 1, field `path`"),
+        "{error}"
+    );
 }
