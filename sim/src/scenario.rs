@@ -413,7 +413,9 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn parse_number(value: &Value) -> Option<u64> {
+/// A scenario number: a JSON number or a `0x` hex string.
+#[must_use]
+pub fn parse_number(value: &Value) -> Option<u64> {
     match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => {
@@ -425,7 +427,7 @@ fn parse_number(value: &Value) -> Option<u64> {
 }
 
 /// Access names, `FILE_*` style in lower case without the prefix.
-const ACCESS_NAMES: [(&str, u32); 12] = [
+pub const ACCESS_NAMES: [(&str, u32); 12] = [
     ("read_data", access::FILE_READ_DATA),
     ("write_data", access::FILE_WRITE_DATA),
     ("append_data", access::FILE_APPEND_DATA),
@@ -440,7 +442,8 @@ const ACCESS_NAMES: [(&str, u32); 12] = [
     ("none", 0),
 ];
 
-const SHARE_NAMES: [(&str, u32); 5] = [
+/// Share-mode names.
+pub const SHARE_NAMES: [(&str, u32); 5] = [
     ("read", share::FILE_SHARE_READ),
     ("write", share::FILE_SHARE_WRITE),
     ("delete", share::FILE_SHARE_DELETE),

@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::oplock::{access, share};
+use ferrofilter_sim::scenario::{ACCESS_NAMES, SHARE_NAMES, parse_number};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -173,38 +174,8 @@ fn text<'a>(step: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 fn number(step: &Value, field: &str) -> Option<u64> {
-    match step.get(field)? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => {
-            let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
-            u64::from_str_radix(hex, 16).ok()
-        }
-        _ => None,
-    }
+    parse_number(step.get(field)?)
 }
-
-const ACCESS_NAMES: [(&str, u32); 12] = [
-    ("read_data", access::FILE_READ_DATA),
-    ("write_data", access::FILE_WRITE_DATA),
-    ("append_data", access::FILE_APPEND_DATA),
-    ("read_ea", access::FILE_READ_EA),
-    ("write_ea", access::FILE_WRITE_EA),
-    ("execute", access::FILE_EXECUTE),
-    ("read_attributes", access::FILE_READ_ATTRIBUTES),
-    ("write_attributes", access::FILE_WRITE_ATTRIBUTES),
-    ("delete", access::DELETE),
-    ("read_control", access::READ_CONTROL),
-    ("synchronize", access::SYNCHRONIZE),
-    ("none", 0),
-];
-
-const SHARE_NAMES: [(&str, u32); 5] = [
-    ("read", share::FILE_SHARE_READ),
-    ("write", share::FILE_SHARE_WRITE),
-    ("delete", share::FILE_SHARE_DELETE),
-    ("all", share::FILE_SHARE_ALL),
-    ("none", 0),
-];
 
 fn mask(step: &Value, field: &str, names: &[(&str, u32)], default: u32) -> u32 {
     if step.get(field).is_none() {
