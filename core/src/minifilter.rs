@@ -253,8 +253,15 @@ impl Filter {
         K: KeySource + ?Sized,
     {
         let resolved = resolve_create_keys(ecps, || keys.unique_key());
-        self.counters.ecp.record(&resolved);
+        self.record_create(&resolved);
         resolved
+    }
+
+    /// The counting half of [`Filter::pre_create`], for an adapter that resolved the keys itself
+    /// with [`resolve_create_keys`] outside its lock (decoding the ECPs and making a unique key
+    /// need no shared state; only these counters do).
+    pub fn record_create(&mut self, keys: &HandleKeys) {
+        self.counters.ecp.record(keys);
     }
 
     /// Post-create: the stream-handle context for a create that succeeded below, `None` for one

@@ -3,8 +3,9 @@
 //! Pre-create (`PASSIVE_LEVEL`): the create's ECP list is read, never modified:
 //! `FltGetEcpListFromCallbackData`, then every entry with `FltGetNextExtraCreateParameter`, each
 //! marked with `FltIsEcpFromUserMode` (the context of a user-mode ECP is not even looked at; the
-//! core skips and counts it). With one key made beforehand (`ExUuidCreate`, for a handle without
-//! a usable ECP) the core decides the handle's keys under the state lock. The keys, the granted
+//! core skips and counts it). The core decides the handle's keys outside the state lock
+//! (`resolve_create_keys`, asking for a unique key from `ExUuidCreate` only for a handle without a
+//! usable ECP) and counts them under it (`Filter::record_create`). The keys, the granted
 //! access the create asks for and what `Filter::pre_io` answered go to post-create as the
 //! completion context; the create itself goes down unchanged.
 //!
@@ -20,7 +21,7 @@
 use alloc::vec::Vec;
 use core::{ptr, slice};
 
-use ferrofilter_core::ecp::{EcpEntry, HandleKeys};
+use ferrofilter_core::ecp::{EcpEntry, HandleKeys, resolve_create_keys};
 use ferrofilter_core::oplock::CreateDisposition;
 use ferrofilter_core::purge::PurgeOp;
 use wdk_sys::{ACCESS_MASK, GUID, PECP_LIST, PVOID, ULONG};
@@ -127,12 +128,14 @@ pub unsafe extern "C" fn pre_create(
         CreateDisposition::from_create_options(options).map_or(PurgeOp::Other, PurgeOp::Create);
 
     let ecps = read_ecps(filter, data);
-    let mut key = PreparedKey::fresh();
-    let (keys, count_answer) = state::with(|s| {
-        let keys = s.filter.pre_create(ecps.iter().copied(), &mut key);
-        (keys, s.filter.pre_io(kind))
-    });
+    // Decoding the ECPs and making a unique key (ExUuidCreate, PASSIVE_LEVEL, only when the handle
+    // has no usable key) need no shared state: done here, outside the state lock.
+    let keys = resolve_create_keys(ecps.iter().copied(), || PreparedKey::fresh().key());
     drop(ecps);
+    let count_answer = state::with(|s| {
+        s.filter.record_create(&keys);
+        s.filter.pre_io(kind)
+    });
     if !keys.anomalies.is_clean() {
         log!(Trace, "create ECP anomalies: {:?}", keys.anomalies);
     }

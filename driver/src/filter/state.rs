@@ -229,6 +229,13 @@ impl PreparedKey {
     }
 }
 
+impl PreparedKey {
+    /// The key.
+    pub const fn key(&self) -> Guid {
+        self.0
+    }
+}
+
 impl KeySource for PreparedKey {
     fn unique_key(&mut self) -> Guid {
         self.0
