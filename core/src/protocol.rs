@@ -209,9 +209,11 @@ pub struct ListEntry {
 
 /// Out of [`ioctl::GET_STATS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[repr(C)]
 pub struct StatsInfo {
     /// Header.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub header: Header,
     /// Requests outstanding now.
     pub outstanding: u32,
@@ -359,9 +361,11 @@ pub struct PurgeStreamEntry {
 
 /// Out of [`ioctl::FILTER_STATS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[repr(C)]
 pub struct FilterStatsInfo {
     /// Header.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub header: Header,
     /// Creates seen.
     pub creates: u64,

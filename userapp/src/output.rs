@@ -58,71 +58,21 @@ pub fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std:
     Ok(())
 }
 
-/// The driver's forwarding counters (`GET_STATS`), as printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct StatsView {
-    /// Requests outstanding now.
-    pub outstanding: u32,
-    /// Table capacity.
-    pub capacity: u32,
-    /// Owners holding a partial ID.
-    pub owners_live: u32,
-    /// Most outstanding at once.
-    pub peak_outstanding: u32,
-    /// Requests forwarded.
-    pub forwarded: u64,
-    /// Completed with success.
-    pub completed: u64,
-    /// Completed with `STATUS_CANCELLED`.
-    pub cancelled: u64,
-    /// Completed with another failure.
-    pub failed: u64,
-    /// Sends that failed.
-    pub send_failures: u64,
-    /// Refused before sending.
-    pub refused: u64,
-    /// Cancellations attempted.
-    pub cancel_attempts: u64,
-    /// Completions for untracked requests (should be 0).
-    pub unknown_completions: u64,
-}
-
-impl From<StatsInfo> for StatsView {
-    fn from(s: StatsInfo) -> Self {
-        Self {
-            outstanding: s.outstanding,
-            capacity: s.capacity,
-            owners_live: s.owners_live,
-            peak_outstanding: s.peak_outstanding,
-            forwarded: s.forwarded,
-            completed: s.completed,
-            cancelled: s.cancelled,
-            failed: s.failed,
-            send_failures: s.send_failures,
-            refused: s.refused,
-            cancel_attempts: s.cancel_attempts,
-            unknown_completions: s.unknown_completions,
-        }
-    }
-}
-
-impl StatsView {
-    /// `name value` rows for a table.
-    #[must_use]
-    pub fn rows(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("outstanding", self.outstanding.to_string()),
-            ("capacity", self.capacity.to_string()),
-            ("owners_live", self.owners_live.to_string()),
-            ("peak_outstanding", self.peak_outstanding.to_string()),
-            ("forwarded", self.forwarded.to_string()),
-            ("completed", self.completed.to_string()),
-            ("cancelled", self.cancelled.to_string()),
-            ("failed", self.failed.to_string()),
-            ("send_failures", self.send_failures.to_string()),
-            ("refused", self.refused.to_string()),
-            ("cancel_attempts", self.cancel_attempts.to_string()),
-            ("unknown_completions", self.unknown_completions.to_string()),
-        ]
-    }
+/// The driver's forwarding counters (`GET_STATS`) as `name value` rows, in the struct's order.
+#[must_use]
+pub fn stats_rows(s: &StatsInfo) -> Vec<(&'static str, String)> {
+    vec![
+        ("outstanding", s.outstanding.to_string()),
+        ("capacity", s.capacity.to_string()),
+        ("owners_live", s.owners_live.to_string()),
+        ("peak_outstanding", s.peak_outstanding.to_string()),
+        ("forwarded", s.forwarded.to_string()),
+        ("completed", s.completed.to_string()),
+        ("cancelled", s.cancelled.to_string()),
+        ("failed", s.failed.to_string()),
+        ("send_failures", s.send_failures.to_string()),
+        ("refused", s.refused.to_string()),
+        ("cancel_attempts", s.cancel_attempts.to_string()),
+        ("unknown_completions", s.unknown_completions.to_string()),
+    ]
 }

@@ -4,13 +4,13 @@
 use std::io::Write;
 
 use ferrofilter_core::NtStatus;
-use ferrofilter_core::protocol::{self, FilterStatsInfo};
+use ferrofilter_core::protocol::{self, FilterStatsInfo, StatsInfo};
 use serde::Serialize;
 
 use crate::backend::{self, BackendKind};
 use crate::error::{CliError, status_text};
 use crate::exit::Outcome;
-use crate::output::{self, StatsView};
+use crate::output;
 use crate::proto;
 
 /// What `version` prints.
@@ -30,65 +30,15 @@ pub struct VersionReport {
     pub altitude: u32,
 }
 
-/// The filter's counters (`FILTER_STATS`), as printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[expect(
-    missing_docs,
-    reason = "each field is the FilterStatsInfo field of the same name"
-)]
-pub struct FilterStatsView {
-    pub creates: u64,
-    pub keys_from_dual: u64,
-    pub keys_from_single: u64,
-    pub keys_unique: u64,
-    pub ecps_from_user_mode: u64,
-    pub ecps_malformed: u64,
-    pub handle_contexts: u64,
-    pub set_mode_seen: u64,
-    pub set_mode_counted: u64,
-    pub window_answers_seen: u64,
-    pub inspects: u64,
-    pub purge_requests: u64,
-    pub purge_requests_held: u64,
-    pub purges_done: u64,
-    pub purges_failed: u64,
-    pub reissued: u64,
-    pub torn_down: u64,
-}
-
-impl From<FilterStatsInfo> for FilterStatsView {
-    fn from(s: FilterStatsInfo) -> Self {
-        Self {
-            creates: s.creates,
-            keys_from_dual: s.keys_from_dual,
-            keys_from_single: s.keys_from_single,
-            keys_unique: s.keys_unique,
-            ecps_from_user_mode: s.ecps_from_user_mode,
-            ecps_malformed: s.ecps_malformed,
-            handle_contexts: s.handle_contexts,
-            set_mode_seen: s.set_mode_seen,
-            set_mode_counted: s.set_mode_counted,
-            window_answers_seen: s.window_answers_seen,
-            inspects: s.inspects,
-            purge_requests: s.purge_requests,
-            purge_requests_held: s.purge_requests_held,
-            purges_done: s.purges_done,
-            purges_failed: s.purges_failed,
-            reissued: s.reissued,
-            torn_down: s.torn_down,
-        }
-    }
-}
-
 /// What `status` prints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StatusReport {
     /// Versions and altitude.
     pub version: VersionReport,
     /// The forwarding counters (`GET_STATS`).
-    pub stats: StatsView,
+    pub stats: StatsInfo,
     /// The filter's counters (`FILTER_STATS`), `null` when the backend does not serve them.
-    pub filter_stats: Option<FilterStatsView>,
+    pub filter_stats: Option<FilterStatsInfo>,
     /// Why `filter_stats` is `null`.
     pub filter_stats_note: Option<String>,
     /// The filter's instances (`fltmc instances -f ferrofilter`, Windows only), one per line.
@@ -146,9 +96,9 @@ pub fn run_version(
 pub fn run_status(kind: BackendKind, json: bool, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let mut backend = backend::open(kind)?;
     let version = version_of(backend.as_mut())?;
-    let stats = StatsView::from(proto::stats(backend.as_mut())?);
+    let stats = proto::stats(backend.as_mut())?;
     let (filter_stats, filter_stats_note) = match proto::filter_stats(backend.as_mut()) {
-        Ok(info) => (Some(FilterStatsView::from(info)), None),
+        Ok(info) => (Some(info), None),
         Err(error) => (None, Some(error.to_string())),
     };
     let (instances, instances_note) = instances(kind);
@@ -166,7 +116,7 @@ pub fn run_status(kind: BackendKind, json: bool, out: &mut dyn Write) -> Result<
     }
     output::pairs(out, &version_rows(&report.version))?;
     writeln!(out, "\nforwarding counters:")?;
-    output::pairs(out, &report.stats.rows())?;
+    output::pairs(out, &output::stats_rows(&report.stats))?;
     writeln!(out, "\nfilter counters:")?;
     match (&report.filter_stats, &report.filter_stats_note) {
         (Some(f), _) => {

@@ -10,13 +10,14 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use ferrofilter_core::protocol::StatsInfo;
 use ferrofilter_core::{CancelId, NtStatus};
 use serde::Serialize;
 
 use crate::backend::{self, Backend, BackendKind, Completion, VerifierSummary};
 use crate::error::{CliError, status_text};
 use crate::exit::Outcome;
-use crate::output::{self, StatsView};
+use crate::output;
 use crate::proto::{self, Row};
 
 /// Most requests one flow forwards (the sim's default table capacity).
@@ -175,7 +176,7 @@ pub struct FlowReport {
     /// The driver's `LIST` before the handle closed.
     pub remaining: Vec<Row>,
     /// The driver's `GET_STATS` before the handle closed (driver-wide on the device).
-    pub stats: StatsView,
+    pub stats: StatsInfo,
     /// Requests the handle's cleanup finished.
     pub finished_by_close: usize,
     /// Totals.
@@ -325,7 +326,7 @@ pub fn run_flow(
     }
 
     let remaining = proto::list(backend)?;
-    let stats = StatsView::from(proto::stats(backend)?);
+    let stats = proto::stats(backend)?;
     let waiting = backend.outstanding();
     let mut finished_by_close = record(&mut records, &backend.close()?, "close");
     if finished_by_close < waiting {
@@ -506,7 +507,7 @@ fn print_table(report: &FlowReport, view: View, out: &mut dyn Write) -> std::io:
     }
     if matches!(view, View::Full | View::Stats) {
         writeln!(out, "\ndriver counters before closing:")?;
-        output::pairs(out, &report.stats.rows())?;
+        output::pairs(out, &output::stats_rows(&report.stats))?;
     }
     let s = report.summary;
     writeln!(
