@@ -413,6 +413,30 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A `QUERY_KEYS` answer as a step record's `keys` field (the same shape the sim records for an
+/// open): target, origin, parent and the create's ECP anomalies.
+#[must_use]
+pub fn keys_info_json(info: &HandleKeysInfo) -> Value {
+    let parent = (info.flags & protocol::KEYS_FLAG_PARENT_PRESENT != 0)
+        .then(|| Guid::from_le_bytes(info.parent).to_string());
+    let origin = match info.origin {
+        protocol::KEY_ORIGIN_DUAL_ECP => "dual_ecp",
+        protocol::KEY_ORIGIN_SINGLE_ECP => "single_ecp",
+        _ => "unique",
+    };
+    json!({
+        "target": Guid::from_le_bytes(info.target).to_string(),
+        "origin": origin,
+        "parent": parent,
+        "anomalies": {
+            "from_user_mode": info.from_user_mode,
+            "malformed": info.malformed,
+            "duplicates": info.duplicates,
+            "superseded": info.superseded,
+        },
+    })
+}
+
 /// A scenario number: a JSON number or a `0x` hex string.
 #[must_use]
 pub fn parse_number(value: &Value) -> Option<u64> {
@@ -1133,27 +1157,7 @@ impl Runner {
                 if status.is_success()
                     && let Ok(info) = protocol::decode::<HandleKeysInfo>(&output)
                 {
-                    let parent = (info.flags & protocol::KEYS_FLAG_PARENT_PRESENT != 0)
-                        .then(|| Guid::from_le_bytes(info.parent).to_string());
-                    let origin = match info.origin {
-                        protocol::KEY_ORIGIN_DUAL_ECP => "dual_ecp",
-                        protocol::KEY_ORIGIN_SINGLE_ECP => "single_ecp",
-                        _ => "unique",
-                    };
-                    out.insert(
-                        "keys".into(),
-                        json!({
-                            "target": Guid::from_le_bytes(info.target).to_string(),
-                            "origin": origin,
-                            "parent": parent,
-                            "anomalies": {
-                                "from_user_mode": info.from_user_mode,
-                                "malformed": info.malformed,
-                                "duplicates": info.duplicates,
-                                "superseded": info.superseded,
-                            },
-                        }),
-                    );
+                    out.insert("keys".into(), keys_info_json(&info));
                 }
                 status
             }

@@ -17,11 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ferrofilter_core::NtStatus;
-use ferrofilter_core::guid::Guid;
 use ferrofilter_core::protocol::{
-    self, HandleKeysInfo, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP, KEYS_FLAG_PARENT_PRESENT,
-    PURGE_OUTCOME_DONE, PURGE_OUTCOME_HELD, PurgeRequestOutput, ioctl,
+    self, HandleKeysInfo, PURGE_OUTCOME_DONE, PURGE_OUTCOME_HELD, PurgeRequestOutput, ioctl,
 };
+use ferrofilter_sim::scenario::keys_info_json;
 use serde_json::{Value, json};
 use windows::Win32::Foundation::{
     CloseHandle, ERROR_IO_PENDING, HANDLE, NTSTATUS, RtlNtStatusToDosError, WAIT_OBJECT_0,
@@ -484,27 +483,7 @@ impl WinPerformer {
         let Ok(info) = protocol::decode::<HandleKeysInfo>(&output) else {
             return (reply.status, None);
         };
-        let parent = (info.flags & KEYS_FLAG_PARENT_PRESENT != 0)
-            .then(|| Guid::from_le_bytes(info.parent).to_string());
-        let origin = match info.origin {
-            KEY_ORIGIN_DUAL_ECP => "dual_ecp",
-            KEY_ORIGIN_SINGLE_ECP => "single_ecp",
-            _ => "unique",
-        };
-        (
-            reply.status,
-            Some(json!({
-                "target": Guid::from_le_bytes(info.target).to_string(),
-                "origin": origin,
-                "parent": parent,
-                "anomalies": {
-                    "from_user_mode": info.from_user_mode,
-                    "malformed": info.malformed,
-                    "duplicates": info.duplicates,
-                    "superseded": info.superseded,
-                },
-            })),
-        )
+        (reply.status, Some(keys_info_json(&info)))
     }
 
     #[allow(clippy::too_many_arguments, reason = "the fields of one open step")]
