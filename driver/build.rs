@@ -5,25 +5,25 @@
 //! (`fltKernel.h`, which wdk-sys does not cover) into `OUT_DIR/fltmgr.rs`, and links `fltMgr.lib`.
 //! On any other host it does nothing: the driver crate is an empty library there.
 //!
-//! Unverified here: this script has never run. wdk-build does not compile on the Linux hosts the
-//! project is developed on, so everything below `windows_host` was written against the sources of
-//! wdk-build 0.6 (`BuilderExt::wdk_default`, `Config::from_env_auto`) and wdk-sys 0.5.2's own
-//! build script, and is first exercised by the Windows CI build.
+//! With the `wdk-any-host` feature the same script runs on a non-Windows host against the WDK tree
+//! in `WDKContentRoot` (`.ci/wdk-linux`): CI runs it over the project's own declaration headers,
+//! `.ci/real-wdk-check` over a genuine WDK. Unverified here: a run on a Windows host.
 
-#[cfg(windows)]
+#[cfg(any(windows, feature = "wdk-any-host"))]
 fn main() -> Result<(), wdk_build::ConfigError> {
     windows_host::run()
 }
 
-#[cfg(not(windows))]
+#[cfg(not(any(windows, feature = "wdk-any-host")))]
 fn main() {}
 
-#[cfg(windows)]
+#[cfg(any(windows, feature = "wdk-any-host"))]
 mod windows_host {
     use std::env;
     use std::path::PathBuf;
 
     use bindgen::CodegenConfig;
+    use bindgen::callbacks::{DeriveTrait, ImplementsTrait, ParseCallbacks};
     use wdk_build::{BuilderExt, Config, ConfigError, IoError};
 
     /// The Filter Manager routines the driver calls. Everything else in fltKernel.h stays out of
@@ -60,6 +60,28 @@ mod windows_host {
     /// nested in them (bindgen names those `_FLT_X__bindgen_ty_N`).
     const TYPES: &str = "_?P?C?FLT.*";
 
+    /// Tells bindgen that the `wdk_sys` types the Filter Manager items refer to are `Copy`.
+    ///
+    /// With `allowlist_recursively(false)` bindgen does not see those types' definitions, assumes
+    /// they might not be `Copy`, and then emits every union over them (`FLT_PARAMETERS` and its
+    /// members) as a struct of `__BindgenUnionField` wrappers in which `Parameters.Create.Options`
+    /// does not exist. The claim is true: wdk-sys generates them with the same `wdk_default`
+    /// options, which derive `Copy` for every plain C type. Were it ever false, rustc would
+    /// reject the generated union ("unions cannot contain fields that may need dropping"), so a
+    /// wrong answer cannot compile into wrong code.
+    #[derive(Debug)]
+    struct WdkSysTypesAreCopy;
+
+    impl ParseCallbacks for WdkSysTypesAreCopy {
+        fn blocklisted_type_implements_trait(
+            &self,
+            _name: &str,
+            derive_trait: DeriveTrait,
+        ) -> Option<ImplementsTrait> {
+            matches!(derive_trait, DeriveTrait::Copy).then_some(ImplementsTrait::Yes)
+        }
+    }
+
     pub fn run() -> Result<(), ConfigError> {
         wdk_build::configure_wdk_binary_build()?;
 
@@ -74,6 +96,7 @@ mod windows_host {
             .with_codegen_config(CodegenConfig::FUNCTIONS | CodegenConfig::TYPES)
             .header_contents("ferrofilter-fltmgr.h", "#include \"fltKernel.h\"\n")
             .allowlist_recursively(false)
+            .parse_callbacks(Box::new(WdkSysTypesAreCopy))
             .allowlist_type(TYPES)
             .raw_line("#[allow(unused_imports, clippy::wildcard_imports)]")
             .raw_line("use wdk_sys::*;");

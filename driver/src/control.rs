@@ -224,7 +224,7 @@ fn take_resolved(request: WDFREQUEST, handle: u64) -> Result<FileRef, NtStatus> 
     let context = unsafe { RequestContext::of(request) };
     // SAFETY: only this request's callbacks touch its context, one at a time.
     let context = unsafe { &mut *context };
-    let resolved = core::mem::replace(&mut context.resolved, ptr::null_mut());
+    let resolved = core::mem::take(&mut context.resolved);
     if resolved.is_null() {
         let status = NtStatus::from_i32(context.resolve_status);
         return Err(if status.is_success() {
@@ -332,7 +332,7 @@ fn release_resolved(request: WDFREQUEST) {
     let context = unsafe { RequestContext::of(request) };
     // SAFETY: only this request's callbacks touch its context, one at a time.
     let context = unsafe { &mut *context };
-    let resolved: PFILE_OBJECT = core::mem::replace(&mut context.resolved, ptr::null_mut());
+    let resolved: PFILE_OBJECT = core::mem::take(&mut context.resolved);
     if !resolved.is_null() {
         // SAFETY: the context held the one reference ObReferenceObjectByHandle took; it was
         // taken out above, so it is dropped once.
