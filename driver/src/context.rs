@@ -20,11 +20,12 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use ferrofilter_core::{NtStatus, OwnerId};
 use wdk_sys::ntddk::{KeClearEvent, KeInitializeEvent, KeSetEvent, KeWaitForSingleObject};
 use wdk_sys::{
-    _EVENT_TYPE, _KWAIT_REASON, KEVENT, KPROCESSOR_MODE, LARGE_INTEGER,
-    PCWDF_OBJECT_CONTEXT_TYPE_INFO, PFILE_OBJECT, ULONG_PTR, WDF_OBJECT_CONTEXT_TYPE_INFO,
-    WDFIOTARGET, WDFOBJECT, WDFREQUEST, call_unsafe_wdf_function_binding,
+    _EVENT_TYPE, _KWAIT_REASON, KEVENT, LARGE_INTEGER, PCWDF_OBJECT_CONTEXT_TYPE_INFO,
+    PFILE_OBJECT, ULONG_PTR, WDF_OBJECT_CONTEXT_TYPE_INFO, WDFIOTARGET, WDFOBJECT, WDFREQUEST,
+    call_unsafe_wdf_function_binding,
 };
 
+use crate::constants::{KERNEL_MODE, STATUS_TIMEOUT};
 use crate::lock::WdfSpinLock;
 use crate::request::DriverForwarder;
 use crate::wdf::{Shared, struct_size};
@@ -82,12 +83,6 @@ pub struct ControlState {
     /// Control-device handles created and not yet closed.
     pub open_handles: AtomicU32,
 }
-
-/// `KernelMode` (wdm.h, `enum _MODE`) as the `KPROCESSOR_MODE` (`CCHAR`) waits take.
-const KERNEL_MODE: KPROCESSOR_MODE = 0;
-
-/// `STATUS_TIMEOUT` (ntstatus.h): a wait ran out (a success value).
-const STATUS_TIMEOUT: NtStatus = NtStatus(0x0000_0102);
 
 impl ControlState {
     /// Sets the drained event. Callable at IRQL <= `DISPATCH_LEVEL` (completion routines).

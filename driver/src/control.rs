@@ -39,19 +39,12 @@ use wdk_sys::{
     WDFREQUEST, call_unsafe_wdf_function_binding,
 };
 
+use crate::constants::{FILE_NON_DIRECTORY_FILE, FILE_OPEN, GENERIC_READ, USER_MODE};
 use crate::context::{FileContext, RequestContext};
 use crate::device;
 use crate::filter::serve::{self, FileRef};
-use crate::fltmgr::USER_MODE;
 use crate::lock::WdfSpinLock;
 use crate::wdf::{check, object_attributes, struct_size};
-
-/// `GENERIC_READ` (wdm.h): what the handle's target is opened for.
-const GENERIC_READ: ACCESS_MASK = 0x8000_0000;
-/// `FILE_OPEN` (wdm.h): `WDF_IO_TARGET_OPEN_PARAMS_INIT_OPEN_BY_NAME`'s disposition.
-const FILE_OPEN: ULONG = 0x0000_0001;
-/// `FILE_NON_DIRECTORY_FILE` (wdm.h): `WDF_IO_TARGET_OPEN_PARAMS_INIT_CREATE_BY_NAME`'s options.
-const FILE_NON_DIRECTORY_FILE: ULONG = 0x0000_0040;
 
 fn complete(request: WDFREQUEST, status: NtStatus, information: usize) {
     // SAFETY: the caller owns `request` (delivered to the driver and not yet completed) and does

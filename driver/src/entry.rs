@@ -31,18 +31,14 @@ use wdk_sys::{
     call_unsafe_wdf_function_binding,
 };
 
+use crate::constants::{FLTFL_FILTER_UNLOAD_MANDATORY, WDF_DRIVER_INIT_NON_PNP_DRIVER};
 use crate::device;
 use crate::fltmgr::{
-    FLT_FILTER_UNLOAD_FLAGS, FLTFL_FILTER_UNLOAD_MANDATORY, FltRegisterFilter, FltStartFiltering,
-    FltUnregisterFilter, PFLT_FILTER,
+    FLT_FILTER_UNLOAD_FLAGS, FltRegisterFilter, FltStartFiltering, FltUnregisterFilter, PFLT_FILTER,
 };
 use crate::minifilter::REGISTRATION;
 use crate::policy::{self, BringUp, TearDown};
 use crate::wdf::{check, struct_size};
-
-/// `WdfDriverInitNonPnpDriver` (wdfdriver.h, `WDF_DRIVER_INIT_FLAGS`), as the ULONG
-/// `WDF_DRIVER_CONFIG.DriverInitFlags` holds.
-const WDF_DRIVER_INIT_NON_PNP_DRIVER: ULONG = 0x0000_0001;
 
 /// Pool tag of the framework's allocations for this driver (`FfDr`).
 const DRIVER_POOL_TAG: ULONG = u32::from_le_bytes(*b"FfDr");

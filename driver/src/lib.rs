@@ -20,7 +20,9 @@
 //! - `filter`: the operation callbacks, contexts, purge path and control-device requests, each
 //!   a thin layer over `ferrofilter_core::minifilter`.
 //! - `policy`: stand-ins for decisions that belong in core (see its docs).
-//! - `fltmgr`, `unicode`, `wdf`, `log`: bindings, constants and small utilities.
+//! - `constants`: the header macros and enum values the driver writes out by hand (plain integer
+//!   types, so `ferrofilter-abi` checks them on any host).
+//! - `fltmgr`, `unicode`, `wdf`, `log`: bindings and small utilities.
 #![cfg_attr(windows, no_std)]
 
 #[cfg(windows)]
@@ -37,6 +39,8 @@ static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 #[macro_use]
 mod log;
 
+#[cfg(windows)]
+mod constants;
 #[cfg(windows)]
 mod context;
 #[cfg(windows)]

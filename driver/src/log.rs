@@ -11,8 +11,10 @@ use wdk::fmt::FormatBuffer;
 use wdk_sys::ULONG;
 use wdk_sys::ntddk::DbgPrintEx;
 
-/// `DPFLTR_IHVDRIVER_ID` (dpfilter.h, `DPFLTR_TYPE`): the component for third-party drivers.
-const DPFLTR_IHVDRIVER_ID: ULONG = 77;
+use crate::constants::{
+    DPFLTR_ERROR_LEVEL, DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, DPFLTR_TRACE_LEVEL,
+    DPFLTR_WARNING_LEVEL,
+};
 
 /// A `DbgPrintEx` importance level (dpfilter.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +32,10 @@ pub enum Level {
 impl Level {
     const fn dpfltr(self) -> ULONG {
         match self {
-            Self::Error => 0,
-            Self::Warning => 1,
-            Self::Trace => 2,
-            Self::Info => 3,
+            Self::Error => DPFLTR_ERROR_LEVEL,
+            Self::Warning => DPFLTR_WARNING_LEVEL,
+            Self::Trace => DPFLTR_TRACE_LEVEL,
+            Self::Info => DPFLTR_INFO_LEVEL,
         }
     }
 }

@@ -21,10 +21,11 @@ use wdk_sys::{_POOL_TYPE, PFILE_OBJECT, SIZE_T};
 
 use super::purge;
 use super::state::{self, StreamCtx};
+use crate::constants::{FLT_STREAM_CONTEXT, FLT_STREAMHANDLE_CONTEXT};
 use crate::fltmgr::{
-    _FLT_SET_CONTEXT_OPERATION, FLT_CONTEXT_TYPE, FLT_STREAM_CONTEXT, FLT_STREAMHANDLE_CONTEXT,
-    FltAllocateContext, FltGetStreamContext, FltGetStreamHandleContext, FltReleaseContext,
-    FltSetStreamContext, FltSetStreamHandleContext, PFLT_CONTEXT, PFLT_FILTER, PFLT_INSTANCE,
+    _FLT_SET_CONTEXT_OPERATION, FLT_CONTEXT_TYPE, FltAllocateContext, FltGetStreamContext,
+    FltGetStreamHandleContext, FltReleaseContext, FltSetStreamContext, FltSetStreamHandleContext,
+    PFLT_CONTEXT, PFLT_FILTER, PFLT_INSTANCE,
 };
 use crate::wdf::check;
 

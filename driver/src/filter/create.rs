@@ -28,10 +28,11 @@ use wdk_sys::{ACCESS_MASK, GUID, PECP_LIST, PVOID, ULONG};
 
 use super::state::{self, PreparedKey};
 use super::{contexts, finished, io_status, iopb, pass_through, pool, with_post};
+use crate::constants::FLTFL_POST_OPERATION_DRAINING;
 use crate::fltmgr::{
     FLT_POST_OPERATION_FLAGS, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
-    FLTFL_POST_OPERATION_DRAINING, FltGetEcpListFromCallbackData, FltGetNextExtraCreateParameter,
-    FltIsEcpFromUserMode, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA, PFLT_FILTER,
+    FltGetEcpListFromCallbackData, FltGetNextExtraCreateParameter, FltIsEcpFromUserMode,
+    PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA, PFLT_FILTER,
 };
 use crate::wdf::check;
 

@@ -21,17 +21,13 @@ use wdk_sys::PVOID;
 use super::contexts::{self, ContextRef};
 use super::state::{self, StreamCtx};
 use super::{finished, io_status, iopb, pass_through, pool, purge, target, with_post};
+use crate::constants::{
+    FLTFL_POST_OPERATION_DRAINING, IRP_MN_KERNEL_CALL, IRP_MN_USER_FS_REQUEST, METHOD_BUFFERED,
+};
 use crate::fltmgr::{
     FLT_POST_OPERATION_FLAGS, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
-    FLTFL_POST_OPERATION_DRAINING, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
+    PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
 };
-
-/// `IRP_MN_USER_FS_REQUEST` (wdm.h).
-const IRP_MN_USER_FS_REQUEST: u8 = 0x00;
-/// `IRP_MN_KERNEL_CALL` (wdm.h).
-const IRP_MN_KERNEL_CALL: u8 = 0x04;
-/// `METHOD_BUFFERED` (devioctl.h): the low two bits of a control code.
-const METHOD_BUFFERED: u32 = 0;
 
 /// What pre hands to post.
 struct FsctlCompletion {

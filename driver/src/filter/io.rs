@@ -20,9 +20,10 @@ use ferrofilter_core::purge::PurgeOp;
 use wdk_sys::PVOID;
 
 use super::{contexts, finished, io_status, iopb, pass_through, purge, state, target, with_post};
+use crate::constants::{FLTFL_POST_OPERATION_DRAINING, IRP_NOCACHE};
 use crate::fltmgr::{
     FLT_POST_OPERATION_FLAGS, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
-    FLTFL_POST_OPERATION_DRAINING, IRP_NOCACHE, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
+    PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
 };
 
 /// Asks the core whether the post callback of `kind` is wanted.

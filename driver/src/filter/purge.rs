@@ -20,9 +20,10 @@ use wdk_sys::{_WORK_QUEUE_TYPE, PVOID};
 
 use super::pool;
 use super::state::{self, HeldPurge, StreamCtx};
+use crate::constants::FLT_FLUSH_TYPE_FLUSH_AND_PURGE;
 use crate::fltmgr::{
-    FLT_FLUSH_TYPE_FLUSH_AND_PURGE, FltAllocateGenericWorkItem, FltFlushBuffers2,
-    FltFreeGenericWorkItem, FltQueueGenericWorkItem, PFLT_GENERIC_WORKITEM, PFLT_INSTANCE,
+    FltAllocateGenericWorkItem, FltFlushBuffers2, FltFreeGenericWorkItem, FltQueueGenericWorkItem,
+    PFLT_GENERIC_WORKITEM, PFLT_INSTANCE,
 };
 use crate::wdf::check;
 
