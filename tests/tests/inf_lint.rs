@@ -158,10 +158,10 @@ fn manufacturer_section_is_caught() {
 fn undecorated_default_install_is_caught() {
     let text = mutate(
         &inx_text(),
-        "[DefaultInstall.NT$ARCH$]\n",
+        "[DefaultInstall.NT$ARCH$.10.0...22000]\n",
         "[DefaultInstall]\n",
     );
-    // [DefaultInstall.NT$ARCH$.Services] has lost its install section, and the new
+    // [DefaultInstall.NT$ARCH$.10.0...22000.Services] has lost its install section, and the new
     // [DefaultInstall] has no [DefaultInstall.Services].
     assert_fails_with(&lint(&text), Rule::UndecoratedInstall, &[Rule::Service]);
 }
@@ -170,7 +170,7 @@ fn undecorated_default_install_is_caught() {
 fn undecorated_default_uninstall_services_is_caught() {
     let text = mutate(
         &inx_text(),
-        "[DefaultUninstall.NT$ARCH$.Services]",
+        "[DefaultUninstall.NT$ARCH$.10.0...22000.Services]",
         "[DefaultUninstall.Services]",
     );
     assert_fails_with(

@@ -1,0 +1,3 @@
+/* ferrofilter's declarations of ntddk.h: everything it uses is in wdm.h. */
+#pragma once
+#include "wdm.h"
