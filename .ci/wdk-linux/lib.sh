@@ -73,3 +73,12 @@ wdk_log_clean() {
     return 1
   fi
 }
+
+# Makes a kit root in $1 (WDKContentRoot) whose Include/ is the tree $2, with the (empty) library
+# directories wdk-build requires to exist. Linking needs import libraries there (.ci/build-sys).
+wdk_make_kit() {
+  local kit="$1" include="$2"
+  rm -rf "$kit"
+  mkdir -p "$kit/Lib/10.0.22621.0/km/x64" "$kit/Lib/wdf/kmdf/x64/1.33"
+  ln -s "$(cd "$include" && pwd)" "$kit/Include"
+}

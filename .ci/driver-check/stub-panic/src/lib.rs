@@ -1,3 +1,0 @@
-#![no_std]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
