@@ -13,3 +13,4 @@ pub mod exit;
 pub mod output;
 pub mod proto;
 pub mod stress;
+pub mod win_constants;

@@ -28,9 +28,8 @@ use crate::backend::device::OwnedHandle;
 use crate::backend::{self, BackendKind};
 use crate::error::CliError;
 use crate::proto;
+use crate::win_constants::SYNCHRONIZE;
 
-/// `SYNCHRONIZE`, added to the probes' access so the handles can be used synchronously.
-const SYNCHRONIZE: u32 = 0x0010_0000;
 /// How long a probe waits for the break.
 const PROBE_LIMIT: Duration = Duration::from_secs(5);
 

@@ -49,19 +49,12 @@ use super::device::{
 use crate::backend::{self, Backend, BackendKind};
 use crate::error::CliError;
 use crate::proto;
+use crate::win_constants::{
+    FSCTL_REQUEST_OPLOCK, FSCTL_SET_PURGE_FAILURE_MODE, INPUT_FLAG_ACK, INPUT_FLAG_REQUEST,
+    OUTPUT_FLAG_ACK_REQUIRED, REQUEST_OPLOCK_CURRENT_VERSION, RequestOplockInput,
+    RequestOplockOutput,
+};
 
-/// `FSCTL_REQUEST_OPLOCK` (winioctl.h; windows-rs `Win32::System::Ioctl`, not enabled here).
-const FSCTL_REQUEST_OPLOCK: u32 = 0x0009_0240;
-/// `FSCTL_SET_PURGE_FAILURE_MODE`.
-const FSCTL_SET_PURGE_FAILURE_MODE: u32 = 0x0009_0270;
-/// `REQUEST_OPLOCK_CURRENT_VERSION`.
-const REQUEST_OPLOCK_CURRENT_VERSION: u16 = 1;
-/// `REQUEST_OPLOCK_INPUT_FLAG_REQUEST`.
-const INPUT_FLAG_REQUEST: u32 = 1;
-/// `REQUEST_OPLOCK_INPUT_FLAG_ACK`.
-const INPUT_FLAG_ACK: u32 = 2;
-/// `REQUEST_OPLOCK_OUTPUT_FLAG_ACK_REQUIRED`.
-const OUTPUT_FLAG_ACK_REQUIRED: u32 = 1;
 /// How long one step may take before it is reported as not finished.
 const STEP_LIMIT: Duration = Duration::from_secs(10);
 /// How long to keep watching for breaks after a step finished.
@@ -70,29 +63,6 @@ const SETTLE: Duration = Duration::from_millis(50);
 const GRACE: Duration = Duration::from_secs(2);
 /// The value `query_keys` passes for a handle name that is not open (as the sim does).
 const NOT_OPEN_VALUE: u64 = 0xDEAD_0000;
-
-/// `REQUEST_OPLOCK_INPUT_BUFFER` (winioctl.h), same layout as windows-rs's.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct RequestOplockInput {
-    structure_version: u16,
-    structure_length: u16,
-    requested_oplock_level: u32,
-    flags: u32,
-}
-
-/// `REQUEST_OPLOCK_OUTPUT_BUFFER` (winioctl.h), same layout as windows-rs's.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct RequestOplockOutput {
-    structure_version: u16,
-    structure_length: u16,
-    original_oplock_level: u32,
-    new_oplock_level: u32,
-    flags: u32,
-    access_mode: u32,
-    share_mode: u16,
-}
 
 fn win32_code(error: &windows::core::Error) -> u32 {
     let hr = error.code().0.cast_unsigned();
