@@ -12,6 +12,7 @@ typedef struct _FLT_INSTANCE *PFLT_INSTANCE;
 typedef struct _FLT_GENERIC_WORKITEM *PFLT_GENERIC_WORKITEM;
 typedef struct _FLT_NAME_CONTROL *PFLT_NAME_CONTROL;
 typedef PVOID PFLT_CONTEXT;
+typedef struct _FLT_TAG_DATA_BUFFER *PFLT_TAG_DATA_BUFFER;
 
 typedef USHORT FLT_CONTEXT_TYPE;
 typedef USHORT FLT_CONTEXT_REGISTRATION_FLAGS;
@@ -113,10 +114,10 @@ typedef struct _FLT_IO_PARAMETER_BLOCK {
 
 typedef struct _FLT_CALLBACK_DATA {
     ULONG Flags;
-    PVOID Thread;
+    PETHREAD Thread;
     PFLT_IO_PARAMETER_BLOCK Iopb;
     IO_STATUS_BLOCK IoStatus;
-    PVOID TagData;
+    PFLT_TAG_DATA_BUFFER TagData;
     union {
         struct {
             LIST_ENTRY QueueLinks;
@@ -134,7 +135,7 @@ typedef struct _FLT_RELATED_OBJECTS {
     PFLT_VOLUME Volume;
     PFLT_INSTANCE Instance;
     PFILE_OBJECT FileObject;
-    PVOID Transaction;
+    PKTRANSACTION Transaction;
 } FLT_RELATED_OBJECTS, *PFLT_RELATED_OBJECTS;
 typedef const FLT_RELATED_OBJECTS *PCFLT_RELATED_OBJECTS;
 

@@ -24,6 +24,9 @@ typedef struct _ACCESS_STATE *PACCESS_STATE;
 typedef struct _SECURITY_QUALITY_OF_SERVICE *PSECURITY_QUALITY_OF_SERVICE;
 typedef struct _MDL *PMDL;
 typedef struct _VPB *PVPB;
+typedef struct _IO_TIMER *PIO_TIMER;
+typedef struct _ETHREAD *PETHREAD;
+typedef struct _KTRANSACTION *PKTRANSACTION;
 
 typedef struct _IO_STATUS_BLOCK {
     union {
@@ -51,10 +54,10 @@ typedef struct __declspec(align(16)) _DEVICE_OBJECT {
     struct _DEVICE_OBJECT *NextDevice;
     struct _DEVICE_OBJECT *AttachedDevice;
     PIRP CurrentIrp;
-    PVOID Timer;
+    PIO_TIMER Timer;
     ULONG Flags;
     ULONG Characteristics;
-    PVOID Vpb;
+    PVPB Vpb;
     PVOID DeviceExtension;
     ULONG DeviceType;
     CCHAR StackSize;

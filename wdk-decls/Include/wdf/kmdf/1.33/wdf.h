@@ -33,7 +33,9 @@ typedef struct _WDF_DRIVER_GLOBALS {
 extern const WDFFUNC *WdfFunctions_01033;
 extern PWDF_DRIVER_GLOBALS WdfDriverGlobals;
 extern ULONG WdfFunctionCount;
-#define WdfMinimumVersionRequired 33
+/* The lowest KMDF minor version the driver accepts, read by the loader stub at bind time. Defined
+   (selectany) in the header, so wdk-sys's wdf.c gives it a linkable definition. */
+__declspec(selectany) ULONG WdfMinimumVersionRequired = KMDF_VERSION_MINOR;
 
 typedef enum _WDF_TRI_STATE { WdfFalse = FALSE, WdfTrue = TRUE, WdfUseDefault = 2 } WDF_TRI_STATE;
 
