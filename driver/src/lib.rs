@@ -1,13 +1,14 @@
 //! ferrofilter: the Windows kernel driver, a file-system minifilter with a KMDF control device.
 //!
 //! Every decision is made by `ferrofilter-core`; this crate only converts raw kernel structures
-//! into core calls and core's answers back into kernel calls. It builds only on Windows (with the
-//! WDK); elsewhere it is an empty library and the logic it wraps runs in `ferrofilter-sim`.
+//! into core calls and core's answers back into kernel calls. It builds for
+//! `x86_64-pc-windows-msvc` only; on a host build it is an empty library and the logic it wraps
+//! runs in `ferrofilter-sim`.
 //!
-//! Unverified here: all of it. The modules below have never been compiled, linked or loaded by
-//! us; they were written against the WDK headers (KMDF 1.33, fltKernel.h, ntifs.h, wdm.h), the
-//! sources of windows-drivers-rs (wdk 0.5, wdk-sys 0.5.2, wdk-build 0.6) and the KMDF sources, and
-//! are first checked by the Windows CI build and then on a test-signed VM.
+//! On Linux the real windows-drivers-rs build compiles, lints and links it (the `wdk-any-host`
+//! feature; docs/building-on-linux.md): over the project's own WDK declarations in CI, and over a
+//! genuine WDK on demand. Unverified here: building on a Windows host, loading, signing and
+//! running it, which only a test-signed VM shows.
 //!
 //! Map:
 //! - `entry`: `DriverEntry`, Filter Manager registration, unload.
