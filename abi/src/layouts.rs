@@ -53,6 +53,39 @@ impl Layout {
     }
 }
 
+/// Hands the C member names of one of the Filter Manager / I/O structs below, in declaration
+/// order, to another macro: `with_members!(FLT_OPERATION_REGISTRATION => m!(a, b,))` expands to
+/// `m!(a, b, [MajorFunction, Flags, PreOperation, PostOperation, Reserved1])`. One list serves
+/// the windows-sys layouts here and every comparison of another declaration of the same struct
+/// with them (`tests/wdk_decls.rs`). `Anonymous` is windows-sys's name for an unnamed union.
+#[macro_export]
+macro_rules! with_members {
+    (FLT_REGISTRATION => $then:ident!($($arg:tt)*)) => {
+        $then!($($arg)* [Size, Version, Flags, ContextRegistration, OperationRegistration, FilterUnloadCallback, InstanceSetupCallback, InstanceQueryTeardownCallback, InstanceTeardownStartCallback, InstanceTeardownCompleteCallback, GenerateFileNameCallback, NormalizeNameComponentCallback, NormalizeContextCleanupCallback, TransactionNotificationCallback, NormalizeNameComponentExCallback, SectionNotificationCallback])
+    };
+    (FLT_OPERATION_REGISTRATION => $then:ident!($($arg:tt)*)) => {
+        $then!($($arg)* [MajorFunction, Flags, PreOperation, PostOperation, Reserved1])
+    };
+    (FLT_CONTEXT_REGISTRATION => $then:ident!($($arg:tt)*)) => {
+        $then!($($arg)* [ContextType, Flags, ContextCleanupCallback, Size, PoolTag, ContextAllocateCallback, ContextFreeCallback, Reserved1])
+    };
+    (FLT_CALLBACK_DATA => $then:ident!($($arg:tt)*)) => {
+        $then!($($arg)* [Flags, Thread, Iopb, IoStatus, TagData, Anonymous, RequestorMode])
+    };
+    (FLT_IO_PARAMETER_BLOCK => $then:ident!($($arg:tt)*)) => {
+        $then!($($arg)* [IrpFlags, MajorFunction, MinorFunction, OperationFlags, Reserved, TargetFileObject, TargetInstance, Parameters])
+    };
+    (FLT_PARAMETERS => $then:ident!($($arg:tt)*)) => {
+        $then!($($arg)* [])
+    };
+    (FLT_RELATED_OBJECTS => $then:ident!($($arg:tt)*)) => {
+        $then!($($arg)* [Size, TransactionContext, Filter, Volume, Instance, FileObject, Transaction])
+    };
+    (IO_STATUS_BLOCK => $then:ident!($($arg:tt)*)) => {
+        $then!($($arg)* [Anonymous, Information])
+    };
+}
+
 macro_rules! layout {
     ($name:literal, $ty:ty, [$($field:ident),* $(,)?]) => {
         Layout {
@@ -65,108 +98,34 @@ macro_rules! layout {
 }
 
 /// `FLT_REGISTRATION` (fltKernel.h, version 0x0203).
-pub const FLT_REGISTRATION: Layout = layout!(
-    "FLT_REGISTRATION",
-    flt::FLT_REGISTRATION,
-    [
-        Size,
-        Version,
-        Flags,
-        ContextRegistration,
-        OperationRegistration,
-        FilterUnloadCallback,
-        InstanceSetupCallback,
-        InstanceQueryTeardownCallback,
-        InstanceTeardownStartCallback,
-        InstanceTeardownCompleteCallback,
-        GenerateFileNameCallback,
-        NormalizeNameComponentCallback,
-        NormalizeContextCleanupCallback,
-        TransactionNotificationCallback,
-        NormalizeNameComponentExCallback,
-        SectionNotificationCallback,
-    ]
-);
+pub const FLT_REGISTRATION: Layout =
+    with_members!(FLT_REGISTRATION => layout!("FLT_REGISTRATION", flt::FLT_REGISTRATION,));
 
 /// `FLT_OPERATION_REGISTRATION` (fltKernel.h).
-pub const FLT_OPERATION_REGISTRATION: Layout = layout!(
-    "FLT_OPERATION_REGISTRATION",
-    flt::FLT_OPERATION_REGISTRATION,
-    [MajorFunction, Flags, PreOperation, PostOperation, Reserved1]
-);
+pub const FLT_OPERATION_REGISTRATION: Layout = with_members!(FLT_OPERATION_REGISTRATION => layout!("FLT_OPERATION_REGISTRATION", flt::FLT_OPERATION_REGISTRATION,));
 
 /// `FLT_CONTEXT_REGISTRATION` (fltKernel.h).
-pub const FLT_CONTEXT_REGISTRATION: Layout = layout!(
-    "FLT_CONTEXT_REGISTRATION",
-    flt::FLT_CONTEXT_REGISTRATION,
-    [
-        ContextType,
-        Flags,
-        ContextCleanupCallback,
-        Size,
-        PoolTag,
-        ContextAllocateCallback,
-        ContextFreeCallback,
-        Reserved1,
-    ]
-);
+pub const FLT_CONTEXT_REGISTRATION: Layout = with_members!(FLT_CONTEXT_REGISTRATION => layout!("FLT_CONTEXT_REGISTRATION", flt::FLT_CONTEXT_REGISTRATION,));
 
 /// `FLT_CALLBACK_DATA` (fltKernel.h). `Anonymous` is the `QueueLinks` / `FilterContext` union.
-pub const FLT_CALLBACK_DATA: Layout = layout!(
-    "FLT_CALLBACK_DATA",
-    flt::FLT_CALLBACK_DATA,
-    [
-        Flags,
-        Thread,
-        Iopb,
-        IoStatus,
-        TagData,
-        Anonymous,
-        RequestorMode
-    ]
-);
+pub const FLT_CALLBACK_DATA: Layout =
+    with_members!(FLT_CALLBACK_DATA => layout!("FLT_CALLBACK_DATA", flt::FLT_CALLBACK_DATA,));
 
 /// `FLT_IO_PARAMETER_BLOCK` (fltKernel.h).
-pub const FLT_IO_PARAMETER_BLOCK: Layout = layout!(
-    "FLT_IO_PARAMETER_BLOCK",
-    flt::FLT_IO_PARAMETER_BLOCK,
-    [
-        IrpFlags,
-        MajorFunction,
-        MinorFunction,
-        OperationFlags,
-        Reserved,
-        TargetFileObject,
-        TargetInstance,
-        Parameters,
-    ]
-);
+pub const FLT_IO_PARAMETER_BLOCK: Layout = with_members!(FLT_IO_PARAMETER_BLOCK => layout!("FLT_IO_PARAMETER_BLOCK", flt::FLT_IO_PARAMETER_BLOCK,));
 
 /// `FLT_PARAMETERS` (fltKernel.h): a union; its size only (the size is right, the offsets of
 /// some members' `POINTER_ALIGNMENT` fields are not, see [`crate::documented`]).
-pub const FLT_PARAMETERS: Layout = layout!("FLT_PARAMETERS", flt::FLT_PARAMETERS, []);
+pub const FLT_PARAMETERS: Layout =
+    with_members!(FLT_PARAMETERS => layout!("FLT_PARAMETERS", flt::FLT_PARAMETERS,));
 
 /// `FLT_RELATED_OBJECTS` (fltKernel.h).
-pub const FLT_RELATED_OBJECTS: Layout = layout!(
-    "FLT_RELATED_OBJECTS",
-    flt::FLT_RELATED_OBJECTS,
-    [
-        Size,
-        TransactionContext,
-        Filter,
-        Volume,
-        Instance,
-        FileObject,
-        Transaction
-    ]
-);
+pub const FLT_RELATED_OBJECTS: Layout =
+    with_members!(FLT_RELATED_OBJECTS => layout!("FLT_RELATED_OBJECTS", flt::FLT_RELATED_OBJECTS,));
 
 /// `IO_STATUS_BLOCK` (wdm.h); `Anonymous` is the `Status` / `Pointer` union.
-pub const IO_STATUS_BLOCK: Layout = layout!(
-    "IO_STATUS_BLOCK",
-    io::IO_STATUS_BLOCK,
-    [Anonymous, Information]
-);
+pub const IO_STATUS_BLOCK: Layout =
+    with_members!(IO_STATUS_BLOCK => layout!("IO_STATUS_BLOCK", io::IO_STATUS_BLOCK,));
 
 /// `GUID` (guiddef.h).
 pub const GUID_LAYOUT: Layout = Layout {

@@ -11,13 +11,13 @@
 
 use core::mem::{align_of, offset_of, size_of};
 
-use ferrofilter_abi::check;
 use ferrofilter_abi::check::{Check, assert_all, mismatches};
 use ferrofilter_abi::documented::{
     flt_parameters_create as create, flt_parameters_fsctl_buffered as fsctl,
 };
 use ferrofilter_abi::layouts::{self, Layout};
 use ferrofilter_abi::wdk_decls::generated as decls;
+use ferrofilter_abi::{check, with_members};
 use windows_sys::Wdk::Foundation as wf;
 use windows_sys::Wdk::Storage::FileSystem::Minifilters as flt;
 use windows_sys::Wdk::System::SystemServices as ss;
@@ -25,119 +25,53 @@ use windows_sys::Win32::Foundation as w32;
 use windows_sys::Win32::Storage::InstallableFileSystems as ifs;
 use windows_sys::Win32::System::Kernel as kernel;
 
-/// One row per size, alignment and field of `microsoft`, compared with the same items of the
-/// header's type. bindgen names an unnamed union `__bindgen_anon_1` where windows-sys says
-/// `Anonymous`.
+/// One row per size, alignment and member of `microsoft`, compared with the same items of the
+/// header's type (member lists from [`ferrofilter_abi::with_members`]).
 macro_rules! layout_rows {
-    ($microsoft:expr, $ty:ty, [$($field:ident $(as $ms:literal)?),* $(,)?]) => {{
+    ($microsoft:expr, $ty:ty, [$($field:ident),* $(,)?]) => {{
         let microsoft: Layout = $microsoft;
-        #[allow(unused_mut, reason = "a layout without fields pushes nothing")]
+        #[allow(unused_mut, reason = "a layout without members pushes nothing")]
         let mut rows = vec![
             Check::new(concat!("sizeof ", stringify!($ty)), size_of::<$ty>(), microsoft.size, "windows-sys size_of"),
             Check::new(concat!("alignof ", stringify!($ty)), align_of::<$ty>(), microsoft.align, "windows-sys align_of"),
         ];
         $(
-            let name = layout_rows!(@name $field $($ms)?);
             rows.push(Check::new(
                 concat!("offsetof ", stringify!($ty), ".", stringify!($field)),
-                offset_of!($ty, $field),
-                microsoft.offset(name).expect("windows-sys has the field"),
+                decl_offset!($ty, $field),
+                microsoft.offset(stringify!($field)).expect("windows-sys has the member"),
                 "windows-sys offset_of",
             ));
         )*
-        assert_eq!(rows.len() - 2, microsoft.fields.len(), "every windows-sys field of {} is compared", microsoft.name);
         rows
     }};
-    (@name $field:ident $ms:literal) => { $ms };
-    (@name $field:ident) => { stringify!($field) };
+}
+
+/// bindgen names an unnamed union `__bindgen_anon_1` where windows-sys says `Anonymous`.
+macro_rules! decl_offset {
+    ($ty:ty, Anonymous) => {
+        offset_of!($ty, __bindgen_anon_1)
+    };
+    ($ty:ty, $field:ident) => {
+        offset_of!($ty, $field)
+    };
 }
 
 #[test]
 fn filter_manager_structures_match_windows_sys() {
-    let mut rows = layout_rows!(
-        layouts::FLT_REGISTRATION,
-        decls::FLT_REGISTRATION,
-        [
-            Size,
-            Version,
-            Flags,
-            ContextRegistration,
-            OperationRegistration,
-            FilterUnloadCallback,
-            InstanceSetupCallback,
-            InstanceQueryTeardownCallback,
-            InstanceTeardownStartCallback,
-            InstanceTeardownCompleteCallback,
-            GenerateFileNameCallback,
-            NormalizeNameComponentCallback,
-            NormalizeContextCleanupCallback,
-            TransactionNotificationCallback,
-            NormalizeNameComponentExCallback,
-            SectionNotificationCallback,
-        ]
-    );
-    rows.extend(layout_rows!(
-        layouts::FLT_OPERATION_REGISTRATION,
-        decls::FLT_OPERATION_REGISTRATION,
-        [MajorFunction, Flags, PreOperation, PostOperation, Reserved1]
-    ));
-    rows.extend(layout_rows!(
-        layouts::FLT_CONTEXT_REGISTRATION,
-        decls::FLT_CONTEXT_REGISTRATION,
-        [
-            ContextType,
-            Flags,
-            ContextCleanupCallback,
-            Size,
-            PoolTag,
-            ContextAllocateCallback,
-            ContextFreeCallback,
-            Reserved1,
-        ]
-    ));
-    rows.extend(layout_rows!(
-        layouts::FLT_CALLBACK_DATA,
-        decls::FLT_CALLBACK_DATA,
-        [Flags, Thread, Iopb, IoStatus, TagData, __bindgen_anon_1 as "Anonymous", RequestorMode]
-    ));
-    rows.extend(layout_rows!(
-        layouts::FLT_IO_PARAMETER_BLOCK,
-        decls::FLT_IO_PARAMETER_BLOCK,
-        [
-            IrpFlags,
-            MajorFunction,
-            MinorFunction,
-            OperationFlags,
-            Reserved,
-            TargetFileObject,
-            TargetInstance,
-            Parameters,
-        ]
-    ));
-    rows.extend(layout_rows!(
-        layouts::FLT_PARAMETERS,
-        decls::FLT_PARAMETERS,
-        []
-    ));
-    rows.extend(layout_rows!(
-        layouts::FLT_RELATED_OBJECTS,
-        decls::FLT_RELATED_OBJECTS,
-        [
-            Size,
-            TransactionContext,
-            Filter,
-            Volume,
-            Instance,
-            FileObject,
-            Transaction
-        ]
-    ));
-    rows.extend(layout_rows!(
-        layouts::IO_STATUS_BLOCK,
-        decls::IO_STATUS_BLOCK,
-        [__bindgen_anon_1 as "Anonymous", Information]
-    ));
-    assert!(assert_all(&rows) > 60);
+    let rows: Vec<Check> = [
+        with_members!(FLT_REGISTRATION => layout_rows!(layouts::FLT_REGISTRATION, decls::FLT_REGISTRATION,)),
+        with_members!(FLT_OPERATION_REGISTRATION => layout_rows!(layouts::FLT_OPERATION_REGISTRATION, decls::FLT_OPERATION_REGISTRATION,)),
+        with_members!(FLT_CONTEXT_REGISTRATION => layout_rows!(layouts::FLT_CONTEXT_REGISTRATION, decls::FLT_CONTEXT_REGISTRATION,)),
+        with_members!(FLT_CALLBACK_DATA => layout_rows!(layouts::FLT_CALLBACK_DATA, decls::FLT_CALLBACK_DATA,)),
+        with_members!(FLT_IO_PARAMETER_BLOCK => layout_rows!(layouts::FLT_IO_PARAMETER_BLOCK, decls::FLT_IO_PARAMETER_BLOCK,)),
+        with_members!(FLT_PARAMETERS => layout_rows!(layouts::FLT_PARAMETERS, decls::FLT_PARAMETERS,)),
+        with_members!(FLT_RELATED_OBJECTS => layout_rows!(layouts::FLT_RELATED_OBJECTS, decls::FLT_RELATED_OBJECTS,)),
+        with_members!(IO_STATUS_BLOCK => layout_rows!(layouts::IO_STATUS_BLOCK, decls::IO_STATUS_BLOCK,)),
+    ]
+    .concat();
+    // 8 sizes, 8 alignments and 53 members: none of the lists is lost on the way.
+    assert_eq!(assert_all(&rows), 69);
 }
 
 /// `POINTER_ALIGNMENT` members: windows-sys drops the alignment, so the documented offsets decide.
