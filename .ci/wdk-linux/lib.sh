@@ -9,6 +9,11 @@
 # - The driver's build dependencies are host-matched, so `--features wdk-any-host` enables them.
 # - Debian's rustc-web / cargo-web with rust-web-src build core and alloc for the target
 #   (-Zbuild-std); libclang 22 runs bindgen; clang-cl-22 / llvm-lib-22 compile wdk-sys's wdf.c.
+# - rustc compiles core for x86_64-pc-windows-msvc with `target_has_reliable_f16` / `_f128` set
+#   (`rustc --print cfg`), so core's f16 parsing calls __truncsfhf2 / __extendhfsf2; cargo does
+#   not hand those unstable cfgs to build scripts, so compiler_builtins' build script would leave
+#   the f16 / f128 routines out and a link that pulls that part of core fails on undefined
+#   symbols. The two CARGO_CFG_ variables give its build script what rustc says.
 
 wdk_linux_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$wdk_linux_dir/../.." && pwd)"
@@ -55,6 +60,7 @@ wdk_cargo() {
     env -u RUSTUP_TOOLCHAIN \
       PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
       LIBCLANG_PATH=/usr/lib/llvm-22/lib \
+      CARGO_CFG_TARGET_HAS_RELIABLE_F16=1 CARGO_CFG_TARGET_HAS_RELIABLE_F128=1 \
       CC_x86_64_pc_windows_msvc=clang-cl-22 AR_x86_64_pc_windows_msvc=llvm-lib-22 \
       CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo_root/target/wdk-build-out}" \
       /usr/bin/cargo "$subcommand" \
