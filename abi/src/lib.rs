@@ -14,19 +14,13 @@
 //!   (`POINTER_ALIGNMENT` fields of `FLT_PARAMETERS` and `IO_STACK_LOCATION`).
 //! - [`layouts`]: `windows-sys`'s sizes and field offsets of the Filter Manager and oplock
 //!   structs for which it is right, as data other tests can use.
-//! - [`wdk_decls`]: the project's own WDK declaration headers (`wdk-decls/`, which driver/ is
-//!   checked against on Linux) as bindgen generates them, for `tests/wdk_decls.rs`.
 //!
 //! Sizes and offsets hold for `x86_64` (Windows x64): `windows-sys` declares its structs with
 //! explicit integer and pointer types, so their layout on an `x86_64` Linux host is the Windows x64
 //! layout.
 
-// Only bindgen's output (`wdk_decls::generated`: zero-initialising `Default` impls and extern
-// declarations it writes) is allowed `unsafe`; nothing in this crate calls it.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod check;
 pub mod documented;
 pub mod layouts;
-#[allow(unsafe_code, reason = "bindgen output")]
-pub mod wdk_decls;

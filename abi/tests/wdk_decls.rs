@@ -3,7 +3,7 @@
 //! misplaces, the documented x64 offsets ([`ferrofilter_abi::documented`]).
 //!
 //! The declarations are bindgen's output for those headers, generated for this host with clang
-//! targeting x64 Windows (see `abi/build.rs`), so a wrong member order, a missing alignment or a
+//! targeting x64 Windows (`ferrofilter-host-wdk-sys`, the wdk-sys driver/ uses off Windows), so a wrong member order, a missing alignment or a
 //! wrong enumerator value in a header fails here. The same headers are compared with a genuine
 //! WDK, KMDF declarations included, by `.ci/real-wdk-check`.
 
@@ -16,7 +16,7 @@ use ferrofilter_abi::documented::{
     flt_parameters_create as create, flt_parameters_fsctl_buffered as fsctl,
 };
 use ferrofilter_abi::layouts::{self, Layout};
-use ferrofilter_abi::wdk_decls::generated as decls;
+use wdk_sys as decls;
 use ferrofilter_abi::{check, with_members};
 use windows_sys::Wdk::Foundation as wf;
 use windows_sys::Wdk::Storage::FileSystem::Minifilters as flt;
