@@ -16,8 +16,8 @@ use ferrofilter_abi::documented::{
     flt_parameters_create as create, flt_parameters_fsctl_buffered as fsctl,
 };
 use ferrofilter_abi::layouts::{self, Layout};
-use wdk_sys as decls;
 use ferrofilter_abi::{check, with_members};
+use wdk_sys as decls;
 use windows_sys::Wdk::Foundation as wf;
 use windows_sys::Wdk::Storage::FileSystem::Minifilters as flt;
 use windows_sys::Wdk::System::SystemServices as ss;
