@@ -69,7 +69,7 @@ pub unsafe extern "C" fn on_file_create(
     request: WDFREQUEST,
     file_object: WDFFILEOBJECT,
 ) {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     // SAFETY: the framework passes the live control device.
     let control = unsafe { device::state(device) };
     // The lock goes first: it can fail, and it needs no undoing (it dies with the file object).
@@ -99,7 +99,7 @@ pub unsafe extern "C" fn on_file_create(
 /// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded. Not in
 /// `PAGE`: it takes the forwarder's spin lock.
 pub unsafe extern "C" fn on_file_cleanup(file_object: WDFFILEOBJECT) {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     // SAFETY: the file object is live and belongs to the control device.
     let device = unsafe { call_unsafe_wdf_function_binding!(WdfFileObjectGetDevice, file_object) };
     // SAFETY: its device is the live control device.
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn on_file_cleanup(file_object: WDFFILEOBJECT) {
 /// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded. Not in
 /// `PAGE`: it takes the target slot's spin lock.
 pub unsafe extern "C" fn on_file_close(file_object: WDFFILEOBJECT) {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     // SAFETY: the file object is live and belongs to the control device.
     let device = unsafe { call_unsafe_wdf_function_binding!(WdfFileObjectGetDevice, file_object) };
     // SAFETY: its device is the live control device.

@@ -243,7 +243,7 @@ pub unsafe fn state<'a>(device: WDFDEVICE) -> &'a ControlState {
 /// not yet sent when the first cancel ran is caught by the next). `PASSIVE_LEVEL`; not in `PAGE`
 /// because it takes the forwarder's spin lock.
 pub fn drain(device: WDFDEVICE) {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     // SAFETY: the caller passes the live control device.
     let queue = unsafe { call_unsafe_wdf_function_binding!(WdfDeviceGetDefaultQueue, device) };
     // SAFETY: `queue` is the device's live default queue; stopping without a callback only stops

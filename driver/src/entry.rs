@@ -204,7 +204,7 @@ pub fn registered_filter() -> Option<PFLT_FILTER> {
 /// # Safety
 /// Called by Filter Manager at `PASSIVE_LEVEL`.
 pub unsafe extern "C" fn filter_unload(flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTATUS {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     let mandatory = flags & FLTFL_FILTER_UNLOAD_MANDATORY != 0;
     let open_handles = NonNull::new(CONTROL_DEVICE.load(Ordering::Acquire)).map_or(0, |device| {
         // SAFETY: the device is published only while it is live and initialized; it is deleted
@@ -225,7 +225,7 @@ pub unsafe extern "C" fn filter_unload(flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTAT
 /// # Safety
 /// Called by KMDF at `PASSIVE_LEVEL`. Not in `PAGE` (takes spin locks through `teardown`).
 unsafe extern "C" fn on_driver_unload(_driver: WDFDRIVER) {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     teardown();
     log!(Info, "unloaded");
 }

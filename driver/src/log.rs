@@ -5,9 +5,9 @@
 //!
 //! Unverified here: the output has not been seen in a debugger.
 
+use core::ffi::CStr;
 use core::fmt::{self, Write};
 
-use wdk::fmt::FormatBuffer;
 use wdk_sys::ULONG;
 use wdk_sys::ntddk::DbgPrintEx;
 
@@ -42,7 +42,7 @@ impl Level {
 
 /// Formats `args` into a stack buffer and prints it. Callable at IRQL <= `DISPATCH_LEVEL`.
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
-    let mut line = FormatBuffer::<512>::new();
+    let mut line = Line::<512>::new();
     // A message too long for the buffer is cut short; that is all an error here can mean.
     let _ = line.write_str("ferrofilter: ");
     let _ = line.write_fmt(args);
@@ -56,6 +56,53 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
             c"%s".as_ptr(),
             line.as_c_str().as_ptr(),
         );
+    }
+}
+
+/// A NUL-terminated line of at most `N - 1` bytes, filled by `write!`; what does not fit is cut
+/// (at a character boundary, so the line stays UTF-8) and reported as `fmt::Error`.
+struct Line<const N: usize> {
+    bytes: [u8; N],
+    used: usize,
+}
+
+impl<const N: usize> Line<N> {
+    const fn new() -> Self {
+        const { assert!(N >= 1, "room for the NUL terminator") };
+        Self {
+            bytes: [0; N],
+            used: 0,
+        }
+    }
+
+    /// The text written so far, with its terminator.
+    fn as_c_str(&self) -> &CStr {
+        // The bytes after `used` are all NUL and `used < N`, so the terminator is at `used`, and
+        // `write_str` never copies a NUL in: the first NUL ends exactly the text written.
+        CStr::from_bytes_until_nul(&self.bytes).unwrap_or(c"")
+    }
+}
+
+impl<const N: usize> Write for Line<N> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let room = N - 1 - self.used;
+        let mut take = text.len().min(room);
+        while !text.is_char_boundary(take) {
+            take -= 1;
+        }
+        // An interior NUL would end the line early in DbgPrintEx; it is written as '?'.
+        for (slot, byte) in self.bytes[self.used..self.used + take]
+            .iter_mut()
+            .zip(text.bytes())
+        {
+            *slot = if byte == 0 { b'?' } else { byte };
+        }
+        self.used += take;
+        if take == text.len() {
+            Ok(())
+        } else {
+            Err(fmt::Error)
+        }
     }
 }
 

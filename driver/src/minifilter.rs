@@ -160,7 +160,7 @@ unsafe extern "C" fn instance_setup(
     volume_device_type: ULONG,
     volume_file_system: FLT_FILESYSTEM_TYPE,
 ) -> NTSTATUS {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     let file_system = match volume_file_system {
         _FLT_FILESYSTEM_TYPE::FLT_FSTYPE_NTFS => FileSystem::Ntfs,
         _FLT_FILESYSTEM_TYPE::FLT_FSTYPE_REFS => FileSystem::Refs,

@@ -113,7 +113,7 @@ pub unsafe extern "C" fn pre_create(
     objects: PCFLT_RELATED_OBJECTS,
     completion_context: *mut PVOID,
 ) -> FLT_PREOP_CALLBACK_STATUS {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     // SAFETY: Filter Manager passes related objects valid for the callback.
     let filter = unsafe { (*objects).Filter };
     // SAFETY: `data` is the live create's callback data.
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn post_create(
     completion_context: PVOID,
     flags: FLT_POST_OPERATION_FLAGS,
 ) -> FLT_POSTOP_CALLBACK_STATUS {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     // SAFETY: the completion context is the CreateCompletion pre_create stored, taken back once.
     let CreateCompletion {
         keys,

@@ -118,7 +118,7 @@ pub unsafe extern "C" fn pre_cleanup(
     _objects: PCFLT_RELATED_OBJECTS,
     _completion_context: *mut PVOID,
 ) -> FLT_PREOP_CALLBACK_STATUS {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     // SAFETY: live callback data.
     let (file_object, instance) = unsafe { target(data) };
     // Only handles whose create the filter saw (and counted) have a stream-handle context.

@@ -140,7 +140,7 @@ pub fn reissue(instance: PFLT_INSTANCE, stream: *mut StreamCtx, ops: HeldQueue<H
 /// # Safety
 /// Called by Filter Manager once, at `PASSIVE_LEVEL`, with the context `reissue` queued.
 unsafe extern "C" fn reissue_worker(item: PFLT_GENERIC_WORKITEM, _instance: PVOID, context: PVOID) {
-    wdk::paged_code!();
+    wdk_sys::PAGED_CODE!();
     // SAFETY: `context` is the Reissue queued by `reissue`, taken back exactly once.
     let Reissue { stream, ops } = unsafe { pool::unbox(context.cast::<Reissue>()) };
     // SAFETY: the work item took over one reference on `stream` (`reissue`'s contract).
