@@ -1,30 +1,34 @@
-//! Build script of the ferrofilter driver.
+//! Build script of the ferrofilter driver: the Filter Manager bindings (`fltKernel.h`, which
+//! wdk-sys does not cover) into `OUT_DIR/fltmgr.rs`, generated with one set of Filter Manager
+//! options ([`fltmgr`]) over one of two bases:
 //!
-//! On a Windows host with the WDK installed it configures the KMDF driver link
-//! (`wdk_build::configure_wdk_binary_build`), generates Rust bindings for the Filter Manager
-//! (`fltKernel.h`, which wdk-sys does not cover) into `OUT_DIR/fltmgr.rs`, and links `fltMgr.lib`.
-//! On any other host it does nothing: the driver crate is an empty library there.
+//! - **for Windows** (`x86_64-pc-windows-msvc`): wdk-build's `wdk_default` builder over the WDK in
+//!   use, after `configure_wdk_binary_build` set up the KMDF driver link, and `fltMgr.lib` is
+//!   linked. That is a Windows host's build, or any other host's with the `wdk-any-host`
+//!   feature (`.ci/wdk-linux`: CI runs it over the project's own declaration headers,
+//!   `.ci/real-wdk-check` over a genuine WDK);
+//! - **for the host** (any other target): the project's own declaration headers `wdk-decls/`,
+//!   as `ferrofilter-host-wdk-sys` generates them (x64 Windows layouts, LLP64 C types), so the
+//!   driver compiles against the same shapes off Windows.
 //!
-//! With the `wdk-any-host` feature the same script runs on a non-Windows host against the WDK tree
-//! in `WDKContentRoot` (`.ci/wdk-linux`): CI runs it over the project's own declaration headers,
-//! `.ci/real-wdk-check` over a genuine WDK. Unverified here: a run on a Windows host.
+//! Unverified here: a run on a Windows host.
 
-#[cfg(any(windows, feature = "wdk-any-host"))]
-fn main() -> Result<(), wdk_build::ConfigError> {
-    windows_host::run()
+#[path = "../host-wdk-sys/bindgen_host.rs"]
+mod bindgen_host;
+
+fn main() {
+    let target_windows = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "windows");
+    if target_windows {
+        windows_target::run();
+    } else {
+        host_target::run();
+    }
 }
 
-#[cfg(not(any(windows, feature = "wdk-any-host")))]
-fn main() {}
-
-#[cfg(any(windows, feature = "wdk-any-host"))]
-mod windows_host {
-    use std::env;
-    use std::path::PathBuf;
-
-    use bindgen::CodegenConfig;
+/// The Filter Manager part of the generation, the same for both bases.
+mod fltmgr {
     use bindgen::callbacks::{DeriveTrait, ImplementsTrait, ParseCallbacks};
-    use wdk_build::{BuilderExt, Config, ConfigError, IoError};
+    use bindgen::{Builder, CodegenConfig};
 
     /// The Filter Manager routines the driver calls. Everything else in fltKernel.h stays out of
     /// the bindings so a header change cannot break code that does not use it.
@@ -60,6 +64,9 @@ mod windows_host {
     /// nested in them (bindgen names those `_FLT_X__bindgen_ty_N`).
     const TYPES: &str = "_?P?C?FLT.*";
 
+    /// The header the bindings are generated from.
+    pub const HEADER: &str = "#include \"fltKernel.h\"\n";
+
     /// Tells bindgen that the `wdk_sys` types the Filter Manager items refer to are `Copy`.
     ///
     /// With `allowlist_recursively(false)` bindgen does not see those types' definitions, assumes
@@ -82,19 +89,12 @@ mod windows_host {
         }
     }
 
-    pub fn run() -> Result<(), ConfigError> {
-        wdk_build::configure_wdk_binary_build()?;
-
-        let config = Config::from_env_auto()?;
-        let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-        let output = out_dir.join("fltmgr.rs");
-
-        // Only Filter Manager items are generated (`allowlist_recursively(false)`); every type they
-        // refer to from ntifs.h / wdm.h is taken from wdk_sys, so a `PFILE_OBJECT` in a Filter
-        // Manager structure is the same type as wdk_sys's and no definition is duplicated.
-        let mut builder = bindgen::Builder::wdk_default(&config)?
+    /// Only Filter Manager items are generated (`allowlist_recursively(false)`); every type they
+    /// refer to from ntifs.h / wdm.h is taken from `wdk_sys`, so a `PFILE_OBJECT` in a Filter
+    /// Manager structure is the same type as `wdk_sys`'s and no definition is duplicated.
+    pub fn configure(builder: Builder) -> Builder {
+        let mut builder = builder
             .with_codegen_config(CodegenConfig::FUNCTIONS | CodegenConfig::TYPES)
-            .header_contents("ferrofilter-fltmgr.h", "#include \"fltKernel.h\"\n")
             .allowlist_recursively(false)
             .parse_callbacks(Box::new(WdkSysTypesAreCopy))
             .allowlist_type(TYPES)
@@ -103,16 +103,76 @@ mod windows_host {
         for function in FUNCTIONS {
             builder = builder.allowlist_function(*function);
         }
-
         builder
-            .generate()
-            .expect("the Filter Manager bindings should generate")
-            .write_to_file(&output)
-            .map_err(|source| IoError::with_path(&output, source))?;
+    }
+
+    /// Where the bindings go.
+    pub fn output() -> std::path::PathBuf {
+        std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
+            .join("fltmgr.rs")
+    }
+}
+
+#[cfg(any(windows, feature = "wdk-any-host"))]
+mod windows_target {
+    use wdk_build::{BuilderExt, Config, IoError};
+
+    pub fn run() {
+        if let Err(error) = generate() {
+            panic!("the WDK build of the driver failed: {error}");
+        }
+    }
+
+    fn generate() -> Result<(), wdk_build::ConfigError> {
+        wdk_build::configure_wdk_binary_build()?;
+        let config = Config::from_env_auto()?;
+        let output = super::fltmgr::output();
+        super::fltmgr::configure(
+            bindgen::Builder::wdk_default(&config)?
+                .header_contents("ferrofilter-fltmgr.h", super::fltmgr::HEADER),
+        )
+        .generate()
+        .expect("the Filter Manager bindings should generate")
+        .write_to_file(&output)
+        .map_err(|source| IoError::with_path(&output, source))?;
 
         // fltMgr.lib lives in the WDK's km library directory, which configure_wdk_binary_build
         // already put on the link search path. Linked the way wdk-sys links ntoskrnl.lib.
         println!("cargo::rustc-link-lib=static:-bundle=fltMgr");
         Ok(())
+    }
+}
+
+#[cfg(not(any(windows, feature = "wdk-any-host")))]
+mod windows_target {
+    pub fn run() {
+        panic!(
+            "building ferrofilter for Windows on this host needs the WDK build: the \
+             `wdk-any-host` feature with the patched wdk-build of .ci/wdk-linux (see \
+             docs/building-on-linux.md)"
+        );
+    }
+}
+
+mod host_target {
+    use std::path::PathBuf;
+
+    use super::bindgen_host;
+
+    pub fn run() {
+        let manifest =
+            PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+        let root = bindgen_host::wdk_decls_root(&manifest);
+        println!("cargo::rerun-if-changed={}", root.display());
+        let output = super::fltmgr::output();
+        super::fltmgr::configure(bindgen_host::builder(
+            &root,
+            super::fltmgr::HEADER,
+            "wdk_sys::llp64",
+        ))
+        .generate()
+        .expect("the Filter Manager bindings over wdk-decls (libclang is required)")
+        .write_to_file(&output)
+        .expect("OUT_DIR is writable");
     }
 }

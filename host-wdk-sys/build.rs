@@ -16,14 +16,6 @@ use bindgen::callbacks::{ItemInfo, ItemKind, ParseCallbacks};
 use bindgen::{Builder, CodegenConfig};
 
 const HEADERS: &[&str] = &["ntifs.h", "ntddk.h", "ntstrsafe.h", "wdf.h", "fltKernel.h"];
-const DEFINES: &[&str] = &[
-    "_WIN64",
-    "_AMD64_",
-    "AMD64",
-    "_KERNEL_MODE",
-    "KMDF_VERSION_MAJOR=1",
-    "KMDF_VERSION_MINOR=33",
-];
 /// `WdfFunctions_<major:02>0<minor:02>`, as wdk-build computes it for KMDF 1.33.
 const WDF_FUNCTION_TABLE: &str = "WdfFunctions_01033";
 
@@ -38,46 +30,24 @@ impl ParseCallbacks for WdfFunctionTableName {
     }
 }
 
+#[path = "bindgen_host.rs"]
+mod bindgen_host;
+
 fn builder(root: &Path) -> Builder {
-    let sdk = root.join("10.0.22621.0");
-    let includes = [
-        sdk.join("km/crt"),
-        sdk.join("km"),
-        sdk.join("shared"),
-        root.join("wdf/kmdf/1.33"),
-    ];
     let contents = HEADERS.iter().fold(String::new(), |mut text, header| {
         text.push_str("#include \"");
         text.push_str(header);
         text.push_str("\"\n");
         text
     });
-    Builder::default()
-        .header_contents("wdk-decls.h", &contents)
-        .clang_arg("--target=x86_64-pc-windows-msvc")
-        .clang_args(["-fms-extensions", "-fms-compatibility", "-fno-builtin"])
-        .clang_args(includes.iter().map(|d| format!("-I{}", d.display())))
-        .clang_args(DEFINES.iter().map(|d| format!("-D{d}")))
-        .detect_include_paths(false)
-        .use_core()
-        .ctypes_prefix("crate::llp64")
-        .rust_edition(bindgen::RustEdition::Edition2024)
+    bindgen_host::builder(root, &contents, "crate::llp64")
         .allowlist_file(format!("{}/.*", regex_escape(&root.display().to_string())))
-        .default_enum_style(bindgen::EnumVariation::ModuleConsts)
-        .derive_default(true)
-        .generate_cstr(true)
-        .must_use_type("NTSTATUS")
-        .layout_tests(true)
-        .generate_comments(false)
         .parse_callbacks(Box::new(WdfFunctionTableName))
 }
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let root = manifest
-        .join("../wdk-decls/Include")
-        .canonicalize()
-        .expect("wdk-decls/Include exists");
+    let root = bindgen_host::wdk_decls_root(&manifest);
     println!("cargo::rerun-if-changed={}", root.display());
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets it"));
 
@@ -111,6 +81,7 @@ fn main() {
         .expect("OUT_DIR is writable");
 }
 
+/// `text` as a regular expression that matches it literally.
 fn regex_escape(text: &str) -> String {
     text.chars()
         .flat_map(|c| {

@@ -52,8 +52,9 @@ static WDF_DRIVER: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 /// Set by the first teardown; later ones do nothing.
 static TORN_DOWN: AtomicBool = AtomicBool::new(false);
 
-/// The driver's entry point.
-#[cfg_attr(not(test), unsafe(export_name = "DriverEntry"))]
+/// The driver's entry point, under the name the KMDF stub (`FxDriverEntry`) calls, and that the
+/// simulated kernel calls off Windows.
+#[unsafe(export_name = "DriverEntry")]
 #[unsafe(link_section = "INIT")]
 extern "system" fn driver_entry(
     driver: PDRIVER_OBJECT,

@@ -26,7 +26,6 @@
 //! - `fltmgr`, `unicode`, `wdf`, `log`: bindings and small utilities.
 #![cfg_attr(windows, no_std)]
 
-#[cfg(windows)]
 extern crate alloc;
 
 #[cfg(all(windows, not(test)))]
@@ -36,33 +35,19 @@ extern crate wdk_panic;
 #[global_allocator]
 static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 
-#[cfg(windows)]
 #[macro_use]
 mod log;
 
-#[cfg(windows)]
 mod constants;
-#[cfg(windows)]
 mod context;
-#[cfg(windows)]
 mod control;
-#[cfg(windows)]
 mod device;
-#[cfg(windows)]
 mod entry;
-#[cfg(windows)]
 mod filter;
-#[cfg(windows)]
 mod fltmgr;
-#[cfg(windows)]
 mod lock;
-#[cfg(windows)]
 mod minifilter;
-#[cfg(windows)]
 mod policy;
-#[cfg(windows)]
 mod request;
-#[cfg(windows)]
 mod unicode;
-#[cfg(windows)]
 mod wdf;

@@ -44,9 +44,7 @@ impl Level {
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
     let mut line = Line::<512>::new();
     // A message too long for the buffer is cut short; that is all an error here can mean.
-    let _ = line.write_str("ferrofilter: ");
-    let _ = line.write_fmt(args);
-    let _ = line.write_str("\n");
+    let _ = line.write_fmt(format_args!("ferrofilter: {args}\n"));
     // SAFETY: the format is a NUL-terminated "%s" and its one argument is `line`'s NUL-terminated
     // contents, which outlive the call; DbgPrintEx reads both and keeps neither.
     unsafe {
