@@ -70,14 +70,9 @@ def fields(record, prefix, out):
         if child.get("kind") != "FieldDecl":
             continue
         name = child.get("name")
-        nested = next((c for c in record.get("inner", []) if c.get("kind") == "RecordDecl"
-                       and c.get("id") == child.get("type", {}).get("declId")), None)
         qual = child["type"]["qualType"]
         inline = None
-        for c in record.get("inner", []):
-            if c.get("kind") == "RecordDecl" and "inner" in c and ("unnamed" in qual or "anonymous" in qual) and c.get("range", {}).get("begin") == child.get("range", {}).get("begin"):
-                inline = c
-        if inline is None and ("unnamed" in qual or "anonymous" in qual):
+        if "unnamed" in qual or "anonymous" in qual:
             # clang lists an inline record just before the field that uses it.
             idx = record["inner"].index(child)
             prev = record["inner"][idx - 1] if idx else None
