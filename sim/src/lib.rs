@@ -9,6 +9,7 @@ pub mod device;
 pub mod driver;
 pub mod fltmgr;
 pub mod fs;
+pub mod kernel;
 pub mod lock;
 pub mod scenario;
 pub mod shell;
@@ -20,3 +21,6 @@ pub mod wdf;
 pub use driver::{SimConfig, SimDriver, Teardown};
 pub use verifier::{Verifier, Violation};
 pub use wdf::{Faults, Framework, RequestHandle, SimRequests, TargetState};
+
+// The driver runs on the simulated kernel; this links it in.
+use ferrofilter as _;

@@ -1,0 +1,1030 @@
+//! A simulated machine with the driver loaded: the I/O manager's side of the control device
+//! (create, `DeviceIoControl`, cleanup and close of `\\.\FerroFilter`), the I/O target the
+//! driver forwards to (a pipe whose reads pend until the world completes them), the other
+//! processors (completion routines, work items), and load and unload as the I/O manager and
+//! Filter Manager perform them.
+
+use core::ffi::c_void;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::layout::{DRIVER_OBJECT, FLT_RELATED_OBJECTS, UNICODE_STRING};
+use super::nt::{STATUS_INVALID_HANDLE, STATUS_SUCCESS};
+use super::rules::{FaultPlan, Violation};
+use super::wdf::{
+    Body, Object, REQUEST_TYPE_CREATE, REQUEST_TYPE_DEVICE_CONTROL, Reply, RequestData,
+    RequestState, STATUS_INVALID_DEVICE_STATE, completion_params,
+};
+use super::{DISPATCH_LEVEL, Kernel, PASSIVE_LEVEL, flt::FilterManager, with};
+
+/// `FLTFL_FILTER_UNLOAD_MANDATORY`.
+const FLTFL_FILTER_UNLOAD_MANDATORY: u32 = 1;
+/// `FILE_DEVICE_DISK_FILE_SYSTEM`.
+const FILE_DEVICE_DISK_FILE_SYSTEM: u32 = 8;
+/// `FLT_FSTYPE_NTFS`.
+const FLT_FSTYPE_NTFS: i32 = 2;
+
+unsafe extern "C" {
+    /// The driver's entry point (`driver/src/entry.rs`, exported under this name).
+    fn DriverEntry(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING) -> i32;
+}
+
+/// The loader's side of the KMDF binding, which `WdfDriverEntry.lib` defines on Windows.
+#[unsafe(no_mangle)]
+static mut WdfFunctions_01033: *const super::wdf::Entry = core::ptr::null();
+/// As above: the driver globals every method receives first.
+#[unsafe(no_mangle)]
+static mut WdfDriverGlobals: *mut super::layout::WDF_DRIVER_GLOBALS = core::ptr::null_mut();
+/// As above: the table's length.
+#[unsafe(no_mangle)]
+static mut WdfFunctionCount: u32 = 0;
+
+/// How to build a machine.
+#[derive(Clone, Debug)]
+pub struct MachineConfig {
+    /// Seed of every random decision.
+    pub seed: u64,
+    /// Which calls fail.
+    pub faults: FaultPlan,
+    /// Panic at the first violation.
+    pub strict: bool,
+    /// Keep the driver's debug output.
+    pub keep_log: bool,
+    /// A sent request completes inside `WdfRequestSend` with this probability (ppm).
+    pub sync_completion_ppm: u32,
+    /// At a spin-lock release, another processor runs a completion routine (ppm).
+    pub preempt_ppm: u32,
+    /// The pipes that exist (NT names, e.g. `\??\pipe\ferro`), with whether the caller's
+    /// token passes each one's ACL.
+    pub pipes: Vec<(String, bool)>,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            faults: FaultPlan::none(),
+            strict: false,
+            keep_log: true,
+            sync_completion_ppm: 0,
+            preempt_ppm: 0,
+            pipes: vec![("\\??\\pipe\\ferro".to_owned(), true)],
+        }
+    }
+}
+
+/// The world outside the driver: the user's handles of the control device, and the clock.
+#[derive(Default)]
+pub struct World {
+    /// Control-device handles: user value → framework file object.
+    pub control: HashMap<u64, u32>,
+    next_control: u64,
+    /// Requests the driver enqueued from `EvtIoInCallerContext`.
+    pub enqueued: Vec<u32>,
+    /// Simulated time, 100 ns units.
+    pub clock: u64,
+    /// Probabilities of the interleavings.
+    pub sync_completion_ppm: u32,
+    /// As above.
+    pub preempt_ppm: u32,
+    /// Inside a callback run by "another processor" (no nested preemption).
+    pub preempting: bool,
+    /// File-object closes waiting for a worker thread.
+    pub deferred_closes: Vec<(Option<super::layout::ObjectCallback>, usize, u32)>,
+}
+
+impl Kernel {
+    /// The probability of a synchronous completion.
+    #[must_use]
+    pub const fn faults_sync_ppm(&self) -> u32 {
+        self.world.sync_completion_ppm
+    }
+}
+
+/// What one `DeviceIoControl` returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoctlReply {
+    /// The status; `STATUS_PENDING` while the driver holds the request.
+    pub status: i32,
+    /// Bytes returned.
+    pub information: usize,
+    /// The output bytes.
+    pub output: Vec<u8>,
+    /// The I/O manager's number of a request still pending.
+    pub pending: Option<u64>,
+}
+
+/// What an unload left.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unloaded {
+    /// Every violation of the machine's life.
+    pub violations: Vec<Violation>,
+}
+
+static SLOT: Mutex<()> = Mutex::new(());
+
+/// A machine with the driver loaded (or failed to load). One per process at a time; dropping it
+/// unloads the driver if it is still loaded.
+pub struct Machine {
+    _slot: MutexGuard<'static, ()>,
+    driver_object: Box<DRIVER_OBJECT>,
+    registry_units: Vec<u16>,
+    registry: Box<UNICODE_STRING>,
+    loaded: bool,
+    entry_status: i32,
+    _table: Box<[super::wdf::Entry; super::wdf::TABLE_ENTRIES]>,
+    _globals: Box<super::layout::WDF_DRIVER_GLOBALS>,
+}
+
+fn new_driver_object() -> Box<DRIVER_OBJECT> {
+    // SAFETY: DRIVER_OBJECT is plain data (integers, raw and function pointers); all-zero is valid.
+    let mut object: Box<DRIVER_OBJECT> = Box::new(unsafe { core::mem::zeroed() });
+    object.Type = 4;
+    object.Size = i16::try_from(size_of::<DRIVER_OBJECT>()).unwrap_or(i16::MAX);
+    object
+}
+
+impl Machine {
+    /// Boots a machine and loads the driver: `DriverEntry` with a fresh driver object.
+    #[must_use]
+    pub fn boot(config: MachineConfig) -> Self {
+        let slot = SLOT.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kernel = Kernel::new(&config);
+        kernel.io.pipes = config
+            .pipes
+            .iter()
+            .map(|(name, caller_allowed)| super::nt::Pipe {
+                name: name.encode_utf16().collect(),
+                caller_allowed: *caller_allowed,
+            })
+            .collect();
+        kernel.world.sync_completion_ppm = config.sync_completion_ppm;
+        kernel.world.preempt_ppm = config.preempt_ppm;
+        drop(super::install(Some(kernel)));
+
+        let table = super::wdf::table();
+        // SAFETY: WDF_DRIVER_GLOBALS is plain data; all-zero is valid.
+        let mut globals: Box<super::layout::WDF_DRIVER_GLOBALS> =
+            Box::new(unsafe { core::mem::zeroed() });
+        globals.DriverName[..11].copy_from_slice(b"ferrofilter");
+        // SAFETY: the loader's statics are written only here, before the driver runs and while
+        // this machine holds the process's one slot.
+        unsafe { WdfFunctions_01033 = table.as_ptr() };
+        // SAFETY: as above.
+        unsafe { WdfDriverGlobals = core::ptr::from_mut(globals.as_mut()) };
+        // SAFETY: as above.
+        unsafe { WdfFunctionCount = u32::try_from(super::wdf::TABLE_ENTRIES).unwrap_or(0) };
+
+        let mut registry_units: Vec<u16> =
+            "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\ferrofilter"
+                .encode_utf16()
+                .collect();
+        let length = u16::try_from(registry_units.len() * 2).unwrap_or(u16::MAX);
+        let registry = Box::new(UNICODE_STRING {
+            Length: length,
+            MaximumLength: length,
+            Buffer: registry_units.as_mut_ptr(),
+        });
+        let mut machine = Self {
+            _slot: slot,
+            driver_object: new_driver_object(),
+            registry_units,
+            registry,
+            loaded: false,
+            entry_status: 0,
+            _table: table,
+            _globals: globals,
+        };
+        // SAFETY: the driver object and registry path are live for the machine's life, as the
+        // I/O manager keeps them for a loaded driver.
+        let status = unsafe {
+            DriverEntry(
+                core::ptr::from_mut(machine.driver_object.as_mut()),
+                core::ptr::from_ref(machine.registry.as_ref()),
+            )
+        };
+        machine.entry_status = status;
+        machine.loaded = status >= 0;
+        if !machine.loaded {
+            // The framework deletes its driver object when DriverEntry fails.
+            delete_driver_object();
+            check_nothing_left();
+        }
+        machine
+    }
+
+    /// `DriverEntry`'s status.
+    #[must_use]
+    pub const fn entry_status(&self) -> i32 {
+        self.entry_status
+    }
+
+    /// Whether the driver is loaded.
+    #[must_use]
+    pub const fn loaded(&self) -> bool {
+        self.loaded
+    }
+
+    /// Every violation so far.
+    #[must_use]
+    pub fn violations(&self) -> Vec<Violation> {
+        with(|k| k.violations.clone())
+    }
+
+    /// The driver's debug output so far.
+    #[must_use]
+    pub fn log(&self) -> Vec<String> {
+        with(|k| k.log.clone())
+    }
+
+    /// How many times each kernel routine was called.
+    #[must_use]
+    pub fn calls(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        with(|k| k.calls.clone())
+    }
+
+    /// Runs `f` over the kernel (for checks and fault set-up).
+    pub fn kernel<R>(&self, f: impl FnOnce(&mut Kernel) -> R) -> R {
+        with(f)
+    }
+
+    /// `CreateFile(\\.\FerroFilter)`.
+    ///
+    /// # Errors
+    /// The status the driver completed the create with, or `STATUS_OBJECT_NAME_NOT_FOUND` when
+    /// the device does not exist.
+    pub fn open_control(&self) -> Result<u64, i32> {
+        open_control()
+    }
+
+    /// `CloseHandle` of a control-device handle: cleanup, then close once nothing references
+    /// the file object.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_HANDLE` for a value that is not open.
+    pub fn close_control(&self, handle: u64) -> Result<(), i32> {
+        close_control(handle)
+    }
+
+    /// `DeviceIoControl` on a control-device handle (METHOD_BUFFERED).
+    #[must_use]
+    pub fn ioctl(&self, handle: u64, code: u32, input: &[u8], output_length: usize) -> IoctlReply {
+        ioctl(handle, code, input, output_length)
+    }
+
+    /// The result of a request that was pending, once it completed.
+    #[must_use]
+    pub fn reply(&self, irp: u64) -> Option<Reply> {
+        with(|k| k.wdf.replies.remove(&irp))
+    }
+
+    /// Requests pending at the I/O target now.
+    #[must_use]
+    pub fn pending_at_target(&self) -> Vec<u32> {
+        with(|k| pending_at_target(k))
+    }
+
+    /// The target finishes one of its requests (chosen by the seeded source) with `status`.
+    pub fn complete_one_at_target(&self, status: i32, information: usize) -> bool {
+        let chosen = with(|k| {
+            let pending = pending_at_target(k);
+            let count = pending.len() as u64;
+            (!pending.is_empty()).then(|| {
+                let at = usize::try_from(k.random_below(count)).unwrap_or(0);
+                pending[at]
+            })
+        });
+        chosen.is_some_and(|request| {
+            target_complete(request, status, information);
+            true
+        })
+    }
+
+    /// Another processor runs one finished request's completion routine.
+    pub fn deliver_one(&self) -> bool {
+        run_other_processor()
+    }
+
+    /// Runs every finished request's completion routine and queued work item.
+    pub fn deliver_all(&self) -> usize {
+        let mut count = 0;
+        while run_other_processor() {
+            count += 1;
+        }
+        count
+    }
+
+    /// `fltmc unload ferrofilter` (not mandatory) or `sc stop` (mandatory): Filter Manager
+    /// calls the filter's unload callback, then the unload routine it saved (KMDF's, which
+    /// calls `EvtDriverUnload`). Everything the driver had must be gone afterwards.
+    ///
+    /// # Errors
+    /// The status an optional unload was refused with; the driver stays loaded.
+    pub fn unload(&mut self, mandatory: bool) -> Result<Unloaded, i32> {
+        if !self.loaded {
+            return Ok(Unloaded {
+                violations: self.violations(),
+            });
+        }
+        let flags = if mandatory {
+            FLTFL_FILTER_UNLOAD_MANDATORY
+        } else {
+            0
+        };
+        let status = filter_unload(flags);
+        if status < 0 && !mandatory {
+            return Err(status);
+        }
+        // The routine Filter Manager saved when the filter registered: KMDF's.
+        let saved = with(|k| k.flt.saved_unload);
+        self.loaded = false;
+        if let Some(unload) = saved {
+            // SAFETY: the routine the framework installed for this driver object.
+            unsafe { unload(core::ptr::from_mut(self.driver_object.as_mut())) };
+        } else {
+            with(|k| {
+                k.report(Violation::UnloadIncomplete {
+                    detail: "the filter never registered an unload path".to_owned(),
+                });
+            });
+        }
+        check_nothing_left();
+        Ok(Unloaded {
+            violations: self.violations(),
+        })
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        if self.loaded {
+            let _ = self.unload(true);
+        }
+        // SAFETY: the driver has stopped running; the statics go back to unbound.
+        unsafe { WdfFunctions_01033 = core::ptr::null() };
+        // SAFETY: as above.
+        unsafe { WdfDriverGlobals = core::ptr::null_mut() };
+        let _ = &self.registry_units;
+        drop(super::install(None));
+    }
+}
+
+// ---- load and unload ----------------------------------------------------------------------------
+
+fn filter_unload(flags: u32) -> i32 {
+    let callback = with(|k| k.flt.registration.as_ref().and_then(|r| r.unload));
+    match callback {
+        // SAFETY: the filter's registered unload callback, at PASSIVE_LEVEL.
+        Some(callback) => unsafe { callback(flags) },
+        None => STATUS_SUCCESS,
+    }
+}
+
+/// The unload routine Filter Manager installs in the driver object in `FltRegisterFilter`:
+/// the filter's unload callback (mandatory), then the routine it replaced.
+///
+/// # Safety
+/// Called by the I/O manager with the driver's object.
+pub unsafe extern "C" fn fltmgr_driver_unload(driver: *mut DRIVER_OBJECT) {
+    let _ = filter_unload(FLTFL_FILTER_UNLOAD_MANDATORY);
+    if let Some(saved) = with(|k| k.flt.saved_unload) {
+        // SAFETY: forwarded from the caller.
+        unsafe { saved(driver) };
+    }
+}
+
+/// The unload routine KMDF installs in `WdfDriverCreate`: `EvtDriverUnload`, then the
+/// framework deletes the driver object and everything parented to it.
+///
+/// # Safety
+/// Called with the driver's object.
+pub unsafe extern "C" fn kmdf_driver_unload(_driver: *mut DRIVER_OBJECT) {
+    let found = with(|k| {
+        let index = k.wdf.driver?;
+        let handle = k.wdf.handle(index);
+        let unload = match k.wdf.get(index).map(|o| &o.body) {
+            Some(Body::Driver { unload }) => *unload,
+            _ => None,
+        };
+        Some((handle, unload))
+    });
+    if let Some((handle, Some(unload))) = found {
+        // SAFETY: the driver's EvtDriverUnload with its WDFDRIVER, at PASSIVE_LEVEL.
+        unsafe { unload(handle as *mut c_void) };
+    }
+    delete_driver_object();
+}
+
+fn delete_driver_object() {
+    let mut deferred = Vec::new();
+    with(|k| {
+        if let Some(index) = k.wdf.driver {
+            k.wdf.delete(index, &mut deferred);
+        }
+    });
+    super::run_deferred(deferred);
+}
+
+fn check_nothing_left() {
+    run_work_items();
+    with(|k| {
+        let live = k.wdf.live();
+        if !live.is_empty() {
+            let mut counts: std::collections::BTreeMap<&str, usize> =
+                std::collections::BTreeMap::new();
+            for kind in &live {
+                *counts.entry(kind).or_default() += 1;
+            }
+            k.report(Violation::Leak {
+                what: "framework objects",
+                count: live.len(),
+                detail: format!("{counts:?}"),
+            });
+        }
+        if k.flt.registration.is_some() {
+            k.report(Violation::Leak {
+                what: "filter registrations",
+                count: 1,
+                detail: "FltUnregisterFilter never ran".to_owned(),
+            });
+        }
+        let referenced: u32 = k.io.live().map(|file| file.refs).sum();
+        let handles = k.io.handle_count();
+        if referenced as usize > handles {
+            k.report(Violation::Leak {
+                what: "file object references",
+                count: referenced as usize - handles,
+                detail: String::new(),
+            });
+        }
+        if !k.held_locks.is_empty() || k.irql != PASSIVE_LEVEL {
+            let detail = format!("IRQL {} with {} locks held", k.irql, k.held_locks.len());
+            k.report(Violation::UnloadIncomplete { detail });
+        }
+    });
+}
+
+/// Called by `FltStartFiltering`: Filter Manager attaches an instance to the volume.
+pub fn attach_instance() {
+    let setup = with(|k| k.flt.registration.as_ref().map(|r| r.instance_setup));
+    let (filter, volume, instance) = FilterManager::handles();
+    let objects = related_objects(filter, volume, instance, core::ptr::null_mut());
+    let status = match setup {
+        // SAFETY: the filter's InstanceSetupCallback with related objects that live across it.
+        Some(Some(setup)) => unsafe {
+            setup(
+                &raw const objects,
+                0,
+                FILE_DEVICE_DISK_FILE_SYSTEM,
+                FLT_FSTYPE_NTFS,
+            )
+        },
+        _ => STATUS_SUCCESS,
+    };
+    with(|k| k.flt.attached = status >= 0);
+}
+
+/// `FLT_RELATED_OBJECTS` for a callback.
+#[must_use]
+pub fn related_objects(
+    filter: usize,
+    volume: usize,
+    instance: usize,
+    file: *mut super::layout::FILE_OBJECT,
+) -> FLT_RELATED_OBJECTS {
+    FLT_RELATED_OBJECTS {
+        Size: u16::try_from(size_of::<FLT_RELATED_OBJECTS>()).unwrap_or(u16::MAX),
+        TransactionContext: 0,
+        Filter: filter as *mut c_void,
+        Volume: volume as *mut c_void,
+        Instance: instance as *mut c_void,
+        FileObject: file,
+        Transaction: core::ptr::null_mut(),
+    }
+}
+
+// ---- the other processors ----------------------------------------------------------------------
+
+fn pending_at_target(k: &Kernel) -> Vec<u32> {
+    k.wdf.pending_at_targets()
+}
+
+/// The target finishes a request it owns: it goes back on the returned list with `status`.
+pub fn target_complete(index: u32, status: i32, information: usize) {
+    with(|k| {
+        let Some(data) = k.wdf.request(index) else {
+            return;
+        };
+        if data.state != RequestState::Sent {
+            return;
+        }
+        let information = if status >= 0 {
+            information.min(data.output_length.max(information))
+        } else {
+            0
+        };
+        data.state = RequestState::Returned;
+        data.status = status;
+        data.information = information;
+        let target = data.sent_to.take();
+        let into = data.reads_into.unwrap_or(index);
+        if let Some(target) = target
+            && let Some(Object {
+                body: Body::Target(target),
+                ..
+            }) = k.wdf.get_mut(target)
+        {
+            target.pending.retain(|&pending| pending != index);
+        }
+        // The pipe's bytes land in the buffer the read was formatted for.
+        if status >= 0
+            && let Some(owner) = k.wdf.request(into)
+        {
+            let length = information.min(owner.buffer.len());
+            owner.buffer[..length].fill(0x5A);
+        }
+        k.wdf.returned.push_back(index);
+    });
+}
+
+/// Runs the completion routine of a returned request now, if it is returned.
+pub fn deliver(index: u32) {
+    let ready = with(|k| {
+        let position = k.wdf.returned.iter().position(|&r| r == index)?;
+        k.wdf.returned.remove(position);
+        completion_call(k, index)
+    });
+    if let Some(call) = ready {
+        call.run();
+    }
+}
+
+struct CompletionCall {
+    routine: super::wdf::CompletionRoutine,
+    request: usize,
+    target: usize,
+    context: usize,
+    status: i32,
+    information: usize,
+}
+
+impl CompletionCall {
+    fn run(self) {
+        let mut params = completion_params(self.status, self.information);
+        // SAFETY: the routine the driver set for this request, with the request back in its
+        // hands, the target it was sent to, parameters that live across the call.
+        unsafe {
+            (self.routine)(
+                self.request as *mut c_void,
+                self.target as *mut c_void,
+                &raw mut params,
+                self.context as *mut c_void,
+            );
+        }
+    }
+}
+
+fn completion_call(k: &mut Kernel, index: u32) -> Option<CompletionCall> {
+    let request = k.wdf.handle(index);
+    let data = k.wdf.request(index)?;
+    data.state = RequestState::Owned;
+    let (routine, context) = data.routine?;
+    let (status, information) = (data.status, data.information);
+    let target = data.formatted.map(|(target, _)| target)?;
+    let target = k.wdf.handle(target);
+    Some(CompletionCall {
+        routine,
+        request,
+        target,
+        context,
+        status,
+        information,
+    })
+}
+
+/// Another processor does one piece of work: a returned request's completion routine (at
+/// `DISPATCH_LEVEL`) or a queued work item (at `PASSIVE_LEVEL`). Returns whether there was any.
+pub fn run_other_processor() -> bool {
+    let call = with(|k| {
+        let count = k.wdf.returned.len() as u64;
+        if count == 0 {
+            return None;
+        }
+        let at = usize::try_from(k.random_below(count)).unwrap_or(0);
+        let index = k.wdf.returned.remove(at)?;
+        let saved = (
+            k.irql,
+            core::mem::take(&mut k.held_locks),
+            k.world.preempting,
+        );
+        k.irql = DISPATCH_LEVEL;
+        k.world.preempting = true;
+        Some((completion_call(k, index), saved))
+    });
+    if let Some((call, (irql, locks, preempting))) = call {
+        if let Some(call) = call {
+            call.run();
+        }
+        with(|k| {
+            k.irql = irql;
+            k.held_locks = locks;
+            k.world.preempting = preempting;
+        });
+        return true;
+    }
+    run_one_work_item()
+}
+
+/// At a spin-lock release with nothing held: another processor may run a completion right now.
+pub fn maybe_preempt() {
+    let go = with(|k| {
+        if k.world.preempting || k.wdf.returned.is_empty() {
+            return false;
+        }
+        let ppm = k.world.preempt_ppm;
+        k.chance(ppm)
+    });
+    if go {
+        let _ = run_other_processor();
+    }
+}
+
+/// Moves the simulated clock on.
+pub fn advance_clock(by_100ns: u64) {
+    with(|k| k.world.clock = k.world.clock.saturating_add(by_100ns));
+}
+
+/// After a file object's last reference went: nothing more to do on this side (the file
+/// system's close is the volume model's).
+pub fn after_dereference() {}
+
+fn run_one_work_item() -> bool {
+    let close = with(|k| {
+        if k.irql > PASSIVE_LEVEL || k.world.deferred_closes.is_empty() {
+            None
+        } else {
+            Some(k.world.deferred_closes.remove(0))
+        }
+    });
+    if let Some((callback, handle, index)) = close {
+        super::run_deferred(vec![super::Deferred::FileClose(callback, handle, index)]);
+        return true;
+    }
+    let work = with(|k| {
+        let item = k.flt.queue.pop_front()?;
+        let queued = k.flt.work_items.get_mut(&item)?.queued.take()?;
+        Some((item, queued))
+    });
+    let Some((item, (routine, object, context))) = work else {
+        return false;
+    };
+    let saved = with(|k| core::mem::replace(&mut k.irql, PASSIVE_LEVEL));
+    // SAFETY: the routine the filter queued, with its item, object and context, on a worker
+    // thread at PASSIVE_LEVEL.
+    unsafe {
+        routine(
+            item as *mut c_void,
+            object as *mut c_void,
+            context as *mut c_void,
+        )
+    };
+    with(|k| k.irql = saved);
+    true
+}
+
+/// Runs every queued work item.
+pub fn run_work_items() {
+    while run_one_work_item() {}
+}
+
+/// `FltFlushBuffers2`'s flush and purge (the volume model answers; success without one).
+#[must_use]
+pub fn flush_and_purge(file: usize) -> i32 {
+    with(|k| {
+        let status = k.flt.flush.map_or(STATUS_SUCCESS, |flush| flush(file));
+        k.flt.flushes.push((file, status));
+        status
+    })
+}
+
+// ---- the control device from user mode ------------------------------------------------------
+
+fn control_device(k: &mut Kernel) -> Option<(u32, super::wdf::DeviceSetup, Option<u32>)> {
+    let device = k.wdf.device?;
+    match k.wdf.get(device).map(|o| &o.body) {
+        Some(Body::Device {
+            setup,
+            queue,
+            finished: Some(_),
+            ..
+        }) => Some((device, *setup, *queue)),
+        _ => None,
+    }
+}
+
+fn blank_request(kind: i32, file: u32, irp: u64, stack_size: i8) -> RequestData {
+    RequestData {
+        kind,
+        created: false,
+        file: Some(file),
+        code: 0,
+        input_length: 0,
+        output_length: 0,
+        buffer: Vec::new(),
+        state: RequestState::Owned,
+        cancel_requested: false,
+        routine: None,
+        status: STATUS_SUCCESS,
+        information: 0,
+        formatted: None,
+        sent_to: None,
+        irp,
+        stack_size,
+        reads_into: None,
+    }
+}
+
+fn device_stack_size(k: &mut Kernel, device: u32) -> i8 {
+    match k.wdf.get(device).map(|o| &o.body) {
+        Some(Body::Device {
+            device_object,
+            finished,
+            ..
+        }) => {
+            let now = device_object.StackSize;
+            if finished.is_some_and(|at| at != now) {
+                k.report(Violation::FrameworkStructureWritten {
+                    field: "DEVICE_OBJECT.StackSize of the live control device",
+                });
+            }
+            now
+        }
+        _ => 1,
+    }
+}
+
+fn open_control() -> Result<u64, i32> {
+    let prepared = with(|k| {
+        let (device, setup, _) =
+            control_device(k).ok_or(super::wdf::STATUS_OBJECT_NAME_NOT_FOUND)?;
+        // SAFETY: null attributes; the context comes from the device's file object attributes.
+        let body = Body::File {
+            device,
+            io_refs: 0,
+            closing: false,
+            close: setup.file_close,
+        };
+        let (file, file_handle) = unsafe { k.wdf.create(body, core::ptr::null(), Some(device)) }?;
+        if let Some((type_info, size)) = setup.file_context {
+            k.wdf.attach_context(file, type_info, size);
+        }
+        let irp = k.wdf.next_irp();
+        let stack = device_stack_size(k, device);
+        let (_, request) = k
+            .wdf
+            .new_request(blank_request(REQUEST_TYPE_CREATE, file, irp, stack), device)
+            .ok_or(super::nt::STATUS_INSUFFICIENT_RESOURCES)?;
+        k.wdf.file_io_reference(file);
+        Ok::<_, i32>((
+            k.wdf.handle(device),
+            file,
+            file_handle,
+            request,
+            irp,
+            setup.file_create,
+        ))
+    });
+    let (device, file, file_handle, request, irp, create) = prepared?;
+    match create {
+        // SAFETY: the driver's EvtDeviceFileCreate with the device, the create request and the
+        // new file object, at PASSIVE_LEVEL.
+        Some(create) => unsafe {
+            create(
+                device as *mut c_void,
+                request as *mut c_void,
+                file_handle as *mut c_void,
+            );
+        },
+        None => complete_framework(request, STATUS_SUCCESS),
+    }
+    let reply = with(|k| k.wdf.replies.remove(&irp));
+    let status = reply.map_or_else(
+        || {
+            with(|k| {
+                k.report(Violation::BadArgument {
+                    routine: "EvtDeviceFileCreate",
+                    detail: "returned without completing the create request".to_owned(),
+                });
+            });
+            STATUS_INVALID_DEVICE_STATE
+        },
+        |reply| reply.status,
+    );
+    let mut deferred = Vec::new();
+    let result = with(|k| {
+        if status < 0 {
+            // A failed create: the framework deletes the file object; no cleanup or close.
+            k.wdf.delete(file, &mut deferred);
+            return Err(status);
+        }
+        k.world.next_control += 4;
+        let handle = k.world.next_control | 0x1000_0000;
+        k.world.control.insert(handle, file);
+        Ok(handle)
+    });
+    super::run_deferred(deferred);
+    result
+}
+
+fn complete_framework(request: usize, status: i32) {
+    // The framework's own completion when the driver registered no callback.
+    with(|k| {
+        if let Some(index) = k.wdf.index(request)
+            && let Some(data) = k.wdf.request(index)
+        {
+            data.state = RequestState::Completed;
+            let irp = data.irp;
+            k.wdf.replies.insert(
+                irp,
+                Reply {
+                    status,
+                    information: 0,
+                    output: Vec::new(),
+                },
+            );
+        }
+    });
+}
+
+fn close_control(handle: u64) -> Result<(), i32> {
+    let found = with(|k| {
+        let file = k.world.control.remove(&handle)?;
+        let (_, setup, _) = control_device(k)?;
+        Some((file, k.wdf.handle(file), setup.file_cleanup))
+    });
+    let Some((file, file_handle, cleanup)) = found else {
+        return Err(STATUS_INVALID_HANDLE);
+    };
+    if let Some(cleanup) = cleanup {
+        // SAFETY: the driver's EvtFileCleanup for a file object whose create succeeded.
+        unsafe { cleanup(file_handle as *mut c_void) };
+    }
+    // EvtFileClose runs once no request references the file object any more.
+    let mut deferred = Vec::new();
+    with(|k| {
+        k.wdf.file_io_reference(file);
+        if let Some(Object {
+            body: Body::File { closing, .. },
+            ..
+        }) = k.wdf.get_mut(file)
+        {
+            *closing = true;
+        }
+        k.wdf.file_io_release(file, &mut deferred);
+    });
+    super::run_deferred(deferred);
+    Ok(())
+}
+
+fn ioctl(handle: u64, code: u32, input: &[u8], output_length: usize) -> IoctlReply {
+    let prepared = with(|k| {
+        let file = *k.world.control.get(&handle)?;
+        let (device, setup, queue) = control_device(k)?;
+        let irp = k.wdf.next_irp();
+        let stack = device_stack_size(k, device);
+        let mut data = blank_request(REQUEST_TYPE_DEVICE_CONTROL, file, irp, stack);
+        data.code = code;
+        data.input_length = input.len();
+        data.output_length = output_length;
+        data.buffer = vec![0; input.len().max(output_length)];
+        data.buffer[..input.len()].copy_from_slice(input);
+        let (index, request) = k.wdf.new_request(data, device)?;
+        k.wdf.file_io_reference(file);
+        Some((
+            k.wdf.handle(device),
+            index,
+            request,
+            irp,
+            setup.in_caller_context,
+            queue,
+        ))
+    });
+    let Some((device, index, request, irp, in_caller, queue)) = prepared else {
+        return IoctlReply {
+            status: STATUS_INVALID_HANDLE,
+            information: 0,
+            output: Vec::new(),
+            pending: None,
+        };
+    };
+    match in_caller {
+        Some(callback) => {
+            // SAFETY: the driver's EvtIoInCallerContext in the requesting thread, at
+            // PASSIVE_LEVEL, with a request it has not queued yet.
+            unsafe { callback(device as *mut c_void, request as *mut c_void) };
+            let queued = with(|k| {
+                let position = k.world.enqueued.iter().position(|&r| r == index);
+                position.map(|p| k.world.enqueued.remove(p))
+            });
+            if queued.is_some() {
+                dispatch_to_queue(index);
+            }
+        }
+        None if queue.is_some() => dispatch_to_queue(index),
+        None => {}
+    }
+    run_work_items();
+    with(|k| match k.wdf.replies.remove(&irp) {
+        Some(reply) => {
+            disclosure_check(k, code, &reply.output);
+            IoctlReply {
+                status: reply.status,
+                information: reply.information,
+                output: reply.output,
+                pending: None,
+            }
+        }
+        None => IoctlReply {
+            status: 0x103, // STATUS_PENDING
+            information: 0,
+            output: Vec::new(),
+            pending: Some(irp),
+        },
+    })
+}
+
+/// An IOCTL output must not carry a framework handle or the address of driver memory.
+fn disclosure_check(k: &mut Kernel, code: u32, output: &[u8]) {
+    let ranges: Vec<(usize, usize)> = k.wdf.context_ranges().collect();
+    for (offset, chunk) in output.chunks_exact(8).enumerate() {
+        let value = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let address = usize::try_from(value).unwrap_or(0);
+        let inside = ranges
+            .iter()
+            .any(|&(start, size)| address >= start && address < start + size);
+        let flt_object = value & 0xFFFF_F000_0000_0000 == 0xFFFF_C000_0000_0000;
+        if super::wdf::is_handle_value(value)
+            || inside
+            || flt_object
+            || k.io.file(address).is_some()
+        {
+            k.report(Violation::KernelAddressDisclosed {
+                code,
+                offset: offset * 8,
+            });
+        }
+    }
+}
+
+/// Called by `WdfDeviceEnqueueRequest`.
+pub fn enqueued(index: u32) {
+    with(|k| k.world.enqueued.push(index));
+}
+
+/// Presents a request to the device's default queue (or holds it while the queue is stopped).
+pub fn dispatch_to_queue(index: u32) {
+    let call = with(|k| {
+        let (_, _, queue) = control_device(k)?;
+        let queue = queue?;
+        let queue_handle = k.wdf.handle(queue);
+        let (output, input, code) = k
+            .wdf
+            .request(index)
+            .map(|d| (d.output_length, d.input_length, d.code))?;
+        match k.wdf.get_mut(queue).map(|o| &mut o.body) {
+            Some(Body::Queue {
+                stopped: true,
+                waiting,
+                ..
+            }) => {
+                waiting.push_back(index);
+                None
+            }
+            Some(Body::Queue {
+                device_control: Some(callback),
+                ..
+            }) => Some((
+                *callback,
+                queue_handle,
+                k.wdf.handle(index),
+                output,
+                input,
+                code,
+            )),
+            _ => None,
+        }
+    });
+    if let Some((callback, queue, request, output, input, code)) = call {
+        // SAFETY: the driver's EvtIoDeviceControl with its queue and a request presented to it,
+        // at PASSIVE_LEVEL (the queue's execution level).
+        unsafe {
+            callback(
+                queue as *mut c_void,
+                request as *mut c_void,
+                output,
+                input,
+                code,
+            )
+        };
+    }
+}

@@ -1,0 +1,70 @@
+//! The driver's own code, loaded on the simulated kernel: load, the control device, forwarding
+//! and cancelling, unload — and the verifier finds nothing.
+
+use ferrofilter_core::protocol::{self, ForwardInput, Header, OpenTargetInput, ioctl};
+use ferrofilter_sim::kernel::{Machine, MachineConfig};
+use zerocopy::IntoBytes;
+
+const PENDING: i32 = 0x103;
+
+fn open_target_input() -> Vec<u8> {
+    let name: Vec<u8> = "\\??\\pipe\\ferro"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let mut input = OpenTargetInput {
+        header: Header::for_struct::<OpenTargetInput>(),
+        name_bytes: u32::try_from(name.len()).unwrap(),
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec();
+    input.extend_from_slice(&name);
+    input
+}
+
+fn forward_input(cancel_id: u64) -> Vec<u8> {
+    ForwardInput {
+        header: Header::for_struct::<ForwardInput>(),
+        cancel_id,
+        flags: 0,
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+#[test]
+fn loads_serves_forwards_and_unloads_clean() {
+    let mut machine = Machine::boot(MachineConfig::default());
+    assert_eq!(machine.entry_status(), 0, "log: {:#?}", machine.log());
+    let handle = machine.open_control().expect("the control device opens");
+    let reply = machine.ioctl(handle, ioctl::GET_VERSION, &[], 64);
+    assert_eq!(reply.status, 0);
+    assert_eq!(
+        u32::from_le_bytes(reply.output[8..12].try_into().unwrap()),
+        protocol::PROTOCOL_VERSION
+    );
+    let reply = machine.ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(), 0);
+    assert_eq!(reply.status, 0, "{:#?}", machine.log());
+    let reply = machine.ioctl(handle, ioctl::FORWARD, &forward_input(0), 16);
+    assert_eq!(
+        reply.status,
+        PENDING,
+        "{:#?} {:#?}",
+        machine.log(),
+        machine.violations()
+    );
+    assert_eq!(machine.pending_at_target().len(), 1);
+    machine.close_control(handle).unwrap();
+    machine.deliver_all();
+    let unloaded = machine
+        .unload(false)
+        .expect("nothing open: the unload proceeds");
+    assert!(
+        unloaded.violations.is_empty(),
+        "{:#?}\n{:#?}",
+        unloaded.violations,
+        machine.log()
+    );
+}
