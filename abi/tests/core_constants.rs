@@ -58,6 +58,7 @@ fn nt_statuses_match_ntstatus_h() {
         status!(INVALID_DEVICE_STATE, STATUS_INVALID_DEVICE_STATE),
         status!(DEVICE_REMOVED, STATUS_DEVICE_REMOVED),
         status!(DELETE_PENDING, STATUS_DELETE_PENDING),
+        status!(DEVICE_BUSY, STATUS_DEVICE_BUSY),
         status!(REVISION_MISMATCH, STATUS_REVISION_MISMATCH),
         status!(NOT_SUPPORTED, STATUS_NOT_SUPPORTED),
         status!(ACCESS_DENIED, STATUS_ACCESS_DENIED),
@@ -78,7 +79,7 @@ fn nt_statuses_match_ntstatus_h() {
     .into_iter()
     .flatten()
     .collect();
-    assert_eq!(assert_all(&checks), 60);
+    assert_eq!(assert_all(&checks), 62);
 }
 
 #[test]

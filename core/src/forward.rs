@@ -85,6 +85,15 @@ pub struct Completion {
     pub drained: bool,
 }
 
+/// A request [`Forwarder::forward_reporting`] did not send; it has been completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotSent {
+    /// The status it was completed with.
+    pub status: NtStatus,
+    /// Its failed send untracked the last outstanding request (unload waits for this).
+    pub drained: bool,
+}
+
 /// The forwarding and cancel logic over the adapter's lock and request ports.
 pub struct Forwarder<L, R> {
     lock: L,
@@ -125,6 +134,24 @@ where
         request: R::Handle,
         cancel_id: CancelId,
     ) -> Result<RequestId, NtStatus> {
+        self.forward_reporting(owner, request, cancel_id)
+            .map_err(|not_sent| not_sent.status)
+    }
+
+    /// [`Forwarder::forward`], also saying whether a failed send left the table empty: the
+    /// request was tracked (and counted as outstanding by a concurrent unload) before the send
+    /// failed, so that untrack is the event unload waits for, exactly as a completion's
+    /// [`Completion::drained`] is.
+    ///
+    /// # Errors
+    /// [`NotSent`]: the status the request was completed with and whether nothing is outstanding
+    /// any more.
+    pub fn forward_reporting(
+        &self,
+        owner: OwnerId,
+        request: R::Handle,
+        cancel_id: CancelId,
+    ) -> Result<RequestId, NotSent> {
         let tracked = self.lock.with(|s| {
             s.stats.forwarded += 1;
             let result = s.table.track(owner, request, cancel_id);
@@ -138,7 +165,11 @@ where
             Ok(id) => id,
             Err(status) => {
                 self.ops.complete(request, status);
-                return Err(status);
+                // Never tracked: the table did not change.
+                return Err(NotSent {
+                    status,
+                    drained: false,
+                });
             }
         };
         // Never send under the lock (SDV ReqSendWhileSpinlock).
@@ -149,12 +180,16 @@ where
                 // a reference; that keeps its handle valid, and its cancel finds nothing sent.
                 let removed = self.lock.with(|s| {
                     s.stats.send_failures += 1;
-                    s.table.untrack(id)
+                    s.table.untrack(id).map(|r| (r, s.table.is_empty()))
                 });
-                if let Some(removed) = removed {
-                    self.ops.complete(removed.handle, status);
-                }
-                Err(status)
+                let drained = match removed {
+                    Some((removed, drained)) => {
+                        self.ops.complete(removed.handle, status);
+                        drained
+                    }
+                    None => false,
+                };
+                Err(NotSent { status, drained })
             }
         }
     }
@@ -367,5 +402,100 @@ where
             })
             .ok_or(NtStatus::NOT_FOUND)?;
         Ok(self.ops.cancel_sent(handle))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::cell::{Cell, RefCell};
+
+    use super::*;
+
+    /// Requests are numbers; sends fail for the numbers in `failing`.
+    #[derive(Default)]
+    struct Ops {
+        failing: RefCell<Vec<u32>>,
+        completed: RefCell<Vec<(u32, NtStatus)>>,
+    }
+
+    impl RequestOps for Ops {
+        type Handle = u32;
+        fn send(&self, request: u32, _id: RequestId) -> Result<(), NtStatus> {
+            if self.failing.borrow().contains(&request) {
+                Err(NtStatus::INVALID_DEVICE_STATE)
+            } else {
+                Ok(())
+            }
+        }
+        fn complete(&self, request: u32, status: NtStatus) {
+            self.completed.borrow_mut().push((request, status));
+        }
+        fn reference(&self, _request: u32) {}
+        fn dereference(&self, _request: u32) {}
+        fn cancel_sent(&self, _request: u32) -> bool {
+            true
+        }
+    }
+
+    /// A lock for one thread.
+    struct Local<T>(RefCell<T>, Cell<u32>);
+
+    impl<T> SpinLock<T> for Local<T> {
+        fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+            self.1.set(self.1.get() + 1);
+            f(&mut self.0.borrow_mut())
+        }
+    }
+
+    fn forwarder() -> Forwarder<Local<ForwardState<u32>>, Ops> {
+        let state = ForwardState::with_capacity(8).unwrap();
+        Forwarder::new(Local(RefCell::new(state), Cell::new(0)), Ops::default())
+    }
+
+    #[test]
+    fn a_failed_send_that_empties_the_table_reports_drained() {
+        let f = forwarder();
+        let owner = f.open_owner().unwrap();
+        f.ops().failing.borrow_mut().extend([1, 2]);
+        // Alone in the table: its failed send drains it.
+        assert_eq!(
+            f.forward_reporting(owner, 1, CancelId::NONE),
+            Err(NotSent {
+                status: NtStatus::INVALID_DEVICE_STATE,
+                drained: true
+            })
+        );
+        // With another request outstanding it does not.
+        let id = f.forward(owner, 3, CancelId::NONE).unwrap();
+        assert_eq!(
+            f.forward_reporting(owner, 2, CancelId::NONE),
+            Err(NotSent {
+                status: NtStatus::INVALID_DEVICE_STATE,
+                drained: false
+            })
+        );
+        assert_eq!(f.outstanding(), 1);
+        // The completion of the last one drains it, as before.
+        assert!(f.on_send_complete(id, NtStatus::SUCCESS).unwrap().drained);
+        assert_eq!(
+            *f.ops().completed.borrow(),
+            [
+                (1, NtStatus::INVALID_DEVICE_STATE),
+                (2, NtStatus::INVALID_DEVICE_STATE),
+                (3, NtStatus::SUCCESS)
+            ]
+        );
+        assert_eq!(f.snapshot().stats.send_failures, 2);
+    }
+
+    #[test]
+    fn a_refused_request_is_completed_and_changes_nothing() {
+        let f = forwarder();
+        let owner = f.open_owner().unwrap();
+        f.close_owner(owner).unwrap();
+        let refused = f.forward_reporting(owner, 7, CancelId::NONE).unwrap_err();
+        assert!(!refused.drained);
+        assert_eq!(*f.ops().completed.borrow(), [(7, refused.status)]);
+        assert_eq!(f.forward(owner, 8, CancelId::NONE), Err(refused.status));
     }
 }

@@ -22,6 +22,6 @@ pub mod status;
 pub mod tracker;
 
 pub use cancel_id::CancelId;
-pub use forward::{ForwardSnapshot, ForwardState, ForwardStats, Forwarder};
+pub use forward::{ForwardSnapshot, ForwardState, ForwardStats, Forwarder, NotSent};
 pub use status::NtStatus;
 pub use tracker::{OwnerId, RequestId, SentTable};

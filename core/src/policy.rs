@@ -55,6 +55,114 @@ pub const fn unload(mandatory: bool, open_handles: u32) -> Result<(), NtStatus> 
     }
 }
 
+/// `InstanceQueryTeardown`: a manual detach of an instance (`fltmc detach`) is allowed. The
+/// filter holds nothing an instance teardown cannot release (its held purges are completed by
+/// the stream teardown), so there is no reason to refuse.
+///
+/// # Errors
+/// None today; the `Result` is the callback's shape (`STATUS_FLT_DO_NOT_DETACH` would refuse).
+pub const fn query_teardown() -> Result<(), NtStatus> {
+    Ok(())
+}
+
+/// The control device's handle gate: the number of open handles and whether unload has started,
+/// in one word, so that a create and an unload cannot both win. The driver keeps the word in an
+/// atomic and moves it with compare-and-swap loops over these functions (each a pure transition,
+/// so every interleaving is one of the orders they describe): a create counts a handle only while
+/// no unload has started; an unload starts only from a state [`unload`] allows, and from then on
+/// no create is counted.
+pub mod gate {
+    use super::unload;
+    use crate::status::NtStatus;
+
+    /// The bit that says an unload has started; the other bits count open handles.
+    pub const UNLOADING: u32 = 1 << 31;
+
+    /// Handles open in `state`.
+    #[must_use]
+    pub const fn handles(state: u32) -> u32 {
+        state & !UNLOADING
+    }
+
+    /// Whether an unload has started in `state`.
+    #[must_use]
+    pub const fn unloading(state: u32) -> bool {
+        state & UNLOADING != 0
+    }
+
+    /// A create of a control-device handle: the state with one more handle.
+    ///
+    /// # Errors
+    /// `STATUS_DELETE_PENDING` once an unload has started (the device is going away);
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the count would reach the unloading bit.
+    pub const fn open(state: u32) -> Result<u32, NtStatus> {
+        if unloading(state) {
+            Err(NtStatus::DELETE_PENDING)
+        } else if handles(state) == UNLOADING - 1 {
+            Err(NtStatus::INSUFFICIENT_RESOURCES)
+        } else {
+            Ok(state + 1)
+        }
+    }
+
+    /// A handle counted by [`open`] closes (or its create failed after counting): one handle
+    /// fewer, the unloading bit unchanged. A state with no handles stays as it is.
+    #[must_use]
+    pub const fn close(state: u32) -> u32 {
+        if handles(state) == 0 {
+            state
+        } else {
+            state - 1
+        }
+    }
+
+    /// Filter Manager's unload callback: the state with the unloading bit set, when [`unload`]
+    /// lets this unload proceed with the handles open now.
+    ///
+    /// # Errors
+    /// As [`unload`]: `STATUS_FLT_DO_NOT_DETACH` for an optional unload with handles open.
+    pub const fn begin_unload(state: u32, mandatory: bool) -> Result<u32, NtStatus> {
+        match unload(mandatory, handles(state)) {
+            Ok(()) => Ok(state | UNLOADING),
+            Err(status) => Err(status),
+        }
+    }
+
+    /// An unload that was refused after [`begin_unload`] (it could not drain): creates are
+    /// counted again.
+    #[must_use]
+    pub const fn abandon_unload(state: u32) -> u32 {
+        state & !UNLOADING
+    }
+}
+
+/// How many bounded waits unload spends on the forwarded requests draining before it decides
+/// with [`drain_timed_out`]; the driver's wait is 5 s, so 15 s in all.
+pub const UNLOAD_DRAIN_SLICES: u32 = 3;
+
+/// What unload does when the sent requests did not drain within [`UNLOAD_DRAIN_SLICES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrainTimeout {
+    /// Keep cancelling and waiting: a mandatory unload cannot be refused, and the device must
+    /// never be deleted under a live request.
+    KeepWaiting,
+    /// Give up: restart the control device's queue, let handles be created again and fail the
+    /// unload with this status.
+    Refuse(NtStatus),
+}
+
+/// The decision when the drain ran out of time: an optional unload is refused with
+/// `STATUS_DEVICE_BUSY` (requests are still outstanding at the target; distinct from
+/// `STATUS_FLT_DO_NOT_DETACH`, which says handles are open); a mandatory one keeps waiting.
+#[must_use]
+pub const fn drain_timed_out(mandatory: bool) -> DrainTimeout {
+    if mandatory {
+        DrainTimeout::KeepWaiting
+    } else {
+        DrainTimeout::Refuse(NtStatus::DEVICE_BUSY)
+    }
+}
+
 /// The steps of `DriverEntry`, in order (REFERENCE §6: the KMDF driver object first, so the control
 /// device can be created; filtering starts last, when everything it needs exists).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -167,6 +275,52 @@ mod tests {
         assert_eq!(unload(false, 0), Ok(()));
         assert_eq!(unload(false, 2), Err(NtStatus::FLT_DO_NOT_DETACH));
         assert_eq!(unload(true, 2), Ok(()));
+    }
+
+    #[test]
+    fn manual_detach_is_allowed() {
+        assert_eq!(query_teardown(), Ok(()));
+    }
+
+    #[test]
+    fn the_gate_counts_creates_only_before_unload() {
+        let two = gate::open(gate::open(0).unwrap()).unwrap();
+        assert_eq!(gate::handles(two), 2);
+        // An optional unload with handles open is refused and changes nothing.
+        assert_eq!(
+            gate::begin_unload(two, false),
+            Err(NtStatus::FLT_DO_NOT_DETACH)
+        );
+        // A mandatory one starts anyway; from then on creates are refused, closes still count.
+        let unloading = gate::begin_unload(two, true).unwrap();
+        assert!(gate::unloading(unloading));
+        assert_eq!(gate::open(unloading), Err(NtStatus::DELETE_PENDING));
+        let one = gate::close(unloading);
+        assert_eq!((gate::handles(one), gate::unloading(one)), (1, true));
+        // An optional unload with no handles moves 0 to UNLOADING, and a create after it fails.
+        let closed = gate::close(gate::close(two));
+        assert_eq!(closed, 0);
+        let started = gate::begin_unload(closed, false).unwrap();
+        assert_eq!(started, gate::UNLOADING);
+        assert_eq!(gate::open(started), Err(NtStatus::DELETE_PENDING));
+        // Abandoning it lets creates in again.
+        assert_eq!(gate::open(gate::abandon_unload(started)), Ok(1));
+        assert_eq!(gate::close(0), 0);
+        assert_eq!(
+            gate::open(gate::UNLOADING - 1),
+            Err(NtStatus::INSUFFICIENT_RESOURCES)
+        );
+    }
+
+    #[test]
+    fn a_drain_that_times_out_refuses_only_an_optional_unload() {
+        assert_eq!(
+            drain_timed_out(false),
+            DrainTimeout::Refuse(NtStatus::DEVICE_BUSY)
+        );
+        assert_eq!(drain_timed_out(true), DrainTimeout::KeepWaiting);
+        assert!(!NtStatus::DEVICE_BUSY.is_success());
+        const { assert!(UNLOAD_DRAIN_SLICES >= 1) };
     }
 
     #[test]

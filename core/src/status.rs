@@ -39,6 +39,8 @@ impl NtStatus {
     pub const DEVICE_REMOVED: Self = Self(0xC000_02B6);
     /// `STATUS_DELETE_PENDING`
     pub const DELETE_PENDING: Self = Self(0xC000_0056);
+    /// `STATUS_DEVICE_BUSY` (warning class: not a success)
+    pub const DEVICE_BUSY: Self = Self(0x8000_0011);
     /// `STATUS_REVISION_MISMATCH`
     pub const REVISION_MISMATCH: Self = Self(0xC000_0059);
     /// `STATUS_NOT_SUPPORTED`
@@ -108,6 +110,7 @@ impl NtStatus {
             Self::INVALID_DEVICE_STATE => "STATUS_INVALID_DEVICE_STATE",
             Self::DEVICE_REMOVED => "STATUS_DEVICE_REMOVED",
             Self::DELETE_PENDING => "STATUS_DELETE_PENDING",
+            Self::DEVICE_BUSY => "STATUS_DEVICE_BUSY",
             Self::REVISION_MISMATCH => "STATUS_REVISION_MISMATCH",
             Self::NOT_SUPPORTED => "STATUS_NOT_SUPPORTED",
             Self::ACCESS_DENIED => "STATUS_ACCESS_DENIED",
