@@ -226,6 +226,30 @@ for proc_name, entries in procedures.items():
     for kind, rva in entries:
         if kind in ("S_GPROC32", "S_LPROC32") and rva is not None:
             procedure_at.setdefault(rva, proc_name)
+# A folded callback keeps a public only if rustc gave it external linkage, which depends on how
+# the crate was split into codegen units; the operation callbacks are also found through the
+# registration table itself: FLT_OPERATION_REGISTRATION (32 bytes: MajorFunction @0,
+# PreOperation @8, PostOperation @16) in ferrofilter::minifilter::OPERATIONS, which the image's
+# relocations have turned into absolute addresses.
+OPERATION_CALLBACKS = {
+    "ferrofilter::filter::create::pre_create": (0x00, 8),
+    "ferrofilter::filter::create::post_create": (0x00, 16),
+    "ferrofilter::filter::fsctl::pre_file_system_control": (0x0D, 8),
+    "ferrofilter::filter::fsctl::post_file_system_control": (0x0D, 16),
+    "ferrofilter::filter::io::pre_write": (0x04, 8),
+    "ferrofilter::filter::io::post_write": (0x04, 16),
+    "ferrofilter::filter::io::pre_set_information": (0x06, 8),
+    "ferrofilter::filter::io::post_set_information": (0x06, 16),
+    "ferrofilter::filter::io::pre_cleanup": (0x12, 8),
+}
+operations_rva = rva_of(globals_, "ferrofilter::minifilter::OPERATIONS", {"S_GDATA32", "S_LDATA32"})
+registered = {}
+if operations_rva is not None:
+    for index in range(16):
+        major, pre, post = struct.unpack_from("<B7xQQ", read_rva(operations_rva + 32 * index, 24))
+        if major == 0x80:  # IRP_MJ_OPERATION_END
+            break
+        registered[major] = {8: pre, 16: post}
 folded = []
 for name in CALLBACKS:
     if name in procedures:
@@ -235,8 +259,14 @@ for name in CALLBACKS:
     public = next((rvas for public_name, rvas in publics.items()
                    if public_name.startswith("_R") and public_name.endswith(suffix)), None)
     rva = public[0][1] if public else None
+    how = "public"
+    if rva is None and name in OPERATION_CALLBACKS:
+        major, offset = OPERATION_CALLBACKS[name]
+        va = registered.get(major, {}).get(offset)
+        rva = va - image_base if va else None
+        how = "registration table"
     if check(rva is not None and rva in procedure_at, f"no procedure {name} in the PDB"):
-        folded.append(f"{name} -> {procedure_at[rva]}")
+        folded.append(f"{name} -> {procedure_at[rva]} (found by its {how})")
 instance_setup = rva_of(procedures, "ferrofilter::minifilter::instance_setup", {"S_GPROC32", "S_LPROC32"})
 check(page is not None and instance_setup is not None and section_of(instance_setup) is page,
       "ferrofilter::minifilter::instance_setup (link_section PAGE) is not in PAGE")
