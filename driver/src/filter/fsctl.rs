@@ -1,7 +1,9 @@
 //! `IRP_MJ_FILE_SYSTEM_CONTROL`: the mirror of `FSCTL_SET_PURGE_FAILURE_MODE`.
 //!
-//! Pre (IRQL <= `APC_LEVEL`): the control code and, for `METHOD_BUFFERED` codes, the system
-//! buffer go to `Filter::pre_fsctl`; every FSCTL goes down untouched. When the core tracks it, the
+//! Pre (IRQL <= `APC_LEVEL`): the control code and, for `METHOD_BUFFERED` codes, a copy of the
+//! first bytes of the system buffer (as many as `SET_PURGE_FAILURE_MODE_INPUT` has, the only input
+//! the core reads) go to `Filter::pre_fsctl`; the copy is made before the state lock is taken, so
+//! the caller's buffer is never read at `DISPATCH_LEVEL`. Every FSCTL goes down untouched. When the core tracks it, the
 //! copy of the input it kept and a reference on the stream context go to the post callback.
 //!
 //! Post (IRQL <= `DISPATCH_LEVEL`: only the spin lock, nonpaged memory and
@@ -16,6 +18,7 @@
 use core::slice;
 
 use ferrofilter_core::minifilter::{FsctlRoute, SavedModeInput};
+use ferrofilter_core::purge::SET_PURGE_FAILURE_MODE_INPUT_SIZE;
 use wdk_sys::PVOID;
 
 use super::contexts::{self, ContextRef};
@@ -58,15 +61,24 @@ pub unsafe extern "C" fn pre_file_system_control(
     // read below only for METHOD_BUFFERED codes.
     let buffered = unsafe { &fsctl.Buffered };
     let code = buffered.FsControlCode;
-    let length = buffered.InputBufferLength as usize;
-    let input: &[u8] =
-        if code & 3 == METHOD_BUFFERED && length != 0 && !buffered.SystemBuffer.is_null() {
-            // SAFETY: METHOD_BUFFERED: the I/O manager copied `InputBufferLength` bytes into the
-            // nonpaged system buffer, valid until the request completes; only read, and only here.
-            unsafe { slice::from_raw_parts(buffered.SystemBuffer.cast::<u8>(), length) }
-        } else {
-            &[]
-        };
+    // The core reads at most the struct's size of the input: that much is copied here, outside
+    // the state lock, with the length the caller gave (a shorter input stays shorter, so the
+    // core's BUFFER_TOO_SMALL check sees it).
+    let mut copy = [0u8; SET_PURGE_FAILURE_MODE_INPUT_SIZE];
+    let readable = code & 3 == METHOD_BUFFERED && !buffered.SystemBuffer.is_null();
+    let length = if readable {
+        (buffered.InputBufferLength as usize).min(copy.len())
+    } else {
+        0
+    };
+    if length != 0 {
+        // SAFETY: METHOD_BUFFERED: the I/O manager copied `InputBufferLength` (>= `length`) bytes
+        // into the system buffer, valid until the request completes; read once, here, at the
+        // pre-operation's IRQL.
+        let input = unsafe { slice::from_raw_parts(buffered.SystemBuffer.cast::<u8>(), length) };
+        copy[..length].copy_from_slice(input);
+    }
+    let input = &copy[..length];
     let route = state::with(|s| s.filter.pre_fsctl(code, input));
     let FsctlRoute::TrackSetPurgeFailureMode(saved) = route else {
         return pass_through();
