@@ -5,6 +5,7 @@
 //! a lock release, and every injected fault, so a seed replays the same run.
 
 pub mod baseline;
+pub mod core_stress;
 pub mod device;
 pub mod driver;
 pub mod fltmgr;

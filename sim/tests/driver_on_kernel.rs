@@ -36,7 +36,7 @@ fn forward_input(cancel_id: u64) -> Vec<u8> {
 
 #[test]
 fn loads_serves_forwards_and_unloads_clean() {
-    let mut machine = Machine::boot(MachineConfig::default());
+    let mut machine = Machine::boot(&MachineConfig::default());
     assert_eq!(machine.entry_status(), 0, "log: {:#?}", machine.log());
     let handle = machine.open_control().expect("the control device opens");
     let reply = machine.ioctl(handle, ioctl::GET_VERSION, &[], 64);
@@ -63,8 +63,25 @@ fn loads_serves_forwards_and_unloads_clean() {
         .expect("nothing open: the unload proceeds");
     assert!(
         unloaded.violations.is_empty(),
-        "{:#?}\n{:#?}",
+        "{:#?}\n{:#?}\n{:?}",
         unloaded.violations,
-        machine.log()
+        machine.log(),
+        machine.calls()
     );
+}
+
+#[test]
+fn stress_through_the_driver_is_clean_and_accounted() {
+    for faults in [false, true] {
+        let config = ferrofilter_sim::stress::StressConfig {
+            requests: 20_000,
+            seed: 7,
+            faults,
+            ..Default::default()
+        };
+        let report = ferrofilter_sim::stress::run(config, |_| {}).expect("the driver loads");
+        assert!(report.clean(), "{report:#?}");
+        assert_eq!(report.requests, 20_000);
+        assert!(report.completed > 0 && report.cancelled > 0, "{report:#?}");
+    }
 }

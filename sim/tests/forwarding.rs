@@ -3,8 +3,8 @@
 
 use ferrofilter_core::ports::{RequestOps, SpinLock};
 use ferrofilter_core::{CancelId, NtStatus, RequestId};
+use ferrofilter_sim::core_stress::{self as stress, StressConfig};
 use ferrofilter_sim::lock::SimSpinLock;
-use ferrofilter_sim::stress::{self, StressConfig};
 use ferrofilter_sim::{Faults, SimConfig, SimDriver, TargetState, Violation};
 
 fn driver() -> SimDriver {

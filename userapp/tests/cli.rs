@@ -215,7 +215,7 @@ fn negative_control_naive_cancel_is_caught() {
         naive_cancel: true,
         ..ferrofilter_sim::stress::StressConfig::default()
     };
-    let report = ferrofilter_sim::stress::run(config, |_| {}).expect("the sim starts");
+    let report = ferrofilter_sim::core_stress::run(config, |_| {}).expect("the sim starts");
     assert!(
         report.verifier_violations > 0,
         "the cancel without a reference was not caught: {report:?}"

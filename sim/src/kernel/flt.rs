@@ -212,9 +212,9 @@ impl FilterManager {
     }
 
     /// Drops one reference of a context; at zero its cleanup is deferred.
-    pub fn release(&mut self, address: usize, deferred: &mut Vec<Deferred>) -> Result<(), ()> {
-        let context = self.contexts.get_mut(&address).ok_or(())?;
-        context.refs = context.refs.checked_sub(1).ok_or(())?;
+    pub fn release(&mut self, address: usize, deferred: &mut Vec<Deferred>) -> Option<()> {
+        let context = self.contexts.get_mut(&address)?;
+        context.refs = context.refs.checked_sub(1)?;
         if context.refs == 0 {
             deferred.push(Deferred::ContextCleanup(
                 context.cleanup,
@@ -222,7 +222,7 @@ impl FilterManager {
                 context.kind,
             ));
         }
-        Ok(())
+        Some(())
     }
 
     /// Deletes the context attached to `what` (Filter Manager's reference goes).
@@ -632,7 +632,7 @@ pub unsafe extern "C" fn FltReleaseContext(context: *mut c_void) {
     let mut deferred = Vec::new();
     with(|k| {
         k.enter("FltReleaseContext", DISPATCH_LEVEL);
-        if k.flt.release(context as usize, &mut deferred).is_err() {
+        if k.flt.release(context as usize, &mut deferred).is_none() {
             k.report(Violation::ReferenceUnderflow {
                 routine: "FltReleaseContext",
                 handle: format!("{context:p}"),

@@ -175,8 +175,8 @@ pub struct FILE_OBJECT {
     pub FinalStatus: i32,
     /// `RelatedFileObject`.
     pub RelatedFileObject: *mut FILE_OBJECT,
-    /// `LockOperation` … `SharedDelete` (eleven BOOLEANs), then padding.
-    pub Booleans: [u8; 12],
+    /// `LockOperation` … `SharedDelete` (eight BOOLEANs).
+    pub Booleans: [u8; 8],
     /// `Flags`.
     pub Flags: u32,
     /// `FileName`.
@@ -189,7 +189,7 @@ pub struct FILE_OBJECT {
     pub LastLock: *mut c_void,
     /// `Lock`, `Event` (two `KEVENT`s).
     pub Events: [KEVENT; 2],
-    /// `CompletionContext`, `IrpListLock` (KSPIN_LOCK), `IrpList` (LIST_ENTRY),
+    /// `CompletionContext`, `IrpListLock` (`KSPIN_LOCK`), `IrpList` (`LIST_ENTRY`),
     /// `FileObjectExtension`.
     pub Tail: [*mut c_void; 5],
 }
@@ -234,10 +234,14 @@ pub struct FLT_CREATE_PARAMETERS {
     pub SecurityContext: *mut IO_SECURITY_CONTEXT,
     /// `Options`: disposition in the high byte, create options below.
     pub Options: u32,
+    /// `POINTER_ALIGNMENT` of the next member.
+    pub Pad1: u32,
     /// `FileAttributes` (`USHORT POINTER_ALIGNMENT`: at offset 16).
     pub FileAttributes: u16,
     /// `ShareAccess`.
     pub ShareAccess: u16,
+    /// `POINTER_ALIGNMENT` of the next member.
+    pub Pad2: u32,
     /// `EaLength` (`ULONG POINTER_ALIGNMENT`: at offset 24).
     pub EaLength: u32,
     /// `EaBuffer`.
@@ -252,8 +256,12 @@ pub struct FLT_CREATE_PARAMETERS {
 pub struct FLT_FSCTL_BUFFERED_PARAMETERS {
     /// `OutputBufferLength`.
     pub OutputBufferLength: u32,
+    /// `POINTER_ALIGNMENT` of the next member.
+    pub Pad1: u32,
     /// `InputBufferLength` (`ULONG POINTER_ALIGNMENT`: at offset 8).
     pub InputBufferLength: u32,
+    /// `POINTER_ALIGNMENT` of the next member.
+    pub Pad2: u32,
     /// `FsControlCode` (`ULONG POINTER_ALIGNMENT`: at offset 16).
     pub FsControlCode: u32,
     /// `SystemBuffer`.
@@ -266,6 +274,8 @@ pub struct FLT_FSCTL_BUFFERED_PARAMETERS {
 pub struct FLT_WRITE_PARAMETERS {
     /// `Length`.
     pub Length: u32,
+    /// `POINTER_ALIGNMENT` of the next member.
+    pub Pad1: u32,
     /// `Key` (`ULONG POINTER_ALIGNMENT`: at offset 8).
     pub Key: u32,
     /// `ByteOffset`.
@@ -282,6 +292,8 @@ pub struct FLT_WRITE_PARAMETERS {
 pub struct FLT_SET_INFORMATION_PARAMETERS {
     /// `Length`.
     pub Length: u32,
+    /// `POINTER_ALIGNMENT` of the next member.
+    pub Pad1: u32,
     /// `FileInformationClass` (`POINTER_ALIGNMENT`: at offset 8).
     pub FileInformationClass: u32,
     /// `ParentOfTarget`.
@@ -663,6 +675,10 @@ const _: () = {
     assert!(size_of::<ACCESS_STATE>() == 0xA0);
     assert!(size_of::<IO_SECURITY_CONTEXT>() == 24);
     assert!(size_of::<FLT_PARAMETERS>() == 48);
+    assert!(size_of::<FLT_CREATE_PARAMETERS>() == 48);
+    assert!(size_of::<FLT_FSCTL_BUFFERED_PARAMETERS>() == 32);
+    assert!(size_of::<FLT_WRITE_PARAMETERS>() == 40);
+    assert!(size_of::<FLT_SET_INFORMATION_PARAMETERS>() == 40);
     assert!(size_of::<FLT_IO_PARAMETER_BLOCK>() == 0x48);
     assert!(size_of::<FLT_CALLBACK_DATA>() == 88);
     assert!(size_of::<FLT_RELATED_OBJECTS>() == 48);

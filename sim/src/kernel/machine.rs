@@ -147,9 +147,9 @@ fn new_driver_object() -> Box<DRIVER_OBJECT> {
 impl Machine {
     /// Boots a machine and loads the driver: `DriverEntry` with a fresh driver object.
     #[must_use]
-    pub fn boot(config: MachineConfig) -> Self {
+    pub fn boot(config: &MachineConfig) -> Self {
         let slot = SLOT.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut kernel = Kernel::new(&config);
+        let mut kernel = Kernel::new(config);
         kernel.io.pipes = config
             .pipes
             .iter()
@@ -266,7 +266,7 @@ impl Machine {
         close_control(handle)
     }
 
-    /// `DeviceIoControl` on a control-device handle (METHOD_BUFFERED).
+    /// `DeviceIoControl` on a control-device handle (`METHOD_BUFFERED`).
     #[must_use]
     pub fn ioctl(&self, handle: u64, code: u32, input: &[u8], output_length: usize) -> IoctlReply {
         ioctl(handle, code, input, output_length)
@@ -276,6 +276,12 @@ impl Machine {
     #[must_use]
     pub fn reply(&self, irp: u64) -> Option<Reply> {
         with(|k| k.wdf.replies.remove(&irp))
+    }
+
+    /// Every result of a pending request that completed since the last call.
+    #[must_use]
+    pub fn take_replies(&self) -> Vec<(u64, Reply)> {
+        with(|k| k.wdf.replies.drain().collect())
     }
 
     /// Requests pending at the I/O target now.
@@ -686,8 +692,8 @@ fn run_one_work_item() -> bool {
             item as *mut c_void,
             object as *mut c_void,
             context as *mut c_void,
-        )
-    };
+        );
+    }
     with(|k| k.irql = saved);
     true
 }
@@ -774,6 +780,7 @@ fn open_control() -> Result<u64, i32> {
             closing: false,
             close: setup.file_close,
         };
+        // SAFETY: null attributes; the context comes from the device's file object attributes.
         let (file, file_handle) = unsafe { k.wdf.create(body, core::ptr::null(), Some(device)) }?;
         if let Some((type_info, size)) = setup.file_context {
             k.wdf.attach_context(file, type_info, size);
@@ -1024,7 +1031,7 @@ pub fn dispatch_to_queue(index: u32) {
                 output,
                 input,
                 code,
-            )
-        };
+            );
+        }
     }
 }

@@ -147,11 +147,10 @@ impl Io {
 
     /// Drops one reference; at zero the file object is freed and its close queued.
     ///
-    /// # Errors
-    /// The object is not a live file object, or has no reference left.
-    pub fn dereference(&mut self, address: usize) -> Result<u32, ()> {
-        let file = self.files.get_mut(&address).ok_or(())?;
-        file.refs = file.refs.checked_sub(1).ok_or(())?;
+    /// `None` when the object is not a live file object or has no reference left.
+    pub fn dereference(&mut self, address: usize) -> Option<u32> {
+        let file = self.files.get_mut(&address)?;
+        file.refs = file.refs.checked_sub(1)?;
         let left = file.refs;
         if left == 0
             && let Some(file) = self.files.remove(&address)
@@ -159,7 +158,7 @@ impl Io {
             debug_assert_eq!(core::ptr::from_ref(file.memory.as_ref()) as usize, address);
             self.closed.push(file.kind);
         }
-        Ok(left)
+        Some(left)
     }
 
     /// Open handles.
@@ -304,6 +303,7 @@ pub unsafe extern "C" fn KeWaitForSingleObject(
             let relative = if timeout.is_null() {
                 0
             } else {
+                // SAFETY: a non-null timeout points to the caller's LARGE_INTEGER.
                 unsafe { *timeout }
             };
             super::machine::advance_clock(relative.unsigned_abs());
@@ -485,9 +485,10 @@ pub unsafe extern "C" fn ObReferenceObjectByHandle(
 pub unsafe extern "C" fn ObfDereferenceObject(object: *mut c_void) -> isize {
     let left = with(|k| {
         k.enter("ObfDereferenceObject", DISPATCH_LEVEL);
-        match k.io.dereference(object as usize) {
-            Ok(left) => isize::try_from(left).unwrap_or(isize::MAX),
-            Err(()) => {
+        if let Some(left) = k.io.dereference(object as usize) {
+            isize::try_from(left).unwrap_or(isize::MAX)
+        } else {
+            {
                 k.report(Violation::ReferenceUnderflow {
                     routine: "ObfDereferenceObject",
                     handle: format!("{object:p}"),

@@ -47,7 +47,7 @@ pub const REQUEST_TYPE_READ: i32 = 3;
 pub const REQUEST_TYPE_DEVICE_CONTROL: i32 = 14;
 
 /// `WdfIoTargetOpenByName`.
-pub const OPEN_BY_NAME: i32 = 4;
+pub const OPEN_BY_NAME: i32 = 2;
 /// `WdfIoTargetOpenUseExistingDevice`.
 pub const OPEN_USE_EXISTING_DEVICE: i32 = 1;
 
@@ -91,7 +91,7 @@ pub struct RequestData {
     pub input_length: usize,
     /// Output bytes.
     pub output_length: usize,
-    /// The system buffer (METHOD_BUFFERED): input in, output out.
+    /// The system buffer (`METHOD_BUFFERED`): input in, output out.
     pub buffer: Vec<u8>,
     /// Where it is.
     pub state: RequestState,
@@ -297,6 +297,9 @@ pub const fn is_handle_value(value: u64) -> bool {
 
 impl Objects {
     /// Creates an object; `attributes` may be null.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` for a parent that is not a live object.
     ///
     /// # Safety
     /// `attributes` is null or points to valid `WDF_OBJECT_ATTRIBUTES`.
