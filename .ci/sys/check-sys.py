@@ -197,6 +197,7 @@ CALLBACKS = [
     "ferrofilter::entry::filter_unload",
     "ferrofilter::entry::on_driver_unload",
     "ferrofilter::minifilter::instance_setup",
+    "ferrofilter::minifilter::instance_query_teardown",
     "ferrofilter::filter::create::pre_create",
     "ferrofilter::filter::create::post_create",
     "ferrofilter::filter::fsctl::pre_file_system_control",
@@ -267,9 +268,16 @@ for name in CALLBACKS:
         how = "registration table"
     if check(rva is not None and rva in procedure_at, f"no procedure {name} in the PDB"):
         folded.append(f"{name} -> {procedure_at[rva]} (found by its {how})")
-instance_setup = rva_of(procedures, "ferrofilter::minifilter::instance_setup", {"S_GPROC32", "S_LPROC32"})
-check(page is not None and instance_setup is not None and section_of(instance_setup) is page,
-      "ferrofilter::minifilter::instance_setup (link_section PAGE) is not in PAGE")
+for paged in ("ferrofilter::minifilter::instance_setup", "ferrofilter::minifilter::instance_query_teardown"):
+    rva = rva_of(procedures, paged, {"S_GPROC32", "S_LPROC32"})
+    if rva is None:  # folded by /OPT:ICF: the public's address
+        parts = paged.split("::")
+        suffix = "".join(f"{len(p)}{p}" for p in parts[-2:])
+        public = next((rvas for name, rvas in publics.items()
+                       if name.startswith("_R") and name.endswith(suffix)), None)
+        rva = public[0][1] if public else None
+    check(page is not None and rva is not None and section_of(rva) is page,
+          f"{paged} (link_section PAGE) is not in PAGE")
 
 GLOBALS = [
     "ferrofilter::entry::FILTER",

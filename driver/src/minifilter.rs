@@ -1,4 +1,5 @@
-//! The Filter Manager side: the registration tables, `InstanceSetup`, and the context
+//! The Filter Manager side: the registration tables, `InstanceSetup`, `InstanceQueryTeardown`
+//! (without which Filter Manager refuses a manual detach, `fltmc detach`), and the context
 //! registrations. The operation callbacks live in `filter` (see its docs for the core call each
 //! one makes).
 //!
@@ -21,9 +22,9 @@ use crate::filter::state::StreamCtx;
 use crate::filter::{create, fsctl, io};
 use crate::fltmgr::{
     _FLT_FILESYSTEM_TYPE, FLT_CONTEXT_REGISTRATION, FLT_CONTEXT_TYPE, FLT_FILESYSTEM_TYPE,
-    FLT_INSTANCE_SETUP_FLAGS, FLT_OPERATION_REGISTRATION, FLT_POST_OPERATION_FLAGS,
-    FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS, FLT_REGISTRATION, FltIsVolumeWritable,
-    PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
+    FLT_INSTANCE_QUERY_TEARDOWN_FLAGS, FLT_INSTANCE_SETUP_FLAGS, FLT_OPERATION_REGISTRATION,
+    FLT_POST_OPERATION_FLAGS, FLT_POSTOP_CALLBACK_STATUS, FLT_PREOP_CALLBACK_STATUS,
+    FLT_REGISTRATION, FltIsVolumeWritable, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
 };
 use crate::policy::{self, FileSystem, Volume};
 use crate::wdf::Shared;
@@ -137,7 +138,7 @@ pub static REGISTRATION: Shared<FLT_REGISTRATION> = Shared(FLT_REGISTRATION {
     OperationRegistration: (&raw const OPERATIONS.0).cast(),
     FilterUnloadCallback: Some(crate::entry::filter_unload),
     InstanceSetupCallback: Some(instance_setup),
-    InstanceQueryTeardownCallback: None,
+    InstanceQueryTeardownCallback: Some(instance_query_teardown),
     InstanceTeardownStartCallback: None,
     InstanceTeardownCompleteCallback: None,
     GenerateFileNameCallback: None,
@@ -183,6 +184,25 @@ unsafe extern "C" fn instance_setup(
             log!(Info, "attaching to {volume:?}");
             NtStatus::SUCCESS.as_i32()
         }
+        Err(status) => status.as_i32(),
+    }
+}
+
+/// `PFLT_INSTANCE_QUERY_TEARDOWN_CALLBACK`: a manual detach (`FltDetachVolume`, `FilterDetach`,
+/// `fltmc detach`) of an instance is allowed (`policy::query_teardown`). Without this callback
+/// Filter Manager refuses such a detach. The instance's contexts are then torn down as for any
+/// instance teardown (`stream_cleanup`).
+///
+/// # Safety
+/// Called by Filter Manager at `PASSIVE_LEVEL` with valid related objects.
+#[unsafe(link_section = "PAGE")]
+unsafe extern "C" fn instance_query_teardown(
+    _objects: PCFLT_RELATED_OBJECTS,
+    _flags: FLT_INSTANCE_QUERY_TEARDOWN_FLAGS,
+) -> NTSTATUS {
+    wdk_sys::PAGED_CODE!();
+    match policy::query_teardown() {
+        Ok(()) => NtStatus::SUCCESS.as_i32(),
         Err(status) => status.as_i32(),
     }
 }
