@@ -258,6 +258,44 @@ fn kernel_structures_match_windows_sys() {
     assert_all(&rows);
 }
 
+/// The access state post-create reads the granted access from. `ACCESS_STATE` declares its
+/// members up to `OriginalDesiredAccess`; `Undeclared` holds the bytes from
+/// `SubjectSecurityContext` on.
+#[test]
+fn access_state_matches_windows_sys() {
+    let rows = [
+        check!(
+            size_of::<decls::ACCESS_STATE>(),
+            size_of::<wf::ACCESS_STATE>()
+        ),
+        check!(
+            align_of::<decls::ACCESS_STATE>(),
+            align_of::<wf::ACCESS_STATE>()
+        ),
+        check!(
+            offset_of!(decls::ACCESS_STATE, Flags),
+            offset_of!(wf::ACCESS_STATE, Flags)
+        ),
+        check!(
+            offset_of!(decls::ACCESS_STATE, RemainingDesiredAccess),
+            offset_of!(wf::ACCESS_STATE, RemainingDesiredAccess)
+        ),
+        check!(
+            offset_of!(decls::ACCESS_STATE, PreviouslyGrantedAccess),
+            offset_of!(wf::ACCESS_STATE, PreviouslyGrantedAccess)
+        ),
+        check!(
+            offset_of!(decls::ACCESS_STATE, OriginalDesiredAccess),
+            offset_of!(wf::ACCESS_STATE, OriginalDesiredAccess)
+        ),
+        check!(
+            offset_of!(decls::ACCESS_STATE, Undeclared),
+            offset_of!(wf::ACCESS_STATE, SubjectSecurityContext)
+        ),
+    ];
+    assert_all(&rows);
+}
+
 /// Enumerators and #define values the driver and the windows-drivers-rs crates use.
 #[test]
 fn values_match_windows_sys() {

@@ -5,18 +5,21 @@
 //! marked with `FltIsEcpFromUserMode` (the context of a user-mode ECP is not even looked at; the
 //! core skips and counts it). The core decides the handle's keys outside the state lock
 //! (`resolve_create_keys`, asking for a unique key from `ExUuidCreate` only for a handle without a
-//! usable ECP) and counts them under it (`Filter::record_create`). The keys, the granted
-//! access the create asks for and what `Filter::pre_io` answered go to post-create as the
-//! completion context; the create itself goes down unchanged.
+//! usable ECP) and counts them under it (`Filter::record_create`). The keys and what
+//! `Filter::pre_io` answered go to post-create as the completion context; the create itself goes
+//! down unchanged.
 //!
 //! Post-create (`PASSIVE_LEVEL`, in the creating thread: Filter Manager guarantees it for
 //! creates, so no `FltDoCompletionProcessingWhenSafe` is needed): `Filter::post_io`,
-//! `Filter::post_create`; for a created handle, the stream-handle context is set, the stream
-//! context found or made, and `StreamContext::on_handle_opened` counts the handle.
+//! `Filter::post_create` with the access the open was *granted*
+//! (`SecurityContext->AccessState->PreviouslyGrantedAccess`, set by the access checks below us;
+//! not `DesiredAccess`, which for a `MAXIMUM_ALLOWED` open names no specific right); for a
+//! created handle, the stream-handle context is set, the stream context found or made, and
+//! `StreamContext::on_handle_opened` counts the handle.
 //!
 //! Unverified here: written from fltKernel.h (`FLT_PARAMETERS.Create`), minispy's `SpyParseEcps`,
-//! the ECP documentation ("Retrieving ECPs", "System-defined ECPs") and the post-operation IRQL
-//! rules ("post-create callback routines are called at IRQL = `PASSIVE_LEVEL`"); never run.
+//! the ECP documentation ("Retrieving ECPs", "System-defined ECPs"), the `ACCESS_STATE` and
+//! `IO_SECURITY_CONTEXT` pages (wdm.h) and the post-operation IRQL rules ("post-create callback routines are called at IRQL = `PASSIVE_LEVEL`"); never run.
 
 use alloc::vec::Vec;
 use core::{ptr, slice};
@@ -39,7 +42,6 @@ use crate::wdf::check;
 /// What pre-create hands to post-create.
 struct CreateCompletion {
     keys: HandleKeys,
-    access: ACCESS_MASK,
     count_answer: bool,
 }
 
@@ -123,8 +125,6 @@ pub unsafe extern "C" fn pre_create(
     // SAFETY: the operation is IRP_MJ_CREATE, so `Create` is the union member Filter Manager set.
     let create = unsafe { &params.Create };
     let options = create.Options;
-    // SAFETY: a create's SecurityContext is always set by the I/O manager.
-    let access = unsafe { (*create.SecurityContext).DesiredAccess };
     let kind =
         CreateDisposition::from_create_options(options).map_or(PurgeOp::Other, PurgeOp::Create);
 
@@ -140,11 +140,7 @@ pub unsafe extern "C" fn pre_create(
     if !keys.anomalies.is_clean() {
         log!(Trace, "create ECP anomalies: {:?}", keys.anomalies);
     }
-    let completion = CreateCompletion {
-        keys,
-        access,
-        count_answer,
-    };
+    let completion = CreateCompletion { keys, count_answer };
     if let Ok(completion) = pool::try_box(completion) {
         // SAFETY: Filter Manager passes a live out pointer for the completion context.
         unsafe { completion_context.write(completion.cast()) };
@@ -155,6 +151,31 @@ pub unsafe extern "C" fn pre_create(
         log!(Error, "pre-create: no memory for the completion context");
         pass_through()
     }
+}
+
+/// `Parameters.Create.SecurityContext->AccessState->PreviouslyGrantedAccess` of a create: in
+/// post-create, the access the open was granted (the access checks below add every right they
+/// grant, `MAXIMUM_ALLOWED` resolved). Zero if the I/O manager gave no access state.
+///
+/// # Safety
+/// `data` must be the live callback data of an `IRP_MJ_CREATE` in its post-operation callback.
+unsafe fn granted_access(data: PFLT_CALLBACK_DATA) -> ACCESS_MASK {
+    // SAFETY: `data` is the live create's callback data (caller).
+    let iopb = unsafe { iopb(data) };
+    // SAFETY: the parameter block is live for the callback.
+    let params = unsafe { &(*iopb).Parameters };
+    // SAFETY: the operation is IRP_MJ_CREATE, so `Create` is the union member Filter Manager set.
+    let security = unsafe { params.Create.SecurityContext };
+    if security.is_null() {
+        return 0;
+    }
+    // SAFETY: the I/O manager's security context lives until the create completes.
+    let state = unsafe { (*security).AccessState };
+    if state.is_null() {
+        return 0;
+    }
+    // SAFETY: the access state lives as long as the security context that points to it.
+    unsafe { (*state).PreviouslyGrantedAccess }
 }
 
 /// `IRP_MJ_CREATE` post-operation callback.
@@ -170,16 +191,15 @@ pub unsafe extern "C" fn post_create(
 ) -> FLT_POSTOP_CALLBACK_STATUS {
     wdk_sys::PAGED_CODE!();
     // SAFETY: the completion context is the CreateCompletion pre_create stored, taken back once.
-    let CreateCompletion {
-        keys,
-        access,
-        count_answer,
-    } = unsafe { pool::unbox(completion_context.cast::<CreateCompletion>()) };
+    let CreateCompletion { keys, count_answer } =
+        unsafe { pool::unbox(completion_context.cast::<CreateCompletion>()) };
     if flags & FLTFL_POST_OPERATION_DRAINING != 0 {
         return finished();
     }
     // SAFETY: live callback data of the completed create.
     let status = unsafe { io_status(data) };
+    // SAFETY: live callback data of the completed create.
+    let access = unsafe { granted_access(data) };
     let handle = state::with(|s| {
         if count_answer {
             s.filter.post_io(status);

@@ -36,6 +36,23 @@ typedef struct _IO_STATUS_BLOCK {
     ULONG_PTR Information;
 } IO_STATUS_BLOCK, *PIO_STATUS_BLOCK;
 
+/* The access state of an open: ferrofilter reads PreviouslyGrantedAccess in post-create (what
+   the create was granted). The members from SubjectSecurityContext on (subject context, security
+   descriptor, aux data, privileges, audit flag, object and type names) are not declared; their
+   bytes are kept so the size is the documented one. */
+typedef struct _ACCESS_STATE {
+    LUID OperationID;
+    BOOLEAN SecurityEvaluated;
+    BOOLEAN GenerateAudit;
+    BOOLEAN GenerateOnClose;
+    BOOLEAN PrivilegesAllocated;
+    ULONG Flags;
+    ACCESS_MASK RemainingDesiredAccess;
+    ACCESS_MASK PreviouslyGrantedAccess;
+    ACCESS_MASK OriginalDesiredAccess;
+    ULONG_PTR Undeclared[16];
+} ACCESS_STATE;
+
 typedef struct _IO_SECURITY_CONTEXT {
     PSECURITY_QUALITY_OF_SERVICE SecurityQos;
     PACCESS_STATE AccessState;
