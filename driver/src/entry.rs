@@ -18,6 +18,9 @@
 //! the filter unregistered and the device deleted. Filter Manager then runs the unload routine it
 //! saved, KMDF's, which calls `on_driver_unload`; that finds the work done (it is idempotent).
 //!
+//! `DriverEntry` first resets every static of the driver, so a second load in one process (the
+//! simulated kernel loads and unloads the driver many times) starts as a fresh image does.
+//!
 //! Unverified here: written from wdfdriver.h (KMDF 1.33), fltKernel.h, the cdo and nonpnp
 //! samples, and Filter Manager's documented unload sequence; never loaded.
 
@@ -33,6 +36,7 @@ use wdk_sys::{
 
 use crate::constants::{FLTFL_FILTER_UNLOAD_MANDATORY, WDF_DRIVER_INIT_NON_PNP_DRIVER};
 use crate::device;
+use crate::filter;
 use crate::fltmgr::{
     FLT_FILTER_UNLOAD_FLAGS, FltRegisterFilter, FltStartFiltering, FltUnregisterFilter, PFLT_FILTER,
 };
@@ -81,6 +85,7 @@ struct Created {
 
 #[unsafe(link_section = "INIT")]
 fn initialize(driver: PDRIVER_OBJECT, registry_path: PCUNICODE_STRING) -> Result<(), NtStatus> {
+    reset_statics();
     let mut created = Created::default();
     for step in BringUp::ORDER {
         if let Err(status) = bring_up(step, driver, registry_path, &mut created) {
@@ -97,6 +102,18 @@ fn initialize(driver: PDRIVER_OBJECT, registry_path: PCUNICODE_STRING) -> Result
         CONTROL_DEVICE.store(device.cast(), Ordering::Release);
     }
     Ok(())
+}
+
+/// Every static back to its initial value. On Windows each load is a fresh image, so this changes
+/// nothing there; a host process that loads the driver again (the simulated kernel) gets the same
+/// start. Runs before anything can reach the statics.
+#[unsafe(link_section = "INIT")]
+fn reset_statics() {
+    FILTER.store(ptr::null_mut(), Ordering::Release);
+    CONTROL_DEVICE.store(ptr::null_mut(), Ordering::Release);
+    WDF_DRIVER.store(ptr::null_mut(), Ordering::Release);
+    TORN_DOWN.store(false, Ordering::Release);
+    filter::state::reset();
 }
 
 #[unsafe(link_section = "INIT")]

@@ -190,6 +190,17 @@ pub unsafe fn with_stream<R>(
 static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
 static NEXT_FALLBACK_KEY: AtomicU64 = AtomicU64::new(1);
 
+/// Back to the state of a fresh image: no filter state (the core's counters start again at zero,
+/// the stream list empty) and both counters at 1. Called by `DriverEntry` before anything can
+/// reach the state; on Windows it finds the initial values already.
+pub fn reset() {
+    // Taken out under the lock and dropped after it is released (its memory goes back to the
+    // pool outside the lock).
+    let _previous = STATE.with(Option::take);
+    NEXT_STREAM_ID.store(1, Ordering::Relaxed);
+    NEXT_FALLBACK_KEY.store(1, Ordering::Relaxed);
+}
+
 /// A new opaque stream number.
 pub fn next_stream_id() -> u64 {
     NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed)
