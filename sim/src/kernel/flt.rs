@@ -184,8 +184,6 @@ pub struct FilterManager {
     pub queue: VecDeque<usize>,
     /// What the filter's flushes asked of the file system: (file object, status).
     pub flushes: Vec<(usize, i32)>,
-    /// How the file system answers a flush-and-purge of a file object.
-    pub flush: Option<fn(usize) -> i32>,
 }
 
 impl FilterManager {

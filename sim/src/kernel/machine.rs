@@ -707,7 +707,7 @@ pub fn run_work_items() {
 #[must_use]
 pub fn flush_and_purge(file: usize) -> i32 {
     with(|k| {
-        let status = k.flt.flush.map_or(STATUS_SUCCESS, |flush| flush(file));
+        let status = super::volume::flush_and_purge(k, file);
         k.flt.flushes.push((file, status));
         status
     })

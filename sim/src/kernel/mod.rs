@@ -16,6 +16,7 @@ pub mod layout;
 pub mod machine;
 pub mod nt;
 pub mod rules;
+pub mod volume;
 pub mod wdf;
 
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -61,6 +62,8 @@ pub struct Kernel {
     pub calls: std::collections::BTreeMap<&'static str, u64>,
     /// The world outside the driver.
     pub world: machine::World,
+    /// The volume below Filter Manager.
+    pub volume: volume::Volume,
 }
 
 impl Kernel {
@@ -79,6 +82,7 @@ impl Kernel {
             keep_log: config.keep_log,
             calls: std::collections::BTreeMap::new(),
             world: machine::World::default(),
+            volume: volume::Volume::default(),
         }
     }
 

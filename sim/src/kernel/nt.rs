@@ -118,6 +118,13 @@ impl Io {
         handle
     }
 
+    /// Says what a file object stands for once its open exists.
+    pub fn set_kind(&mut self, address: usize, kind: FileKind) {
+        if let Some(file) = self.files.get_mut(&address) {
+            file.kind = kind;
+        }
+    }
+
     /// The handle's entry.
     #[must_use]
     pub fn handle(&self, handle: u64) -> Option<HandleEntry> {

@@ -1,0 +1,229 @@
+//! The driver's filter callbacks on the simulated kernel: creates with oplock-key ECPs reach
+//! its pre- and post-create through Filter Manager's ECP routines, its stream-handle contexts
+//! answer `QUERY_KEYS`, its purge-failure-mode mirror follows the file system's count through
+//! its FSCTL callbacks, a purge request is held while the window is open and re-issued (through
+//! a work item and `FltFlushBuffers2`) when it closes, and unload leaves no context behind.
+//! Expected values are the reference's (REFERENCE §4, §5), not the driver's.
+
+use ferrofilter_core::guid::Guid;
+use ferrofilter_core::oplock::{CreateParams, access, share};
+use ferrofilter_core::protocol::{
+    HandleInput, HandleKeysInfo, Header, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP,
+    KEY_ORIGIN_UNIQUE, PURGE_OUTCOME_HELD, PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry,
+    ioctl,
+};
+use ferrofilter_core::purge::RequestorMode;
+use ferrofilter_sim::fltmgr::{CreateArgs, SimEcp};
+use ferrofilter_sim::fs::StreamKind;
+use ferrofilter_sim::kernel::{Machine, MachineConfig, volume};
+use zerocopy::{FromBytes, IntoBytes};
+
+/// `GUID_ECP_OPLOCK_KEY` {48850596-3050-4be7-9863-fec350ce8d7f} (REFERENCE §4).
+const ECP_OPLOCK_KEY: Guid = Guid::from_fields(
+    0x4885_0596,
+    0x3050,
+    0x4be7,
+    [0x98, 0x63, 0xfe, 0xc3, 0x50, 0xce, 0x8d, 0x7f],
+);
+/// `GUID_ECP_DUAL_OPLOCK_KEY` {41621a14-b08b-4df1-b676-a05ffdf01bea} (REFERENCE §4).
+const ECP_DUAL_OPLOCK_KEY: Guid = Guid::from_fields(
+    0x4162_1a14,
+    0xb08b,
+    0x4df1,
+    [0xb6, 0x76, 0xa0, 0x5f, 0xfd, 0xf0, 0x1b, 0xea],
+);
+const KEY_A: Guid = Guid::from_fields(0x1111_1111, 0x2222, 0x3333, [4, 4, 4, 4, 4, 4, 4, 4]);
+const KEY_B: Guid = Guid::from_fields(0x5555_5555, 0x6666, 0x7777, [8, 8, 8, 8, 8, 8, 8, 8]);
+/// `SET_PURGE_FAILURE_MODE_ENABLED` / `_DISABLED` (REFERENCE §5).
+const ENABLED: u32 = 1;
+const DISABLED: u32 = 2;
+
+/// `OPLOCK_KEY_ECP_CONTEXT { GUID OplockKey; ULONG Reserved; }`, 20 bytes.
+fn single_key(key: Guid) -> Vec<u8> {
+    let mut bytes = key.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&[0; 4]);
+    bytes
+}
+
+/// `DUAL_OPLOCK_KEY_ECP_CONTEXT`: parent, target, the two `...Set` BOOLEANs, padding to 36.
+fn dual_key(parent: Guid, target: Guid) -> Vec<u8> {
+    let mut bytes = parent.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&target.to_le_bytes());
+    bytes.extend_from_slice(&[1, 1, 0, 0]);
+    bytes
+}
+
+fn open(path: &str, desired: u32, ecps: Vec<SimEcp>) -> volume::Completed {
+    volume::create(&CreateArgs {
+        path: path.to_owned(),
+        params: CreateParams {
+            disposition: ferrofilter_core::oplock::CreateDisposition::OpenIf,
+            ..CreateParams::open(desired, share::FILE_SHARE_ALL)
+        },
+        kind: StreamKind::File,
+        ecps,
+    })
+}
+
+fn handle_input(handle: u64) -> Vec<u8> {
+    HandleInput {
+        header: Header::for_struct::<HandleInput>(),
+        handle,
+        flags: 0,
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+fn keys_of(machine: &Machine, control: u64, handle: u64) -> HandleKeysInfo {
+    let reply = machine.ioctl(control, ioctl::QUERY_KEYS, &handle_input(handle), 256);
+    assert_eq!(
+        reply.status,
+        0,
+        "QUERY_KEYS: {reply:?} {:#?}",
+        machine.log()
+    );
+    HandleKeysInfo::read_from_prefix(&reply.output).unwrap().0
+}
+
+fn boot() -> (Machine, u64) {
+    let machine = Machine::boot(&MachineConfig::default());
+    assert!(machine.loaded(), "{:#?}", machine.log());
+    let control = machine.open_control().expect("the control device opens");
+    (machine, control)
+}
+
+fn finish(mut machine: Machine, control: u64, handles: &[u64]) {
+    for &handle in handles {
+        assert!(volume::close(handle).status >= 0);
+    }
+    machine.close_control(control).unwrap();
+    let unloaded = machine.unload(false).expect("nothing open");
+    assert!(
+        unloaded.violations.is_empty(),
+        "{:#?}\n{:#?}",
+        unloaded.violations,
+        machine.log()
+    );
+}
+
+#[test]
+fn a_single_key_ecp_is_the_handles_key_and_is_left_as_it_came() {
+    let (machine, control) = boot();
+    let ecp = SimEcp {
+        ecp_type: ECP_OPLOCK_KEY,
+        from_user_mode: false,
+        context: single_key(KEY_A),
+    };
+    let created = open("\\a.txt", access::FILE_READ_DATA, vec![ecp]);
+    assert_eq!(created.status, 0);
+    let handle = created.handle.unwrap();
+    let keys = keys_of(&machine, control, handle);
+    assert_eq!(keys.target, KEY_A.to_le_bytes());
+    assert_eq!(keys.origin, KEY_ORIGIN_SINGLE_ECP);
+    assert_eq!(keys.from_user_mode, 0);
+    finish(machine, control, &[handle]);
+}
+
+#[test]
+fn a_user_mode_ecp_is_not_honoured() {
+    let (machine, control) = boot();
+    let ecp = SimEcp {
+        ecp_type: ECP_OPLOCK_KEY,
+        from_user_mode: true,
+        context: single_key(KEY_A),
+    };
+    let handle = open("\\u.txt", access::FILE_READ_DATA, vec![ecp])
+        .handle
+        .unwrap();
+    let keys = keys_of(&machine, control, handle);
+    assert_ne!(keys.target, KEY_A.to_le_bytes());
+    assert_eq!(keys.origin, KEY_ORIGIN_UNIQUE);
+    assert_eq!(keys.from_user_mode, 1);
+    finish(machine, control, &[handle]);
+}
+
+#[test]
+fn a_dual_key_ecp_gives_parent_and_target() {
+    let (machine, control) = boot();
+    let ecp = SimEcp {
+        ecp_type: ECP_DUAL_OPLOCK_KEY,
+        from_user_mode: false,
+        context: dual_key(KEY_A, KEY_B),
+    };
+    let handle = open("\\d.txt", access::FILE_READ_DATA, vec![ecp])
+        .handle
+        .unwrap();
+    let keys = keys_of(&machine, control, handle);
+    assert_eq!(keys.origin, KEY_ORIGIN_DUAL_ECP);
+    assert_eq!(keys.parent, KEY_A.to_le_bytes());
+    assert_eq!(keys.target, KEY_B.to_le_bytes());
+    finish(machine, control, &[handle]);
+}
+
+fn purge_rows(machine: &Machine, control: u64) -> (PurgeStatusHeader, Vec<PurgeStreamEntry>) {
+    let reply = machine.ioctl(control, ioctl::PURGE_STATUS, &[], 4096);
+    assert_eq!(reply.status, 0, "{reply:?}");
+    let (header, rest) = PurgeStatusHeader::read_from_prefix(&reply.output).unwrap();
+    let rows = rest
+        .chunks_exact(size_of::<PurgeStreamEntry>())
+        .take(header.returned as usize)
+        .map(|row| PurgeStreamEntry::read_from_bytes(row).unwrap())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn the_mirror_follows_the_file_systems_count_and_a_held_purge_is_reissued() {
+    let (machine, control) = boot();
+    let handle = open(
+        "\\p.txt",
+        access::FILE_READ_DATA | access::FILE_WRITE_DATA,
+        Vec::new(),
+    )
+    .handle
+    .unwrap();
+    let fsctl = |flags: u32| {
+        volume::set_purge_failure_mode(handle, RequestorMode::Kernel, &flags.to_le_bytes()).status
+    };
+    assert_eq!(fsctl(ENABLED), 0);
+    assert_eq!(fsctl(ENABLED), 0);
+    assert_eq!(fsctl(DISABLED), 0);
+    let fs_count = machine.kernel(|k| k.volume.fs.stream("\\p.txt").unwrap().purge.count());
+    assert_eq!(fs_count, 1);
+    let (_, rows) = purge_rows(&machine, control);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].count, fs_count, "the filter's mirror");
+
+    // While the window is open a purge request is held (REFERENCE §5) ...
+    let reply = machine.ioctl(control, ioctl::PURGE_REQUEST, &handle_input(handle), 64);
+    assert_eq!(reply.status, 0, "{reply:?} {:#?}", machine.log());
+    let answer = PurgeRequestOutput::read_from_prefix(&reply.output)
+        .unwrap()
+        .0;
+    assert_eq!(answer.outcome, PURGE_OUTCOME_HELD);
+    assert_eq!(answer.held, 1);
+    let flushes_before = machine.kernel(|k| k.flt.flushes.len());
+    // ... and re-issued when the count drops to zero: the filter flushes through the caller's
+    // file object from a work item, and the file system purges.
+    assert_eq!(fsctl(DISABLED), 0);
+    let flushes = machine.kernel(|k| k.flt.flushes[flushes_before..].to_vec());
+    assert_eq!(flushes.len(), 1, "{:#?}", machine.log());
+    assert_eq!(flushes[0].1, 0);
+    let (_, rows) = purge_rows(&machine, control);
+    assert_eq!((rows[0].count, rows[0].held), (0, 0));
+    finish(machine, control, &[handle]);
+}
+
+#[test]
+fn a_purge_request_needs_write_access_on_the_named_handle() {
+    let (machine, control) = boot();
+    let handle = open("\\r.txt", access::FILE_READ_DATA, Vec::new())
+        .handle
+        .unwrap();
+    let reply = machine.ioctl(control, ioctl::PURGE_REQUEST, &handle_input(handle), 64);
+    // ObReferenceObjectByHandle with FILE_WRITE_DATA on a read-only handle.
+    assert_eq!(reply.status, 0xC000_0022_u32.cast_signed(), "{reply:?}");
+    finish(machine, control, &[handle]);
+}
