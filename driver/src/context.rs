@@ -17,6 +17,7 @@ use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use ferrofilter_core::policy::gate;
 use ferrofilter_core::{NtStatus, OwnerId};
 use wdk_sys::ntddk::{KeClearEvent, KeInitializeEvent, KeSetEvent, KeWaitForSingleObject};
 use wdk_sys::{
@@ -80,11 +81,81 @@ pub struct ControlState {
     /// Set when a completion reports that nothing is outstanding (unload waits on it).
     /// A `NotificationEvent`, initialized in place by `ControlContext::init`.
     pub drained: UnsafeCell<KEVENT>,
-    /// Control-device handles created and not yet closed.
-    pub open_handles: AtomicU32,
+    /// The handle gate (`ferrofilter_core::policy::gate`): control-device handles created and
+    /// not yet closed, and whether unload has started, in one word, so that a create and an
+    /// unload cannot both win.
+    pub gate: AtomicU32,
 }
 
 impl ControlState {
+    /// Counts a new handle, unless unload has started.
+    ///
+    /// # Errors
+    /// As `gate::open`: `STATUS_DELETE_PENDING` once unload started.
+    pub fn open_handle(&self) -> Result<(), NtStatus> {
+        let mut state = self.gate.load(Ordering::Acquire);
+        loop {
+            let next = gate::open(state)?;
+            match self
+                .gate
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Uncounts a handle counted by [`ControlState::open_handle`].
+    pub fn close_handle(&self) {
+        let mut state = self.gate.load(Ordering::Acquire);
+        loop {
+            let next = gate::close(state);
+            match self
+                .gate
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Starts unload when the core allows it with the handles open now; from then on no handle
+    /// is created. Returns the number of handles open.
+    ///
+    /// # Errors
+    /// As `gate::begin_unload` (`STATUS_FLT_DO_NOT_DETACH`), with the number of handles open.
+    pub fn begin_unload(&self, mandatory: bool) -> Result<u32, (NtStatus, u32)> {
+        let mut state = self.gate.load(Ordering::Acquire);
+        loop {
+            let next =
+                gate::begin_unload(state, mandatory).map_err(|s| (s, gate::handles(state)))?;
+            match self
+                .gate
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(gate::handles(state)),
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// An unload that started is refused after all: handles may be created again.
+    pub fn abandon_unload(&self) {
+        let mut state = self.gate.load(Ordering::Acquire);
+        loop {
+            let next = gate::abandon_unload(state);
+            match self
+                .gate
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+    }
+
     /// Sets the drained event. Callable at IRQL <= `DISPATCH_LEVEL` (completion routines).
     pub fn signal_drained(&self) {
         // SAFETY: `drained` was initialized by `init` and lives as long as the device; setting an
@@ -146,7 +217,7 @@ impl ControlContext {
         let state = ControlState {
             forwarder,
             drained: UnsafeCell::new(KEVENT::default()),
-            open_handles: AtomicU32::new(0),
+            gate: AtomicU32::new(0),
         };
         // SAFETY: `this` is valid, aligned context memory that nobody else touches yet (caller).
         let context = unsafe { &mut *this };

@@ -1,10 +1,12 @@
 //! The control device's callbacks: file create / cleanup / close and `EvtIoDeviceControl`.
 //!
-//! - Create: `Forwarder::open_owner`, kept in the file object's [`FileContext`] with a spin lock
-//!   for its I/O target; a failure completes the create with its status.
+//! - Create: counted through the handle gate (`ControlState::open_handle`: refused with
+//!   `STATUS_DELETE_PENDING` once unload started), then `Forwarder::open_owner`, kept in the file
+//!   object's [`FileContext`] with a spin lock for its I/O target; a failure completes the create
+//!   with its status.
 //! - Cleanup: `Forwarder::close_owner` (cancels everything the handle forwarded).
 //! - Close: deletes the handle's I/O target (every request on it has completed by then: each held
-//!   a reference on the file object).
+//!   a reference on the file object), then uncounts the handle.
 //! - IOCTL: buffers in, `ferrofilter_core::control::dispatch`, then what it says: complete,
 //!   forward (format as a read of the handle's target into the output buffer, then
 //!   `Forwarder::forward`, which owns the request from then on), open a target, or serve a
@@ -25,12 +27,11 @@
 use alloc::vec::Vec;
 use core::ptr;
 use core::slice;
-use core::sync::atomic::Ordering;
 
 use ferrofilter_core::control::{Dispatch, dispatch, handle_access};
 use ferrofilter_core::ports::SpinLock;
 use ferrofilter_core::protocol::{Command, decode_command};
-use ferrofilter_core::{CancelId, NtStatus};
+use ferrofilter_core::{CancelId, NotSent, NtStatus};
 use wdk_sys::ntddk::{ObReferenceObjectByHandle, ObfDereferenceObject};
 use wdk_sys::{
     _WDF_IO_TARGET_OPEN_TYPE, _WDF_REQUEST_TYPE, ACCESS_MASK, IoFileObjectType, NTSTATUS,
@@ -72,14 +73,25 @@ pub unsafe extern "C" fn on_file_create(
     wdk_sys::PAGED_CODE!();
     // SAFETY: the framework passes the live control device.
     let control = unsafe { device::state(device) };
-    // The lock goes first: it can fail, and it needs no undoing (it dies with the file object).
+    // The gate first: once unload started no handle is created, and unload sees every handle
+    // counted here. Every failure below uncounts it (the close callback does not run for a
+    // create that failed).
+    if let Err(status) = control.open_handle() {
+        log!(Warning, "create refused: {status:?} (unloading)");
+        return complete(request, status, 0);
+    }
+    // The lock next: it can fail, and it needs no undoing (it dies with the file object).
     let target = match WdfSpinLock::create(None, file_object.cast()) {
         Ok(lock) => lock,
-        Err(status) => return complete(request, status, 0),
+        Err(status) => {
+            control.close_handle();
+            return complete(request, status, 0);
+        }
     };
     let owner = match control.forwarder.open_owner() {
         Ok(owner) => owner,
         Err(status) => {
+            control.close_handle();
             log!(Warning, "create refused: {status:?}");
             return complete(request, status, 0);
         }
@@ -88,7 +100,6 @@ pub unsafe extern "C" fn on_file_create(
     let context = unsafe { FileContext::of(file_object.cast()) };
     // SAFETY: nobody else can reach the context before the create completes.
     unsafe { context.write(FileContext { owner, target }) };
-    control.open_handles.fetch_add(1, Ordering::AcqRel);
     log!(Trace, "opened {owner:?}");
     complete(request, NtStatus::SUCCESS, 0);
 }
@@ -128,7 +139,7 @@ pub unsafe extern "C" fn on_file_close(file_object: WDFFILEOBJECT) {
     if let Some(target) = file.target.with(Option::take) {
         delete_target(target);
     }
-    control.open_handles.fetch_sub(1, Ordering::AcqRel);
+    control.close_handle();
 }
 
 /// `EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL` of the control device's parallel queue (`PASSIVE_LEVEL`:
@@ -432,9 +443,18 @@ fn forward(
             let context = unsafe { RequestContext::of(request) };
             // SAFETY: nothing else touches the context before the core sends the request.
             unsafe { (*context).target = target };
-            match control.forwarder.forward(file.owner, request, cancel_id) {
+            match control
+                .forwarder
+                .forward_reporting(file.owner, request, cancel_id)
+            {
                 Ok(id) => log!(Trace, "{:?} forwarded {id:?} ({cancel_id:?})", file.owner),
-                Err(status) => log!(Warning, "forward refused: {status:?}"),
+                Err(NotSent { status, drained }) => {
+                    log!(Warning, "forward refused: {status:?}");
+                    // A failed send that emptied the table is what an unload drain waits for.
+                    if drained {
+                        control.signal_drained();
+                    }
+                }
             }
         }
         Err(status) => complete(request, status, 0),

@@ -5,14 +5,16 @@
 //! callback) → `WdfDeviceCreate` → symbolic link → parallel
 //! default queue → `WdfControlFinishInitializing`. Every failure deletes what was created.
 //!
-//! Also the unload half: stop the queue, cancel everything sent, wait until the core reports
-//! nothing outstanding, delete the device.
+//! Also the unload half: stop the queue, cancel everything sent, wait (in bounded slices) until
+//! the core reports nothing outstanding, delete the device. An optional unload that cannot drain
+//! restarts the queue and is refused; a mandatory one keeps waiting.
 //!
 //! Unverified here: written from wdfcontrol.h, wdfdevice.h, wdfio.h (KMDF 1.33), wdmsec.h and
 //! nonpnp.c; never run.
 
 use core::ptr;
 
+use ferrofilter_core::policy::{self, DrainTimeout, UNLOAD_DRAIN_SLICES};
 use ferrofilter_core::protocol::{DEVICE_NAME, SYMBOLIC_LINK};
 use ferrofilter_core::{ForwardState, Forwarder, NtStatus};
 use wdk_sys::{
@@ -37,7 +39,8 @@ use crate::wdf::{check, object_attributes, struct_size};
 const TABLE_CAPACITY: u32 = 4096;
 
 /// How long one wait for the forwarded requests to drain lasts, in 100 ns units (5 s). Unload
-/// re-cancels and waits again after each one; it never deletes the device under a live request.
+/// re-cancels and waits again after each one, [`UNLOAD_DRAIN_SLICES`] times before the core
+/// decides (`policy::drain_timed_out`); it never deletes the device under a live request.
 const DRAIN_WAIT_100NS: i64 = 5 * 10_000_000;
 
 static_unicode!(DEVICE_NAME_UNITS, DEVICE_NAME_STRING, DEVICE_NAME);
@@ -240,9 +243,14 @@ pub unsafe fn state<'a>(device: WDFDEVICE) -> &'a ControlState {
 
 /// Unload: stops delivering new requests, cancels every sent one and waits until the core reports
 /// none outstanding. Waits in bounded slices, cancelling again after each (a request tracked but
-/// not yet sent when the first cancel ran is caught by the next). `PASSIVE_LEVEL`; not in `PAGE`
-/// because it takes the forwarder's spin lock.
-pub fn drain(device: WDFDEVICE) {
+/// not yet sent when the first cancel ran is caught by the next). After [`UNLOAD_DRAIN_SLICES`]
+/// slices without draining, the core decides: an optional unload restarts the queue and fails
+/// with the status it gives (`STATUS_DEVICE_BUSY`); a mandatory one keeps waiting, logging each
+/// slice. `PASSIVE_LEVEL`; not in `PAGE` because it takes the forwarder's spin lock.
+///
+/// # Errors
+/// The core's status for an optional unload that could not drain; the queue is running again.
+pub fn drain(device: WDFDEVICE, mandatory: bool) -> Result<(), NtStatus> {
     wdk_sys::PAGED_CODE!();
     // SAFETY: the caller passes the live control device.
     let queue = unsafe { call_unsafe_wdf_function_binding!(WdfDeviceGetDefaultQueue, device) };
@@ -253,21 +261,41 @@ pub fn drain(device: WDFDEVICE) {
     }
     // SAFETY: the caller passes the live control device returned by `create`.
     let control = unsafe { state(device) };
+    let mut timed_out: u32 = 0;
     loop {
-        // Cleared before cancelling: a completion that drains the table after this point sets
-        // it again, so the wait below cannot miss the last one.
+        // Cleared before cancelling: a completion (or failed send) that drains the table after
+        // this point sets it again, so the wait below cannot miss the last one.
         control.clear_drained();
         let count = control.forwarder.cancel_all();
         log!(Trace, "unload: cancel attempted on {count} requests");
         let outstanding = control.forwarder.outstanding();
         if outstanding == 0 {
-            break;
+            return Ok(());
         }
-        if !control.wait_drained(DRAIN_WAIT_100NS) {
-            log!(
-                Warning,
-                "unload: {outstanding} requests still outstanding after 5 s"
-            );
+        if control.wait_drained(DRAIN_WAIT_100NS) {
+            continue;
+        }
+        timed_out = timed_out.saturating_add(1);
+        log!(
+            Warning,
+            "unload: {outstanding} requests still outstanding after {timed_out} x 5 s"
+        );
+        if timed_out < UNLOAD_DRAIN_SLICES {
+            continue;
+        }
+        match policy::drain_timed_out(mandatory) {
+            DrainTimeout::KeepWaiting => {}
+            DrainTimeout::Refuse(status) => {
+                // SAFETY: `queue` is the device's live default queue, stopped above; starting it
+                // delivers requests again, as before the unload began.
+                unsafe { call_unsafe_wdf_function_binding!(WdfIoQueueStart, queue) };
+                log!(
+                    Error,
+                    "unload refused ({status:?}): {outstanding} forwarded requests did not \
+                     complete; the control device runs on"
+                );
+                return Err(status);
+            }
         }
     }
 }

@@ -13,10 +13,14 @@
 //! `unwind`, `UNLOAD_SEQUENCE`), tested on the sim; the WDF driver object itself is cleaned up
 //! by KMDF when `DriverEntry` fails.
 //!
-//! Unload: Filter Manager calls `filter_unload`. An optional unload is refused while the control
-//! device has open handles (`policy::unload`); otherwise everything sent is cancelled and drained,
-//! the filter unregistered and the device deleted. Filter Manager then runs the unload routine it
-//! saved, KMDF's, which calls `on_driver_unload`; that finds the work done (it is idempotent).
+//! Unload: Filter Manager calls `filter_unload`. The control device's handle gate
+//! (`policy::gate`) moves to "unloading" in one atomic step, so no handle can be created between
+//! the check and the teardown; an optional unload is refused while the control device has open
+//! handles (`policy::unload`). Then everything sent is cancelled and drained (bounded for an
+//! optional unload: one that cannot drain restarts the queue, reopens the gate and is refused,
+//! `policy::drain_timed_out`), the filter unregistered and the device deleted. Filter Manager then
+//! runs the unload routine it saved, KMDF's, which calls `on_driver_unload`; that finds the work
+//! done (it is idempotent).
 //!
 //! `DriverEntry` first resets every static of the driver, so a second load in one process (the
 //! simulated kernel loads and unloads the driver many times) starts as a fresh image does.
@@ -224,15 +228,29 @@ pub fn registered_filter() -> Option<PFLT_FILTER> {
 pub unsafe extern "C" fn filter_unload(flags: FLT_FILTER_UNLOAD_FLAGS) -> NTSTATUS {
     wdk_sys::PAGED_CODE!();
     let mandatory = flags & FLTFL_FILTER_UNLOAD_MANDATORY != 0;
-    let open_handles = NonNull::new(CONTROL_DEVICE.load(Ordering::Acquire)).map_or(0, |device| {
+    if let Some(device) = NonNull::new(CONTROL_DEVICE.load(Ordering::Acquire)) {
+        let device: WDFDEVICE = device.as_ptr().cast();
         // SAFETY: the device is published only while it is live and initialized; it is deleted
-        // only by `teardown`, which runs on this same unload path, after this read.
-        let control = unsafe { device::state(device.as_ptr().cast()) };
-        control.open_handles.load(Ordering::Acquire)
-    });
-    if let Err(status) = policy::unload(mandatory, open_handles) {
-        log!(Warning, "unload refused: {open_handles} handles open");
-        return status.as_i32();
+        // only by `teardown`, which runs on this same unload path, after this.
+        let control = unsafe { device::state(device) };
+        // One atomic step: from here on no control-device handle is created (a create in
+        // flight either counted itself before, and is seen here, or is refused).
+        match control.begin_unload(mandatory) {
+            Err((status, open_handles)) => {
+                log!(Warning, "unload refused: {open_handles} handles open");
+                return status.as_i32();
+            }
+            Ok(0) => {}
+            Ok(open_handles) => log!(
+                Warning,
+                "mandatory unload with {open_handles} control-device handles open"
+            ),
+        }
+        if let Err(status) = device::drain(device, mandatory) {
+            // The queue runs again (drain restarted it); let handles be created again too.
+            control.abandon_unload();
+            return status.as_i32();
+        }
     }
     teardown();
     NtStatus::SUCCESS.as_i32()
@@ -249,6 +267,8 @@ unsafe extern "C" fn on_driver_unload(_driver: WDFDRIVER) {
 }
 
 /// Cancels and drains what was sent, unregisters the filter and deletes the control device, once.
+/// After `filter_unload` drained, the drain here finds nothing outstanding; reached without it
+/// (KMDF's unload alone), it closes the handle gate and drains as a mandatory unload does.
 fn teardown() {
     if TORN_DOWN.swap(true, Ordering::AcqRel) {
         return;
@@ -256,7 +276,13 @@ fn teardown() {
     let device = NonNull::new(CONTROL_DEVICE.swap(ptr::null_mut(), Ordering::AcqRel));
     let filter = NonNull::new(FILTER.swap(ptr::null_mut(), Ordering::AcqRel));
     if let Some(device) = device {
-        device::drain(device.as_ptr().cast());
+        let device: WDFDEVICE = device.as_ptr().cast();
+        // SAFETY: the device was published, so it is live and initialized; only this teardown,
+        // which runs once, deletes it, after this.
+        let control = unsafe { device::state(device) };
+        // A mandatory unload always proceeds (and cannot be refused while draining).
+        let _ = control.begin_unload(true);
+        let _ = device::drain(device, true);
     }
     let mut created = Created {
         filter: filter.map(|f| f.as_ptr().cast()),

@@ -2,5 +2,5 @@
 //! short.
 
 pub use ferrofilter_core::policy::{
-    BringUp, FileSystem, TearDown, UNLOAD_SEQUENCE, Volume, attach, query_teardown, unload, unwind,
+    BringUp, FileSystem, TearDown, UNLOAD_SEQUENCE, Volume, attach, query_teardown, unwind,
 };

@@ -334,6 +334,7 @@ typedef NTSTATUS (*PFN_WDFIOQUEUECREATE)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFD
                                          PWDF_IO_QUEUE_CONFIG Config,
                                          PWDF_OBJECT_ATTRIBUTES QueueAttributes, WDFQUEUE *Queue);
 typedef WDFDEVICE (*PFN_WDFIOQUEUEGETDEVICE)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFQUEUE Queue);
+typedef VOID (*PFN_WDFIOQUEUESTART)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFQUEUE Queue);
 typedef VOID (*PFN_WDFIOQUEUESTOP)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFQUEUE Queue,
                                    PFN_WDF_IO_QUEUE_STATE StopComplete, WDFCONTEXT Context);
 typedef VOID (*PFN_WDFIOTARGETCLOSE)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFIOTARGET IoTarget);
@@ -415,6 +416,7 @@ typedef enum _WDFFUNCENUM {
     WdfDriverCreateTableIndex = 116,
     WdfFileObjectGetDeviceTableIndex = 139,
     WdfIoQueueCreateTableIndex = 152,
+    WdfIoQueueStartTableIndex = 154,
     WdfIoQueueStopTableIndex = 155,
     WdfIoQueueGetDeviceTableIndex = 157,
     WdfIoTargetCreateTableIndex = 167,
