@@ -71,8 +71,10 @@ fn irp_codes_modes_and_flags_match_wdm_h() {
         check!(dc::FILE_OPEN, wfs::FILE_OPEN),
         check!(dc::FILE_NON_DIRECTORY_FILE, wfs::FILE_NON_DIRECTORY_FILE),
         check!(dc::STATUS_TIMEOUT.0, f::STATUS_TIMEOUT.cast_unsigned()),
+        check!(dc::OBJ_KERNEL_HANDLE, f::OBJ_KERNEL_HANDLE),
+        check!(dc::OBJ_FORCE_ACCESS_CHECK, f::OBJ_FORCE_ACCESS_CHECK),
     ];
-    assert_eq!(assert_all(&checks), 16);
+    assert_eq!(assert_all(&checks), 18);
 }
 
 #[test]

@@ -258,11 +258,11 @@ fn kernel_structures_match_windows_sys() {
     assert_all(&rows);
 }
 
-/// The access state post-create reads the granted access from. `ACCESS_STATE` declares its
-/// members up to `OriginalDesiredAccess`; `Undeclared` holds the bytes from
-/// `SubjectSecurityContext` on.
+/// The access state post-create reads the granted access from, and the object attributes of the
+/// caller-context `OPEN_TARGET` open. `ACCESS_STATE` declares its members up to
+/// `OriginalDesiredAccess`; `Undeclared` holds the bytes from `SubjectSecurityContext` on.
 #[test]
-fn access_state_matches_windows_sys() {
+fn access_state_and_object_attributes_match_windows_sys() {
     let rows = [
         check!(
             size_of::<decls::ACCESS_STATE>(),
@@ -291,6 +291,30 @@ fn access_state_matches_windows_sys() {
         check!(
             offset_of!(decls::ACCESS_STATE, Undeclared),
             offset_of!(wf::ACCESS_STATE, SubjectSecurityContext)
+        ),
+        check!(
+            size_of::<decls::OBJECT_ATTRIBUTES>(),
+            size_of::<wf::OBJECT_ATTRIBUTES>()
+        ),
+        check!(
+            offset_of!(decls::OBJECT_ATTRIBUTES, RootDirectory),
+            offset_of!(wf::OBJECT_ATTRIBUTES, RootDirectory)
+        ),
+        check!(
+            offset_of!(decls::OBJECT_ATTRIBUTES, ObjectName),
+            offset_of!(wf::OBJECT_ATTRIBUTES, ObjectName)
+        ),
+        check!(
+            offset_of!(decls::OBJECT_ATTRIBUTES, Attributes),
+            offset_of!(wf::OBJECT_ATTRIBUTES, Attributes)
+        ),
+        check!(
+            offset_of!(decls::OBJECT_ATTRIBUTES, SecurityDescriptor),
+            offset_of!(wf::OBJECT_ATTRIBUTES, SecurityDescriptor)
+        ),
+        check!(
+            offset_of!(decls::OBJECT_ATTRIBUTES, SecurityQualityOfService),
+            offset_of!(wf::OBJECT_ATTRIBUTES, SecurityQualityOfService)
         ),
     ];
     assert_all(&rows);

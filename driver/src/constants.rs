@@ -88,6 +88,15 @@ pub const FILE_OPEN: u32 = 0x0000_0001;
 /// `FILE_NON_DIRECTORY_FILE` (wdm.h): `WDF_IO_TARGET_OPEN_PARAMS_INIT_CREATE_BY_NAME`'s options.
 pub const FILE_NON_DIRECTORY_FILE: u32 = 0x0000_0040;
 
+// ---- ntdef.h: object attributes of the OPEN_TARGET open --------------------------------------
+
+/// `OBJ_KERNEL_HANDLE` (ntdef.h): the handle is in the kernel's handle table, unreachable from
+/// the calling process.
+pub const OBJ_KERNEL_HANDLE: u32 = 0x0000_0200;
+/// `OBJ_FORCE_ACCESS_CHECK` (ntdef.h): the open checks access as for a user-mode open, although
+/// it is issued from kernel mode (the caller's security context decides).
+pub const OBJ_FORCE_ACCESS_CHECK: u32 = 0x0000_0400;
+
 // ---- ntstatus.h ---------------------------------------------------------------------------------
 
 /// `STATUS_TIMEOUT` (ntstatus.h): a wait ran out (a success value).

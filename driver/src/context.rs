@@ -4,11 +4,14 @@
 //!
 //! - [`ControlContext`] on the control device: the core forwarder and the unload state.
 //! - [`FileContext`] on each `WDFFILEOBJECT` of the control device: its owner and I/O target.
-//! - [`RequestContext`] on every request the control device receives: what the completion
-//!   routine and `complete` need.
+//! - [`RequestContext`] on every request the control device receives: what its caller-context
+//!   callback resolved for it.
+//! - [`SentContext`] on every request the driver creates to forward one it received: the
+//!   received request, the core's ID, the target, the bytes transferred.
 //!
 //! The framework zero-fills context memory; [`FileContext`] and [`ControlContext`] are written
-//! in full right after their object is created, [`RequestContext`] is valid zeroed.
+//! in full right after their object is created, [`RequestContext`] is valid zeroed, and
+//! [`SentContext`] is written right after `WdfRequestCreate`.
 //!
 //! Unverified here: layouts and the `WdfObjectGetTypedContextWorker` calls follow wdfobject.h
 //! (KMDF 1.33) and the echo sample of Windows-rust-driver-samples; never run.
@@ -21,7 +24,7 @@ use ferrofilter_core::policy::gate;
 use ferrofilter_core::{NtStatus, OwnerId};
 use wdk_sys::ntddk::{KeClearEvent, KeInitializeEvent, KeSetEvent, KeWaitForSingleObject};
 use wdk_sys::{
-    _EVENT_TYPE, _KWAIT_REASON, KEVENT, LARGE_INTEGER, PCWDF_OBJECT_CONTEXT_TYPE_INFO,
+    _EVENT_TYPE, _KWAIT_REASON, HANDLE, KEVENT, LARGE_INTEGER, PCWDF_OBJECT_CONTEXT_TYPE_INFO,
     PFILE_OBJECT, ULONG_PTR, WDF_OBJECT_CONTEXT_TYPE_INFO, WDFIOTARGET, WDFOBJECT, WDFREQUEST,
     call_unsafe_wdf_function_binding,
 };
@@ -59,6 +62,7 @@ macro_rules! context_type_info {
 context_type_info!(CONTROL_CONTEXT_INFO, ControlContext, c"ControlContext");
 context_type_info!(FILE_CONTEXT_INFO, FileContext, c"FileContext");
 context_type_info!(REQUEST_CONTEXT_INFO, RequestContext, c"RequestContext");
+context_type_info!(SENT_CONTEXT_INFO, SentContext, c"SentContext");
 
 /// `WdfObjectGetTypedContextWorker(handle, info)`.
 ///
@@ -259,13 +263,48 @@ impl ControlContext {
     }
 }
 
+/// A pipe `OPEN_TARGET` opened in the caller's context: a kernel handle (`OBJ_KERNEL_HANDLE`,
+/// usable from any thread) and the file object it names, referenced. The handle stays open as
+/// long as the file object is used: closing the last handle sends `IRP_MJ_CLEANUP`, after which
+/// the pipe refuses I/O on that file object. `ZwClose` needs `PASSIVE_LEVEL`, so an `Opened` is
+/// only ever released from `PASSIVE_LEVEL` callbacks (`control::release_opened`).
+#[derive(Clone, Copy, Debug)]
+pub struct Opened {
+    /// The kernel handle `ZwCreateFile` returned.
+    pub handle: HANDLE,
+    /// Its file object, with the reference `ObReferenceObjectByHandle` took.
+    pub file_object: PFILE_OBJECT,
+}
+
+/// A handle's I/O target and what it was opened over.
+#[derive(Clone, Copy, Debug)]
+pub struct Target {
+    /// The framework I/O target (`WdfIoTargetOpenUseExistingDevice` over `opened`).
+    pub io_target: WDFIOTARGET,
+    /// The pipe it sends to; released after the target is closed and deleted.
+    pub opened: Opened,
+}
+
+/// What a control-device handle's target lock guards.
+#[derive(Debug, Default)]
+pub struct TargetSlot {
+    /// The handle's I/O target, once `OPEN_TARGET` succeeded.
+    pub current: Option<Target>,
+    /// A pipe opened by `EvtIoInCallerContext` for the `OPEN_TARGET` request named here, waiting
+    /// for that request's `EvtIoDeviceControl`. Kept here rather than in the request's context
+    /// because the request may be cancelled in the queue, and a request's cleanup callback can
+    /// run above `PASSIVE_LEVEL`, where the handle cannot be closed; the file object's close
+    /// callback (`PASSIVE_LEVEL`, after every request on it) releases whatever is left.
+    pub pending: Option<(WDFREQUEST, Opened)>,
+}
+
 /// What each open handle of the control device keeps.
 pub struct FileContext {
     /// The core's name for this handle.
     pub owner: OwnerId,
-    /// The handle's I/O target, once `OPEN_TARGET` succeeded. Guarded by a spin lock parented to
-    /// the file object so `FORWARD` can take a reference while `OPEN_TARGET` replaces it.
-    pub target: WdfSpinLock<Option<WDFIOTARGET>>,
+    /// The handle's I/O target and pending open. Guarded by a spin lock parented to the file
+    /// object so `FORWARD` can take a reference while `OPEN_TARGET` replaces it.
+    pub target: WdfSpinLock<TargetSlot>,
 }
 
 impl FileContext {
@@ -291,8 +330,8 @@ impl FileContext {
     }
 }
 
-/// What the request path stores on each request. Valid zero-filled: id 0, no information, no
-/// target, no resolved handle.
+/// What the request path stores on each request the control device receives. Valid zero-filled:
+/// no resolved handle, no open attempted.
 pub struct RequestContext {
     /// For `QUERY_KEYS` / `PURGE_REQUEST`: the file object the caller's handle named, resolved
     /// in the caller's context (`EvtIoInCallerContext`) and referenced; null when not resolved.
@@ -302,12 +341,11 @@ pub struct RequestContext {
     pub resolved_handle: u64,
     /// Why the resolution failed (zero when it was not attempted or succeeded).
     pub resolve_status: i32,
-    /// The core's ID for the request while it is sent.
-    pub id: u64,
-    /// Bytes the target transferred, reported when the request is completed.
-    pub information: ULONG_PTR,
-    /// The target the request was formatted for.
-    pub target: WDFIOTARGET,
+    /// For `OPEN_TARGET`: whether the caller-context open was attempted, and its status (the
+    /// opened pipe itself waits in the handle's [`TargetSlot::pending`]).
+    pub open_attempted: bool,
+    /// The status of that open.
+    pub open_status: i32,
 }
 
 impl RequestContext {
@@ -319,5 +357,29 @@ impl RequestContext {
     pub unsafe fn of(request: WDFREQUEST) -> *mut Self {
         // SAFETY: forwarded from the caller.
         unsafe { typed_context(request.cast(), &REQUEST_CONTEXT_INFO) }
+    }
+}
+
+/// What the driver keeps on each request it creates (`WdfRequestCreate`) to forward one it
+/// received: the sent request is the one the core tracks and cancels.
+pub struct SentContext {
+    /// The received request, completed with this one's status and bytes.
+    pub original: WDFREQUEST,
+    /// The core's ID for the request while it is sent.
+    pub id: u64,
+    /// Bytes the target transferred, reported when the original is completed.
+    pub information: ULONG_PTR,
+    /// The target the request was created and formatted for.
+    pub target: WDFIOTARGET,
+}
+
+impl SentContext {
+    /// The context of `request`.
+    ///
+    /// # Safety
+    /// `request` must be a live request the driver created with [`SENT_CONTEXT_INFO`].
+    pub unsafe fn of(request: WDFREQUEST) -> *mut Self {
+        // SAFETY: forwarded from the caller.
+        unsafe { typed_context(request.cast(), &SENT_CONTEXT_INFO) }
     }
 }

@@ -5,12 +5,15 @@
 //!   object's [`FileContext`] with a spin lock for its I/O target; a failure completes the create
 //!   with its status.
 //! - Cleanup: `Forwarder::close_owner` (cancels everything the handle forwarded).
-//! - Close: deletes the handle's I/O target (every request on it has completed by then: each held
-//!   a reference on the file object), then uncounts the handle.
+//! - Close: deletes the handle's I/O target and releases the pipe it was opened over (every
+//!   request on it has completed by then: each held a reference on the file object), then
+//!   uncounts the handle.
 //! - IOCTL: buffers in, `ferrofilter_core::control::dispatch`, then what it says: complete,
-//!   forward (format as a read of the handle's target into the output buffer, then
-//!   `Forwarder::forward`, which owns the request from then on), open a target, or serve a
-//!   filter request (`filter::serve`).
+//!   forward (a request created for the handle's target with `WdfRequestCreate`, so its IRP has
+//!   the target's stack size, formatted as a read into the received request's output memory and
+//!   given to `Forwarder::forward_reporting`, which owns it from then on; the received request is
+//!   completed when the created one is), open a target, or serve a filter request
+//!   (`filter::serve`).
 //! - `EvtIoInCallerContext`: `QUERY_KEYS` / `PURGE_REQUEST` name a handle in the *caller's*
 //!   handle table, and the queue may call `EvtIoDeviceControl` in another thread, so the handle is
 //!   resolved here, in the caller's thread, before the request is queued:
@@ -19,29 +22,51 @@
 //!   kernel handle or another type of object is refused). The referenced file object waits in the
 //!   request's context; whoever takes it drops the reference (the IOCTL path, a failed enqueue, or
 //!   the request's cleanup callback).
+//! - `OPEN_TARGET` names a pipe, opened in the caller's thread too so that the pipe's security
+//!   descriptor is checked against the *caller*: `ZwCreateFile` with `OBJ_KERNEL_HANDLE |
+//!   OBJ_FORCE_ACCESS_CHECK` (a kernel handle, with the access check of a user-mode open), then
+//!   `ObReferenceObjectByHandle(.., KernelMode, ..)` for its file object. The handle and the file
+//!   object wait in the handle's [`TargetSlot`] until `EvtIoDeviceControl` opens the I/O target
+//!   over them with `WdfIoTargetOpenUseExistingDevice` (`IoGetRelatedDeviceObject` of the file
+//!   object, and the file object itself). KMDF references the file object on that open and
+//!   dereferences it on close (fxiotargetremote.cpp); the driver keeps its own reference and the
+//!   handle until the target is closed and deleted, then releases both (`release_opened`). The
+//!   handle is not closed earlier because closing the last handle of a file object sends
+//!   `IRP_MJ_CLEANUP`, after which the pipe refuses I/O on it.
 //!
 //! Unverified here: written from wdfdevice.h, wdffileobject.h, wdfrequest.h, wdfiotarget.h,
-//! wdfio.h (KMDF 1.33), nonpnp.c, the KMDF sources (`FxIoTarget`'s stack-location check) and the
-//! `ObReferenceObjectByHandle` / `EvtIoInCallerContext` documentation; never run.
+//! wdfio.h (KMDF 1.33), nonpnp.c, the KMDF sources (`FxIoTargetRemote::Open` and `Close` for
+//! `WdfIoTargetOpenUseExistingDevice`, `OpenTargetHandle` for the by-name open it replaces) and
+//! the `ZwCreateFile` / `ObReferenceObjectByHandle` / `EvtIoInCallerContext` / `WdfRequestCreate`
+//! documentation; never run.
 
 use alloc::vec::Vec;
 use core::ptr;
 use core::slice;
 
-use ferrofilter_core::control::{Dispatch, dispatch, handle_access};
+use ferrofilter_core::control::{Dispatch, dispatch, handle_access, validate_target_name};
 use ferrofilter_core::ports::SpinLock;
 use ferrofilter_core::protocol::{Command, decode_command};
 use ferrofilter_core::{CancelId, NotSent, NtStatus};
-use wdk_sys::ntddk::{ObReferenceObjectByHandle, ObfDereferenceObject};
+use wdk_sys::ntddk::{
+    IoGetRelatedDeviceObject, ObReferenceObjectByHandle, ObfDereferenceObject, ZwClose,
+    ZwCreateFile,
+};
 use wdk_sys::{
-    _WDF_IO_TARGET_OPEN_TYPE, _WDF_REQUEST_TYPE, ACCESS_MASK, IoFileObjectType, NTSTATUS,
-    PFILE_OBJECT, PVOID, ULONG, ULONG_PTR, UNICODE_STRING, USHORT, WDF_IO_TARGET_OPEN_PARAMS,
-    WDF_REQUEST_PARAMETERS, WDFDEVICE, WDFFILEOBJECT, WDFIOTARGET, WDFMEMORY, WDFOBJECT, WDFQUEUE,
-    WDFREQUEST, call_unsafe_wdf_function_binding,
+    _WDF_IO_TARGET_OPEN_TYPE, _WDF_REQUEST_TYPE, ACCESS_MASK, HANDLE, IO_STATUS_BLOCK,
+    IoFileObjectType, NTSTATUS, OBJECT_ATTRIBUTES, PFILE_OBJECT, PVOID, ULONG, ULONG_PTR,
+    UNICODE_STRING, USHORT, WDF_IO_TARGET_OPEN_PARAMS, WDF_REQUEST_PARAMETERS, WDFDEVICE,
+    WDFFILEOBJECT, WDFIOTARGET, WDFMEMORY, WDFOBJECT, WDFQUEUE, WDFREQUEST,
+    call_unsafe_wdf_function_binding,
 };
 
-use crate::constants::{FILE_NON_DIRECTORY_FILE, FILE_OPEN, GENERIC_READ, USER_MODE};
-use crate::context::{FileContext, RequestContext};
+use crate::constants::{
+    FILE_NON_DIRECTORY_FILE, FILE_OPEN, GENERIC_READ, KERNEL_MODE, OBJ_FORCE_ACCESS_CHECK,
+    OBJ_KERNEL_HANDLE, USER_MODE,
+};
+use crate::context::{
+    FileContext, Opened, RequestContext, SENT_CONTEXT_INFO, SentContext, Target, TargetSlot,
+};
 use crate::device;
 use crate::filter::serve::{self, FileRef};
 use crate::lock::WdfSpinLock;
@@ -81,7 +106,7 @@ pub unsafe extern "C" fn on_file_create(
         return complete(request, status, 0);
     }
     // The lock next: it can fail, and it needs no undoing (it dies with the file object).
-    let target = match WdfSpinLock::create(None, file_object.cast()) {
+    let target = match WdfSpinLock::create(TargetSlot::default(), file_object.cast()) {
         Ok(lock) => lock,
         Err(status) => {
             control.close_handle();
@@ -123,7 +148,8 @@ pub unsafe extern "C" fn on_file_cleanup(file_object: WDFFILEOBJECT) {
     }
 }
 
-/// `EVT_WDF_FILE_CLOSE`: the file object goes away; release its I/O target.
+/// `EVT_WDF_FILE_CLOSE`: the file object goes away; release its I/O target and any pipe an
+/// `OPEN_TARGET` opened that no `EvtIoDeviceControl` took (a request cancelled in the queue).
 ///
 /// # Safety
 /// Called by the framework at `PASSIVE_LEVEL` with a file object whose create succeeded. Not in
@@ -136,8 +162,14 @@ pub unsafe extern "C" fn on_file_close(file_object: WDFFILEOBJECT) {
     let control = unsafe { device::state(device) };
     // SAFETY: the create of this file object succeeded, so its context was written.
     let file = unsafe { FileContext::get(file_object.cast()) };
-    if let Some(target) = file.target.with(Option::take) {
+    let (current, pending) = file
+        .target
+        .with(|slot| (slot.current.take(), slot.pending.take()));
+    if let Some(target) = current {
         delete_target(target);
+    }
+    if let Some((_, opened)) = pending {
+        release_opened(opened);
     }
     control.close_handle();
 }
@@ -192,8 +224,9 @@ pub unsafe extern "C" fn on_device_control(
             information,
         } => complete(request, status, information),
         Dispatch::Forward { cancel_id } => forward(device, file, request, output_length, cancel_id),
-        Dispatch::OpenTarget { name } => {
-            let status = match open_target(device, file, name)
+        Dispatch::OpenTarget { name: _ } => {
+            let status = match take_opened(file, request)
+                .and_then(|opened| open_target(device, file, opened))
                 .and_then(|()| control.forwarder.set_target(file.owner, true))
             {
                 Ok(()) => NtStatus::SUCCESS,
@@ -250,13 +283,14 @@ fn take_resolved(request: WDFREQUEST, handle: u64) -> Result<FileRef, NtStatus> 
 }
 
 /// `EVT_WDF_IO_IN_CALLER_CONTEXT` of the control device: resolves the handle of `QUERY_KEYS` /
-/// `PURGE_REQUEST` in the caller's handle table, then queues the request.
+/// `PURGE_REQUEST` in the caller's handle table, or opens the pipe `OPEN_TARGET` names with the
+/// caller's access checked, then queues the request.
 ///
 /// # Safety
 /// Called by the framework in the requesting thread, at `PASSIVE_LEVEL`, with the live control
 /// device and a request it has not queued yet.
 pub unsafe extern "C" fn on_io_in_caller_context(device: WDFDEVICE, request: WDFREQUEST) {
-    resolve_handle(request);
+    resolve_in_caller_context(request);
     // SAFETY: the request came to this callback and is not queued or completed yet.
     let status =
         unsafe { call_unsafe_wdf_function_binding!(WdfDeviceEnqueueRequest, device, request) };
@@ -267,8 +301,9 @@ pub unsafe extern "C" fn on_io_in_caller_context(device: WDFDEVICE, request: WDF
 }
 
 /// The handle of a filter request, resolved with user-mode access checks into the request's
-/// context. Other requests are left alone.
-fn resolve_handle(request: WDFREQUEST) {
+/// context; the pipe of an `OPEN_TARGET`, opened with the caller's access checked. Other requests
+/// are left alone.
+fn resolve_in_caller_context(request: WDFREQUEST) {
     let mut params = WDF_REQUEST_PARAMETERS {
         Size: u16::try_from(size_of::<WDF_REQUEST_PARAMETERS>()).unwrap_or(u16::MAX),
         ..WDF_REQUEST_PARAMETERS::default()
@@ -289,6 +324,14 @@ fn resolve_handle(request: WDFREQUEST) {
     let Ok(command) = decode_command(ioctl.IoControlCode, &input) else {
         return;
     };
+    if let Command::OpenTarget { name } = command {
+        // The core's rule for names first: nothing else is ever opened. A name it refuses is
+        // refused again by `dispatch` in EvtIoDeviceControl, with the same status.
+        if validate_target_name(name).is_ok() {
+            open_in_caller_context(request, name);
+        }
+        return;
+    }
     let (Command::QueryKeys { handle } | Command::PurgeRequest { handle }) = command else {
         return;
     };
@@ -328,6 +371,154 @@ fn resolve_handle(request: WDFREQUEST) {
     } else {
         context.resolve_status = status;
     }
+}
+
+/// `OPEN_TARGET` in the caller's thread: opens the validated pipe name with the caller's access
+/// checked, and leaves the result for this request's `EvtIoDeviceControl`: the opened pipe in the
+/// handle's [`TargetSlot::pending`] (replacing, and releasing, one an earlier `OPEN_TARGET` left
+/// there), the status in the request's context. `PASSIVE_LEVEL`.
+fn open_in_caller_context(request: WDFREQUEST, name: &[u8]) {
+    let result = open_pipe(name);
+    // SAFETY: the request is live and carries a RequestContext.
+    let context = unsafe { RequestContext::of(request) };
+    // SAFETY: nothing else touches the context before the request is queued.
+    let context = unsafe { &mut *context };
+    context.open_attempted = true;
+    match result {
+        Ok(opened) => {
+            // SAFETY: the request is live and came through the control device.
+            let file_object =
+                unsafe { call_unsafe_wdf_function_binding!(WdfRequestGetFileObject, request) };
+            // SAFETY: IOCTLs only arrive on handles whose create succeeded, so the context was
+            // written; the file object outlives the request.
+            let file = unsafe { FileContext::get(file_object.cast()) };
+            let replaced = file
+                .target
+                .with(|slot| slot.pending.replace((request, opened)));
+            if let Some((_, earlier)) = replaced {
+                release_opened(earlier);
+            }
+            context.open_status = NtStatus::SUCCESS.as_i32();
+        }
+        Err(status) => context.open_status = status.as_i32(),
+    }
+}
+
+/// `ZwCreateFile` of `name` (UTF-16LE bytes) for reading, as the by-name I/O target open did
+/// (`GENERIC_READ`, `FILE_OPEN`, `FILE_NON_DIRECTORY_FILE`, no sharing), but as a kernel handle
+/// whose open is access-checked like a user-mode one (`OBJ_FORCE_ACCESS_CHECK`) in the caller's
+/// thread, so the pipe's security descriptor is checked against the caller's token; then its
+/// file object, referenced. `PASSIVE_LEVEL`.
+fn open_pipe(name: &[u8]) -> Result<Opened, NtStatus> {
+    // UTF-16LE bytes to code units, in an aligned buffer that outlives ZwCreateFile.
+    let mut units: Vec<u16> = Vec::new();
+    units
+        .try_reserve_exact(name.len() / 2)
+        .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+    units.extend(
+        name.chunks_exact(2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]])),
+    );
+    let length = USHORT::try_from(name.len()).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+    let mut object_name = UNICODE_STRING {
+        Length: length,
+        MaximumLength: length,
+        Buffer: units.as_mut_ptr(),
+    };
+    // InitializeObjectAttributes(&attributes, &object_name, OBJ_KERNEL_HANDLE |
+    // OBJ_FORCE_ACCESS_CHECK, NULL, NULL).
+    let mut attributes = OBJECT_ATTRIBUTES {
+        Length: struct_size::<OBJECT_ATTRIBUTES>(),
+        RootDirectory: ptr::null_mut(),
+        ObjectName: &raw mut object_name,
+        Attributes: OBJ_KERNEL_HANDLE | OBJ_FORCE_ACCESS_CHECK,
+        SecurityDescriptor: ptr::null_mut(),
+        SecurityQualityOfService: ptr::null_mut(),
+    };
+    let mut handle: HANDLE = ptr::null_mut();
+    let mut io_status = IO_STATUS_BLOCK::default();
+    // SAFETY: every pointer refers to a live local (the name's buffer included) for the duration
+    // of the call; no allocation size or EA buffer; PASSIVE_LEVEL in the caller's thread.
+    let status = unsafe {
+        ZwCreateFile(
+            &raw mut handle,
+            GENERIC_READ,
+            &raw mut attributes,
+            &raw mut io_status,
+            ptr::null_mut(),
+            0,
+            0,
+            FILE_OPEN,
+            FILE_NON_DIRECTORY_FILE,
+            ptr::null_mut(),
+            0,
+        )
+    };
+    check(status)?;
+    let mut object: PVOID = ptr::null_mut();
+    // SAFETY: reads the exported variable (wdm.h `extern POBJECT_TYPE *IoFileObjectType`), set
+    // before any driver loads and never written afterwards.
+    let exported = unsafe { IoFileObjectType };
+    // SAFETY: it points to the kernel's file object type, live for the system's life.
+    let file_object_type = unsafe { *exported };
+    // SAFETY: `handle` is the kernel handle just opened; KernelMode because it is a kernel
+    // handle (the access was checked by the open); `object` is a live local.
+    let status = unsafe {
+        ObReferenceObjectByHandle(
+            handle,
+            0,
+            file_object_type,
+            KERNEL_MODE,
+            &raw mut object,
+            ptr::null_mut(),
+        )
+    };
+    if let Err(status) = check(status) {
+        // SAFETY: the handle was opened above and is closed once, at PASSIVE_LEVEL. Closing a
+        // valid kernel handle does not fail; there is nothing to do if it did.
+        let _ = unsafe { ZwClose(handle) };
+        return Err(status);
+    }
+    Ok(Opened {
+        handle,
+        file_object: object.cast(),
+    })
+}
+
+/// Releases an opened pipe: drops the file object reference, then closes the kernel handle
+/// (which sends the pipe its `IRP_MJ_CLEANUP`). `PASSIVE_LEVEL` (`ZwClose`).
+fn release_opened(opened: Opened) {
+    // SAFETY: the reference ObReferenceObjectByHandle took for this `Opened`, dropped once (the
+    // caller took the `Opened` out of its slot).
+    unsafe { ObfDereferenceObject(opened.file_object.cast()) };
+    // SAFETY: the kernel handle ZwCreateFile returned for this `Opened`, closed once; kernel
+    // handles are valid in any thread; callers run at PASSIVE_LEVEL. Closing a valid kernel
+    // handle does not fail; there is nothing to do if it did.
+    let _ = unsafe { ZwClose(opened.handle) };
+}
+
+/// The pipe `on_io_in_caller_context` opened for this `OPEN_TARGET` request, taken out of the
+/// handle's slot, or why there is none.
+fn take_opened(file: &FileContext, request: WDFREQUEST) -> Result<Opened, NtStatus> {
+    // SAFETY: the request is live, delivered to the control device, so it carries a context.
+    let context = unsafe { RequestContext::of(request) };
+    // SAFETY: only this request's callbacks touch its context, one at a time.
+    let context = unsafe { &*context };
+    let (attempted, status) = (context.open_attempted, context.open_status);
+    if !attempted {
+        // The caller-context callback decodes the same buffer, so this does not happen.
+        return Err(NtStatus::INVALID_DEVICE_STATE);
+    }
+    check(status)?;
+    let taken = file.target.with(|slot| match slot.pending {
+        Some((owner, opened)) if owner == request => {
+            slot.pending = None;
+            Some(opened)
+        }
+        _ => None,
+    });
+    // A later OPEN_TARGET on the same handle replaced this one's pipe before it got here.
+    taken.ok_or(NtStatus::CANCELLED)
 }
 
 /// Drops the reference a request still holds on a resolved file object, if any.
@@ -405,9 +596,11 @@ fn output_buffer<'a>(request: WDFREQUEST, length: usize) -> Result<&'a mut [u8],
     Ok(unsafe { slice::from_raw_parts_mut(buffer.cast::<u8>(), got) })
 }
 
-/// `Dispatch::Forward`: format the request as a read of the handle's target into its output
-/// buffer and give it to the core. The target is referenced across the hand-over so a concurrent
-/// `OPEN_TARGET` cannot free it underneath.
+/// `Dispatch::Forward`: create a request for the handle's target, format it as a read into the
+/// received request's output memory and give it to the core, which sends it (or completes it
+/// when it cannot) and tracks it; the received request is completed when the created one is
+/// (`request.rs`). The target is referenced across the hand-over so a concurrent `OPEN_TARGET`
+/// cannot free it underneath.
 fn forward(
     device: WDFDEVICE,
     file: &FileContext,
@@ -418,7 +611,8 @@ fn forward(
     // SAFETY: the caller passes the live control device.
     let control = unsafe { device::state(device) };
     let target = file.target.with(|slot| {
-        if let Some(target) = *slot {
+        let target = slot.current.map(|current| current.io_target);
+        if let Some(target) = target {
             // SAFETY: the target in the slot is live while the slot lock is held (replacing or
             // deleting it takes the lock first).
             unsafe {
@@ -431,32 +625,26 @@ fn forward(
                 );
             }
         }
-        *slot
+        target
     });
     let Some(target) = target else {
         // The core checked the owner has a target; a racing close of it lands here.
         return complete(request, NtStatus::INVALID_DEVICE_STATE, 0);
     };
-    match format_read(target, request, output_length) {
-        Ok(()) => {
-            // SAFETY: the request is live and carries a RequestContext; it is not sent yet.
-            let context = unsafe { RequestContext::of(request) };
-            // SAFETY: nothing else touches the context before the core sends the request.
-            unsafe { (*context).target = target };
-            match control
-                .forwarder
-                .forward_reporting(file.owner, request, cancel_id)
-            {
-                Ok(id) => log!(Trace, "{:?} forwarded {id:?} ({cancel_id:?})", file.owner),
-                Err(NotSent { status, drained }) => {
-                    log!(Warning, "forward refused: {status:?}");
-                    // A failed send that emptied the table is what an unload drain waits for.
-                    if drained {
-                        control.signal_drained();
-                    }
+    match create_sent(target, request, output_length) {
+        Ok(sent) => match control
+            .forwarder
+            .forward_reporting(file.owner, sent, cancel_id)
+        {
+            Ok(id) => log!(Trace, "{:?} forwarded {id:?} ({cancel_id:?})", file.owner),
+            Err(NotSent { status, drained }) => {
+                log!(Warning, "forward refused: {status:?}");
+                // A failed send that emptied the table is what an unload drain waits for.
+                if drained {
+                    control.signal_drained();
                 }
             }
-        }
+        },
         Err(status) => complete(request, status, 0),
     }
     // SAFETY: drops the reference taken above; the target stays valid for requests already sent
@@ -472,59 +660,89 @@ fn forward(
     }
 }
 
-/// `WdfIoTargetFormatRequestForRead` into the request's output memory (none for a zero-length
-/// output buffer).
-fn format_read(
+/// `WdfRequestCreate` for `target` (so the IRP has a stack location for each device of the
+/// target's stack; a target whose stack is deeper than that IRP could carry is refused here with
+/// `STATUS_REQUEST_NOT_ACCEPTED`), its [`SentContext`] written, formatted with
+/// `WdfIoTargetFormatRequestForRead` into `original`'s output memory (none for a zero-length
+/// output buffer). On failure nothing is left: the created request is deleted, and the caller
+/// completes `original`.
+fn create_sent(
     target: WDFIOTARGET,
-    request: WDFREQUEST,
+    original: WDFREQUEST,
     output_length: usize,
-) -> Result<(), NtStatus> {
+) -> Result<WDFREQUEST, NtStatus> {
     let mut memory: WDFMEMORY = ptr::null_mut();
     if output_length != 0 {
-        // SAFETY: the request is live and driver-owned; `memory` is a live local.
+        // SAFETY: the original is live and driver-owned; `memory` is a live local.
         let status = unsafe {
             call_unsafe_wdf_function_binding!(
                 WdfRequestRetrieveOutputMemory,
-                request,
+                original,
                 &raw mut memory
             )
         };
         check(status)?;
     }
-    // SAFETY: target and request are live (the target is referenced by the caller); null offsets
-    // mean the whole buffer at the file's current position.
+    // No parent: the driver object (the default); the request is deleted by `request.rs` when it
+    // is done, or below.
+    let mut attributes = object_attributes();
+    attributes.ContextTypeInfo = SENT_CONTEXT_INFO.unique();
+    let mut sent: WDFREQUEST = ptr::null_mut();
+    // SAFETY: the attributes and the out handle are live locals; `target` is referenced by the
+    // caller.
+    let status = unsafe {
+        call_unsafe_wdf_function_binding!(
+            WdfRequestCreate,
+            &raw mut attributes,
+            target,
+            &raw mut sent
+        )
+    };
+    check(status)?;
+    // SAFETY: the request was just created with SENT_CONTEXT_INFO.
+    let context = unsafe { SentContext::of(sent) };
+    // SAFETY: the context is zero-filled and nobody else knows the request yet.
+    unsafe {
+        context.write(SentContext {
+            original,
+            id: 0,
+            information: 0,
+            target,
+        });
+    }
+    // SAFETY: target and request are live (the target is referenced by the caller); the memory
+    // belongs to the original, which stays uncompleted until the created request is deleted;
+    // null offsets mean the whole buffer at the file's current position.
     let status: NTSTATUS = unsafe {
         call_unsafe_wdf_function_binding!(
             WdfIoTargetFormatRequestForRead,
             target,
-            request,
+            sent,
             memory,
             ptr::null_mut(),
             ptr::null_mut()
         )
     };
-    check(status)
+    if let Err(status) = check(status) {
+        // SAFETY: created above, never sent or handed to the core; deleted once.
+        unsafe { call_unsafe_wdf_function_binding!(WdfObjectDelete, sent.cast()) };
+        return Err(status);
+    }
+    Ok(sent)
 }
 
-/// `Dispatch::OpenTarget`: opens the validated pipe name as this handle's I/O target and replaces
-/// (closes and deletes) the previous one.
-fn open_target(device: WDFDEVICE, file: &FileContext, name: &[u8]) -> Result<(), NtStatus> {
-    // UTF-16LE bytes to code units, in an aligned buffer that outlives WdfIoTargetOpen.
-    let mut units: Vec<u16> = Vec::new();
-    units
-        .try_reserve_exact(name.len() / 2)
-        .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-    units.extend(
-        name.chunks_exact(2)
-            .map(|pair| u16::from_le_bytes([pair[0], pair[1]])),
-    );
-    let length = USHORT::try_from(name.len()).map_err(|_| NtStatus::INVALID_PARAMETER)?;
-    let target_name = UNICODE_STRING {
-        Length: length,
-        MaximumLength: length,
-        Buffer: units.as_mut_ptr(),
-    };
-
+/// `Dispatch::OpenTarget`: opens the pipe opened in the caller's context as this handle's I/O
+/// target and replaces (closes and deletes) the previous one. The target is opened over the
+/// existing file object (`WdfIoTargetOpenUseExistingDevice`: its device is
+/// `IoGetRelatedDeviceObject` of the file object), so no second, unchecked open happens.
+/// `PASSIVE_LEVEL` (the queue's execution level; `WdfIoTargetOpen` requires it).
+fn open_target(device: WDFDEVICE, file: &FileContext, opened: Opened) -> Result<(), NtStatus> {
+    // SAFETY: the file object is referenced by `opened`.
+    let device_object = unsafe { IoGetRelatedDeviceObject(opened.file_object) };
+    if device_object.is_null() {
+        release_opened(opened);
+        return Err(NtStatus::INVALID_DEVICE_STATE);
+    }
     let mut attributes = object_attributes();
     let mut target: WDFIOTARGET = ptr::null_mut();
     // SAFETY: `device` is the live control device; attributes and out handle are live locals.
@@ -536,57 +754,51 @@ fn open_target(device: WDFDEVICE, file: &FileContext, name: &[u8]) -> Result<(),
             &raw mut target
         )
     };
-    check(status)?;
+    if let Err(status) = check(status) {
+        release_opened(opened);
+        return Err(status);
+    }
 
-    // WDF_IO_TARGET_OPEN_PARAMS_INIT_OPEN_BY_NAME(&params, &name, GENERIC_READ).
+    // WDF_IO_TARGET_OPEN_PARAMS_INIT_EXISTING_DEVICE(&params, device_object), plus the file
+    // object the target's requests are sent on.
     let mut params = WDF_IO_TARGET_OPEN_PARAMS {
         Size: struct_size::<WDF_IO_TARGET_OPEN_PARAMS>(),
-        Type: _WDF_IO_TARGET_OPEN_TYPE::WdfIoTargetOpenByName,
-        TargetDeviceName: target_name,
-        DesiredAccess: GENERIC_READ,
-        CreateDisposition: FILE_OPEN,
-        CreateOptions: FILE_NON_DIRECTORY_FILE,
+        Type: _WDF_IO_TARGET_OPEN_TYPE::WdfIoTargetOpenUseExistingDevice,
+        TargetDeviceObject: device_object,
+        TargetFileObject: opened.file_object,
         ..WDF_IO_TARGET_OPEN_PARAMS::default()
     };
-    // SAFETY: `target` was just created; `params` and the name buffer it points to are live
-    // locals; PASSIVE_LEVEL is guaranteed by the queue's execution level.
+    // SAFETY: `target` was just created; `params` is a live local; the device and file objects
+    // stay valid while `opened` holds its reference and handle; PASSIVE_LEVEL.
     let status =
         unsafe { call_unsafe_wdf_function_binding!(WdfIoTargetOpen, target, &raw mut params) };
     if let Err(status) = check(status) {
-        delete_target(target);
+        close_and_delete(target);
+        release_opened(opened);
         return Err(status);
     }
-    make_room_for(device, target);
-    if let Some(previous) = file.target.with(|slot| slot.replace(target)) {
+    let new = Target {
+        io_target: target,
+        opened,
+    };
+    if let Some(previous) = file.target.with(|slot| slot.current.replace(new)) {
         delete_target(previous);
     }
     Ok(())
 }
 
-/// A request received by the control device is forwarded in its own IRP, so that IRP needs a
-/// stack location for every device of the target's stack: KMDF refuses to send it otherwise
-/// (`FxIoTarget::HasEnoughStackLocations` → `STATUS_REQUEST_NOT_ACCEPTED`). The I/O manager sizes
-/// IRPs from the device's `StackSize`, so it is raised to the target's depth plus one; IRPs built
-/// after this carry enough locations.
-fn make_room_for(device: WDFDEVICE, target: WDFIOTARGET) {
-    // SAFETY: `device` is the live control device.
-    let ours = unsafe { call_unsafe_wdf_function_binding!(WdfDeviceWdmGetDeviceObject, device) };
-    // SAFETY: `target` is open, so it has a target device object.
-    let theirs =
-        unsafe { call_unsafe_wdf_function_binding!(WdfIoTargetWdmGetTargetDeviceObject, target) };
-    // SAFETY: `theirs` is the target's device object, referenced by the open target.
-    let needed = unsafe { (*theirs).StackSize }.saturating_add(1);
-    // SAFETY: `ours` is the control device's DEVICE_OBJECT, live as long as the device.
-    let current = unsafe { (*ours).StackSize };
-    // SAFETY: as above; the I/O manager reads StackSize when it allocates an IRP, and a single
-    // CCHAR store is what IoAttachDevice-style code does too.
-    unsafe { (*ours).StackSize = current.max(needed) };
+/// Closes and deletes a handle's I/O target, then releases the pipe it was opened over.
+/// `PASSIVE_LEVEL`.
+fn delete_target(target: Target) {
+    close_and_delete(target.io_target);
+    release_opened(target.opened);
 }
 
 /// Closes and deletes an I/O target. Closing cancels what is still sent on it and waits for those
-/// requests to come back through the completion routine. `PASSIVE_LEVEL`.
-fn delete_target(target: WDFIOTARGET) {
-    // SAFETY: `target` was removed from its slot, so this is its only owner.
+/// requests to come back through the completion routine; it also drops the reference KMDF took
+/// on the file object when it opened the target. `PASSIVE_LEVEL`.
+fn close_and_delete(target: WDFIOTARGET) {
+    // SAFETY: `target` was removed from its slot (or never stored), so this is its only owner.
     unsafe { call_unsafe_wdf_function_binding!(WdfIoTargetClose, target) };
     // SAFETY: as above; other holders keep only counted references, which delay the free.
     unsafe { call_unsafe_wdf_function_binding!(WdfObjectDelete, target.cast()) };

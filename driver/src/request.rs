@@ -1,14 +1,22 @@
 //! The core's [`RequestOps`] port over `WDFREQUEST`, and the completion routine of sent requests.
 //!
-//! - `send`: stores the core's [`RequestId`] in the request's [`RequestContext`], sets the
-//!   completion routine and calls `WdfRequestSend` to the target the request was formatted for
-//!   (`control.rs` stores it in the context). A FALSE return means not sent: the status comes from
-//!   `WdfRequestGetStatus` and the core completes the request (SDV `ReqSendFail`).
-//! - `complete`: `WdfRequestCompleteWithInformation` with the bytes the target reported (zero for
-//!   a request that never reached the target).
-//! - `reference` / `dereference`: `WdfObjectReferenceActual` / `WdfObjectDereferenceActual` with
-//!   one tag, so the framework's tag tracker pairs them.
-//! - `cancel_sent`: `WdfRequestCancelSentRequest`.
+//! The handle the core tracks is the request the driver *sends*: one it created with
+//! `WdfRequestCreate` for the target (so its IRP has a stack location for every device of the
+//! target's stack) and formatted as a read into the received request's output memory
+//! (`control.rs`). Its [`SentContext`] names the received request, which is completed when the
+//! sent one is done.
+//!
+//! - `send`: stores the core's [`RequestId`] in the [`SentContext`], sets the completion routine
+//!   and calls `WdfRequestSend` to the target the request was created for. A FALSE return means
+//!   not sent: the status comes from `WdfRequestGetStatus` and the core completes the request
+//!   (SDV `ReqSendFail`).
+//! - `complete`: deletes the created request (`WdfObjectDelete`: a created request is never
+//!   completed), then completes the received one with `WdfRequestCompleteWithInformation`, the
+//!   status and the bytes the target reported (zero for a request that never reached the target).
+//!   A reference the cancel path holds keeps the deleted request's handle valid until it drops it.
+//! - `reference` / `dereference`: `WdfObjectReferenceActual` / `WdfObjectDereferenceActual` on
+//!   the sent request with one tag, so the framework's tag tracker pairs them.
+//! - `cancel_sent`: `WdfRequestCancelSentRequest` on the sent request.
 //!
 //! Unverified here: written from wdfrequest.h / wdfobject.h / wdfiotarget.h (KMDF 1.33) and
 //! REFERENCE §1; never run. KMDF Verifier on a VM is what shows this is right.
@@ -23,7 +31,7 @@ use wdk_sys::{
     call_unsafe_wdf_function_binding,
 };
 
-use crate::context::{ControlContext, RequestContext};
+use crate::context::{ControlContext, SentContext};
 use crate::lock::WdfSpinLock;
 
 /// The forwarder over the framework's spin lock and requests.
@@ -54,13 +62,13 @@ impl RequestOps for WdfRequests {
     type Handle = WDFREQUEST;
 
     fn send(&self, request: WDFREQUEST, id: RequestId) -> Result<(), NtStatus> {
-        // SAFETY: `request` was delivered to the control device and is owned by the driver until
-        // the send below, so it is live and carries a RequestContext.
-        let context = unsafe { RequestContext::of(request) };
+        // SAFETY: `request` was created by `control.rs` with a SentContext and is owned by the
+        // driver until the send below.
+        let context = unsafe { SentContext::of(request) };
         // SAFETY: `context` is this request's context; nothing else touches it before the send
         // (the completion routine reads it only after WdfRequestSend).
         unsafe { (*context).id = id.0 };
-        // SAFETY: as above; `control.rs` stored the target before handing the request to the core.
+        // SAFETY: as above; `control.rs` stored the target when it created the request.
         let target = unsafe { (*context).target };
         // SAFETY: the request is live and driver-owned; the routine matches
         // EVT_WDF_REQUEST_COMPLETION_ROUTINE and needs no context pointer.
@@ -72,8 +80,8 @@ impl RequestOps for WdfRequests {
                 ptr::null_mut()
             );
         }
-        // SAFETY: the request is formatted for `target`, which `control.rs` holds a reference on
-        // across this call; no spin lock is held here (the core sends outside its lock);
+        // SAFETY: the request was created and formatted for `target`, which `control.rs` holds a
+        // reference on across this call; no spin lock is held here (the core sends outside its lock);
         // null options mean WDF_NO_SEND_OPTIONS.
         let sent = unsafe {
             call_unsafe_wdf_function_binding!(WdfRequestSend, request, target, ptr::null_mut())
@@ -87,17 +95,23 @@ impl RequestOps for WdfRequests {
     }
 
     fn complete(&self, request: WDFREQUEST, status: NtStatus) {
-        // SAFETY: the core completes a request once, while it is still live and driver-owned.
-        let context = unsafe { RequestContext::of(request) };
-        // SAFETY: `context` belongs to the live request; the completion routine wrote it (or it is
-        // still zero for a request that was never sent).
-        let information = unsafe { (*context).information };
-        // SAFETY: the request is live and completed exactly once (the core's contract); the
-        // handle is not used after this.
+        // SAFETY: the core completes a request once, while the created request is still live.
+        let context = unsafe { SentContext::of(request) };
+        // SAFETY: `context` belongs to the live request; the completion routine wrote
+        // `information` (or it is still zero for a request that was never sent); nothing else
+        // touches it now.
+        let context = unsafe { &*context };
+        let (original, information) = (context.original, context.information);
+        // Deleted first: it was formatted with the original's output memory, which completing the
+        // original releases. SAFETY: the driver created this request and deletes it once, here; a
+        // reference the cancel path holds keeps its handle valid until that path dereferences it.
+        unsafe { call_unsafe_wdf_function_binding!(WdfObjectDelete, request.cast()) };
+        // SAFETY: the original was delivered to the driver and is completed exactly once, here
+        // (the core completes each tracked request once); it is not used afterwards.
         unsafe {
             call_unsafe_wdf_function_binding!(
                 WdfRequestCompleteWithInformation,
-                request,
+                original,
                 status.as_i32(),
                 information
             );
@@ -141,8 +155,9 @@ impl RequestOps for WdfRequests {
     }
 }
 
-/// `EVT_WDF_REQUEST_COMPLETION_ROUTINE` of every forwarded request: records the bytes the target
-/// transferred and hands the request back to the core, which untracks and completes it.
+/// `EVT_WDF_REQUEST_COMPLETION_ROUTINE` of every sent request: records the bytes the target
+/// transferred and hands the request back to the core, which untracks it and completes the
+/// original (`complete`).
 ///
 /// # Safety
 /// Called by the framework with a live request it returns to the driver, the target it was
@@ -155,8 +170,8 @@ unsafe extern "C" fn on_send_complete(
 ) {
     // SAFETY: the framework passes parameters valid for the duration of this callback.
     let information = unsafe { (*params).IoStatus.Information };
-    // SAFETY: the request came from the control device's queue, so it carries a RequestContext.
-    let context = unsafe { RequestContext::of(request) };
+    // SAFETY: every sent request was created by `control.rs` with a SentContext.
+    let context = unsafe { SentContext::of(request) };
     // SAFETY: the request is back with the driver; only this routine touches its context now.
     unsafe { (*context).information = information };
     // SAFETY: as above.

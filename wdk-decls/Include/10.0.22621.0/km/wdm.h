@@ -60,9 +60,10 @@ typedef struct _IO_SECURITY_CONTEXT {
     ULONG FullCreateOptions;
 } IO_SECURITY_CONTEXT, *PIO_SECURITY_CONTEXT;
 
-/* The device object: ferrofilter reads and writes StackSize only. The members after it (device
-   queue, DPC, lock, extension) are not declared; their bytes are kept so the size and the
-   16-byte alignment are the documented ones. */
+/* The device object: ferrofilter passes it to KMDF (IoGetRelatedDeviceObject's result as an
+   I/O target's device) and reads no member; the first ones are declared as the simulated kernel
+   lays them out. The members after StackSize (device queue, DPC, lock, extension) are not
+   declared; their bytes are kept so the size and the 16-byte alignment are the documented ones. */
 typedef struct __declspec(align(16)) _DEVICE_OBJECT {
     CSHORT Type;
     USHORT Size;
@@ -152,6 +153,15 @@ NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, POB
                                    KPROCESSOR_MODE AccessMode, PVOID *Object,
                                    POBJECT_HANDLE_INFORMATION HandleInformation);
 LONG_PTR ObfDereferenceObject(PVOID Object);
+
+NTSTATUS ZwCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess,
+                      POBJECT_ATTRIBUTES ObjectAttributes, PIO_STATUS_BLOCK IoStatusBlock,
+                      PLARGE_INTEGER AllocationSize, ULONG FileAttributes, ULONG ShareAccess,
+                      ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer,
+                      ULONG EaLength);
+NTSTATUS ZwClose(HANDLE Handle);
+
+PDEVICE_OBJECT IoGetRelatedDeviceObject(PFILE_OBJECT FileObject);
 
 /* Exported data of ntoskrnl (not a function): the object type of file objects. */
 extern POBJECT_TYPE *IoFileObjectType;

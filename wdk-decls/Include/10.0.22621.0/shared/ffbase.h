@@ -74,3 +74,12 @@ typedef struct _LUID {
     LONG HighPart;
 } LUID, *PLUID;
 
+/* ntdef.h: what ZwCreateFile opens (InitializeObjectAttributes fills it in). */
+typedef struct _OBJECT_ATTRIBUTES {
+    ULONG Length;
+    HANDLE RootDirectory;
+    PUNICODE_STRING ObjectName;
+    ULONG Attributes;
+    PVOID SecurityDescriptor;
+    PVOID SecurityQualityOfService;
+} OBJECT_ATTRIBUTES, *POBJECT_ATTRIBUTES;

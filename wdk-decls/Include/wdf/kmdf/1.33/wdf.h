@@ -322,8 +322,6 @@ typedef VOID (*PFN_WDFDEVICEINITSETIOINCALLERCONTEXTCALLBACK)(
 typedef VOID (*PFN_WDFDEVICEINITSETREQUESTATTRIBUTES)(PWDF_DRIVER_GLOBALS DriverGlobals,
                                                       PWDFDEVICE_INIT DeviceInit,
                                                       PWDF_OBJECT_ATTRIBUTES RequestAttributes);
-typedef PDEVICE_OBJECT (*PFN_WDFDEVICEWDMGETDEVICEOBJECT)(PWDF_DRIVER_GLOBALS DriverGlobals,
-                                                          WDFDEVICE Device);
 typedef NTSTATUS (*PFN_WDFDRIVERCREATE)(PWDF_DRIVER_GLOBALS DriverGlobals,
                                         PDRIVER_OBJECT DriverObject, PCUNICODE_STRING RegistryPath,
                                         PWDF_OBJECT_ATTRIBUTES DriverAttributes,
@@ -350,8 +348,6 @@ typedef WDFDEVICE (*PFN_WDFIOTARGETGETDEVICE)(PWDF_DRIVER_GLOBALS DriverGlobals,
                                               WDFIOTARGET IoTarget);
 typedef NTSTATUS (*PFN_WDFIOTARGETOPEN)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFIOTARGET IoTarget,
                                         PWDF_IO_TARGET_OPEN_PARAMS OpenParams);
-typedef PDEVICE_OBJECT (*PFN_WDFIOTARGETWDMGETTARGETDEVICEOBJECT)(
-    PWDF_DRIVER_GLOBALS DriverGlobals, WDFIOTARGET IoTarget);
 typedef VOID (*PFN_WDFOBJECTDELETE)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFOBJECT Object);
 typedef VOID (*PFN_WDFOBJECTDEREFERENCEACTUAL)(PWDF_DRIVER_GLOBALS DriverGlobals,
                                                WDFOBJECT Handle, PVOID Tag, LONG Line,
@@ -361,6 +357,9 @@ typedef PVOID (*PFN_WDFOBJECTGETTYPEDCONTEXTWORKER)(PWDF_DRIVER_GLOBALS DriverGl
                                                     PCWDF_OBJECT_CONTEXT_TYPE_INFO TypeInfo);
 typedef VOID (*PFN_WDFOBJECTREFERENCEACTUAL)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFOBJECT Handle,
                                              PVOID Tag, LONG Line, PCCH File);
+typedef NTSTATUS (*PFN_WDFREQUESTCREATE)(PWDF_DRIVER_GLOBALS DriverGlobals,
+                                         PWDF_OBJECT_ATTRIBUTES RequestAttributes,
+                                         WDFIOTARGET IoTarget, WDFREQUEST *Request);
 typedef BOOLEAN (*PFN_WDFREQUESTCANCELSENTREQUEST)(PWDF_DRIVER_GLOBALS DriverGlobals,
                                                    WDFREQUEST Request);
 typedef VOID (*PFN_WDFREQUESTCOMPLETEWITHINFORMATION)(PWDF_DRIVER_GLOBALS DriverGlobals,
@@ -403,7 +402,6 @@ typedef BOOLEAN (*PFN_WDFTIMERSTOP)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFTIMER 
 typedef enum _WDFFUNCENUM {
     WdfControlDeviceInitAllocateTableIndex = 25,
     WdfControlFinishInitializingTableIndex = 27,
-    WdfDeviceWdmGetDeviceObjectTableIndex = 31,
     WdfDeviceInitFreeTableIndex = 54,
     WdfDeviceInitAssignNameTableIndex = 67,
     WdfDeviceInitSetFileObjectConfigTableIndex = 71,
@@ -423,12 +421,12 @@ typedef enum _WDFFUNCENUM {
     WdfIoTargetOpenTableIndex = 168,
     WdfIoTargetCloseTableIndex = 170,
     WdfIoTargetGetDeviceTableIndex = 174,
-    WdfIoTargetWdmGetTargetDeviceObjectTableIndex = 178,
     WdfIoTargetFormatRequestForReadTableIndex = 183,
     WdfObjectGetTypedContextWorkerTableIndex = 202,
     WdfObjectReferenceActualTableIndex = 205,
     WdfObjectDereferenceActualTableIndex = 206,
     WdfObjectDeleteTableIndex = 208,
+    WdfRequestCreateTableIndex = 247,
     WdfRequestSendTableIndex = 253,
     WdfRequestGetStatusTableIndex = 254,
     WdfRequestCancelSentRequestTableIndex = 258,
