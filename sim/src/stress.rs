@@ -65,6 +65,8 @@ pub struct StressReport {
     pub elapsed_ms: u64,
     /// The first few violations.
     pub first_violations: Vec<Violation>,
+    /// How many violations of each rule.
+    pub violations_by_rule: std::collections::BTreeMap<String, u64>,
 }
 
 impl StressReport {
@@ -412,6 +414,10 @@ pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<Stress
         .iter()
         .filter(|v| matches!(v, Violation::DoubleCompletion { .. }))
         .count() as u64;
+    let mut violations_by_rule = std::collections::BTreeMap::new();
+    for violation in &violations {
+        *violations_by_rule.entry(violation.rule()).or_insert(0) += 1;
+    }
     let leaked = run.pending.len() as u64;
     let settled = run.completed + run.cancelled + run.failed + run.send_failures + run.refused;
     Ok(StressReport {
@@ -433,5 +439,6 @@ pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<Stress
         accounted: leaked == 0 && settled == run.issued,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         first_violations: violations.into_iter().take(8).collect(),
+        violations_by_rule,
     })
 }

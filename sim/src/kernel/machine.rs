@@ -89,6 +89,8 @@ pub struct World {
     pub preempt_ppm: u32,
     /// Inside a callback run by "another processor" (no nested preemption).
     pub preempting: bool,
+    /// What other threads do while the driver waits (each runs once, at the next wait).
+    pub during_wait: Vec<Box<dyn FnOnce() + Send>>,
     /// File-object closes waiting for a worker thread.
     pub deferred_closes: Vec<(Option<super::layout::ObjectCallback>, usize, u32)>,
 }
@@ -123,6 +125,11 @@ pub struct Unloaded {
 
 static SLOT: Mutex<()> = Mutex::new(());
 
+thread_local! {
+    /// This thread holds the slot: a second machine here would wait for itself forever.
+    static HOLDS_SLOT: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
 /// A machine with the driver loaded (or failed to load). One per process at a time; dropping it
 /// unloads the driver if it is still loaded.
 pub struct Machine {
@@ -148,7 +155,12 @@ impl Machine {
     /// Boots a machine and loads the driver: `DriverEntry` with a fresh driver object.
     #[must_use]
     pub fn boot(config: &MachineConfig) -> Self {
+        assert!(
+            !HOLDS_SLOT.get(),
+            "one machine per process at a time: this thread already has one loaded"
+        );
         let slot = SLOT.lock().unwrap_or_else(PoisonError::into_inner);
+        HOLDS_SLOT.set(true);
         let mut kernel = Kernel::new(config);
         kernel.io.pipes = config
             .pipes
@@ -320,6 +332,61 @@ impl Machine {
         count
     }
 
+    /// `fltmc detach ferrofilter <volume>`: Filter Manager asks the instance's
+    /// `InstanceQueryTeardownCallback` (without one a manual detach is refused with
+    /// `STATUS_FLT_DO_NOT_DETACH`), then tears the instance down: its contexts go, and later
+    /// operations on the volume bypass the filter.
+    ///
+    /// # Errors
+    /// The status the detach was refused with.
+    pub fn detach(&self) -> Result<(), i32> {
+        const STATUS_FLT_DO_NOT_DETACH: i32 = 0xC01C_0010_u32.cast_signed();
+        let query = with(|k| {
+            k.flt
+                .attached
+                .then(|| k.flt.registration.as_ref().map(|r| r.query_teardown))
+        });
+        let Some(Some(query)) = query else {
+            return Err(super::flt::STATUS_FLT_INSTANCE_NOT_FOUND);
+        };
+        let Some(query) = query else {
+            return Err(STATUS_FLT_DO_NOT_DETACH);
+        };
+        let (filter, volume, instance) = FilterManager::handles();
+        let objects = related_objects(filter, volume, instance, core::ptr::null_mut());
+        // FLTFL_INSTANCE_TEARDOWN_MANUAL (1).
+        // SAFETY: the filter's InstanceQueryTeardownCallback at PASSIVE_LEVEL with related
+        // objects that live across the call.
+        let status = unsafe { query(&raw const objects, 1) };
+        if status < 0 {
+            return Err(status);
+        }
+        let mut deferred = Vec::new();
+        with(|k| {
+            k.flt.attached = false;
+            k.flt.detach_all(&mut deferred);
+        });
+        super::run_deferred(deferred);
+        run_work_items();
+        Ok(())
+    }
+
+    /// Has another thread run `action` the next time the driver waits.
+    pub fn during_next_wait(&self, action: impl FnOnce() + Send + 'static) {
+        with(|k| k.world.during_wait.push(Box::new(action)));
+    }
+
+    /// The simulated clock, in 100 ns units.
+    #[must_use]
+    pub fn clock(&self) -> u64 {
+        with(|k| k.world.clock)
+    }
+
+    /// The pipe ignores cancellation (a read that never comes back) or honours it again.
+    pub fn set_target_ignores_cancel(&self, ignores: bool) {
+        with(|k| k.wdf.target_ignores_cancel = ignores);
+    }
+
     /// `fltmc unload ferrofilter` (not mandatory) or `sc stop` (mandatory): Filter Manager
     /// calls the filter's unload callback, then the unload routine it saved (KMDF's, which
     /// calls `EvtDriverUnload`). Everything the driver had must be gone afterwards.
@@ -372,6 +439,7 @@ impl Drop for Machine {
         unsafe { WdfDriverGlobals = core::ptr::null_mut() };
         let _ = &self.registry_units;
         drop(super::install(None));
+        HOLDS_SLOT.set(false);
     }
 }
 
@@ -608,6 +676,16 @@ fn completion_call(k: &mut Kernel, index: u32) -> Option<CompletionCall> {
     })
 }
 
+/// Another thread does what it was asked to while the driver waits.
+pub fn run_waiting_threads() -> bool {
+    let actions = with(|k| core::mem::take(&mut k.world.during_wait));
+    let ran = !actions.is_empty();
+    for action in actions {
+        action();
+    }
+    ran
+}
+
 /// Another processor does one piece of work: a returned request's completion routine (at
 /// `DISPATCH_LEVEL`) or a queued work item (at `PASSIVE_LEVEL`). Returns whether there was any.
 pub fn run_other_processor() -> bool {
@@ -767,6 +845,14 @@ fn device_stack_size(k: &mut Kernel, device: u32) -> i8 {
         }
         _ => 1,
     }
+}
+
+/// `CreateFile(\\.\FerroFilter)` from another thread (for [`Machine::during_next_wait`]).
+///
+/// # Errors
+/// As [`Machine::open_control`].
+pub fn open_control_from_another_thread() -> Result<u64, i32> {
+    open_control()
 }
 
 fn open_control() -> Result<u64, i32> {

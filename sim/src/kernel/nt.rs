@@ -289,6 +289,7 @@ pub unsafe extern "C" fn KeWaitForSingleObject(
 ) -> i32 {
     let event = object.cast::<KEVENT>();
     with(|k| k.enter("KeWaitForSingleObject", PASSIVE_LEVEL));
+    super::machine::run_waiting_threads();
     loop {
         // SAFETY: the caller keeps the event alive while it waits on it.
         let header = unsafe { &mut (*event).Header };

@@ -195,6 +195,19 @@ impl fmt::Display for Violation {
     }
 }
 
+impl Violation {
+    /// The rule's name (`UseAfterFree`, `Leak`, ...).
+    #[must_use]
+    pub fn rule(&self) -> String {
+        let debug = format!("{self:?}");
+        debug
+            .split([' ', '{', '('])
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
 /// How one routine fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,83 +1,108 @@
-//! The sim backend: `ferrofilter_sim::device::SimDevice` in-process. Every IOCTL goes through the
-//! same `ferrofilter_core::control::dispatch` the Windows driver calls; a forwarded request pends
-//! at the emulated I/O target until the target (driven by the seed) completes it or it is
-//! cancelled.
+//! The sim backend: the driver's own code, loaded in-process on the simulated kernel
+//! (`ferrofilter_sim::kernel`). Every IOCTL goes to the driver's queue through the control
+//! device, files are opened on the simulated volume through its filter, and a forwarded request
+//! pends at the pipe the handle opened until the target completes it or it is cancelled.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::rc::Rc;
 use std::time::Duration;
 
-use ferrofilter_core::{NtStatus, RequestId};
+use ferrofilter_core::NtStatus;
 use ferrofilter_sim::SimConfig;
-use ferrofilter_sim::device::{DeviceHandle, SimDevice};
+use ferrofilter_sim::fltmgr::CreateArgs;
+use ferrofilter_sim::kernel::{Machine, MachineConfig, volume};
 
 use super::{Backend, BackendKind, Completion, Forwarded, Reply, VerifierSummary};
 use crate::error::CliError;
 
-/// One sim driver that any number of [`SimSession`]s (handles) share.
+/// How many sessions (pipes `\??\pipe\ferroctl-sim-N`) a host offers.
+const PIPES: u32 = 257;
+/// Bytes the pipe returns for a completed read.
+const READ_BYTES: usize = 0;
+
+/// One loaded driver that any number of [`SimSession`]s (handles) share.
 pub struct SimHost {
-    device: SimDevice,
-    /// Requests whose completion routine ran, by request ID, with the status they completed with.
-    finished: Mutex<HashMap<u64, NtStatus>>,
+    machine: RefCell<Machine>,
+    /// Requests whose completion the host has seen, by IRP number, with their status.
+    finished: RefCell<HashMap<u64, NtStatus>>,
 }
 
 impl SimHost {
-    /// A fresh sim driver.
+    /// Boots a machine and loads the driver.
     ///
     /// # Errors
-    /// [`CliError::Failed`] when the sim driver cannot start.
-    pub fn new(config: SimConfig) -> Result<Arc<Self>, CliError> {
-        let device = SimDevice::new(config).map_err(|status| {
-            CliError::Failed(format!("the sim driver did not start: {status:?}"))
-        })?;
-        Ok(Arc::new(Self {
-            device,
-            finished: Mutex::default(),
+    /// [`CliError::Failed`] when the driver's `DriverEntry` fails.
+    pub fn new(config: SimConfig) -> Result<Rc<Self>, CliError> {
+        let machine = Machine::boot(&MachineConfig {
+            seed: config.seed,
+            strict: config.strict,
+            pipes: (0..PIPES)
+                .map(|index| (format!("\\??\\pipe\\ferroctl-sim-{index}"), true))
+                .collect(),
+            ..MachineConfig::default()
+        });
+        if !machine.loaded() {
+            return Err(CliError::Failed(format!(
+                "the driver did not load on the sim: {:?}",
+                NtStatus::from_i32(machine.entry_status())
+            )));
+        }
+        Ok(Rc::new(Self {
+            machine: RefCell::new(machine),
+            finished: RefCell::default(),
         }))
     }
 
-    /// The device.
-    #[must_use]
-    pub const fn device(&self) -> &SimDevice {
-        &self.device
+    /// Opens a file on the sim's volume through the filter; returns the caller's handle value.
+    ///
+    /// # Errors
+    /// The create's failure status.
+    pub fn open_file(&self, args: &CreateArgs) -> Result<u64, NtStatus> {
+        let _machine = self.machine.borrow();
+        let created = volume::create(args);
+        created
+            .handle
+            .ok_or_else(|| NtStatus::from_i32(created.status))
     }
 
-    /// Runs the completion routine of every request the target has finished, in arrival order,
-    /// and records each status.
+    /// Closes a handle [`SimHost::open_file`] returned.
+    pub fn close_file(&self, handle: u64) {
+        let _machine = self.machine.borrow();
+        let _ = volume::close(handle);
+    }
+
+    /// Runs every completion routine the other processors have pending, and records what
+    /// finished.
     fn pump(&self) {
-        let driver = self.device.driver();
-        while let Some(returned) = driver.framework().next_returned() {
-            self.finished
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(returned.id.0, returned.status);
-            driver.deliver(returned);
+        let machine = self.machine.borrow();
+        machine.deliver_all();
+        let mut finished = self.finished.borrow_mut();
+        for (irp, reply) in machine.take_replies() {
+            finished.insert(irp, NtStatus::from_i32(reply.status));
         }
     }
 
-    fn take(&self, id: u64) -> Option<NtStatus> {
-        self.finished
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id)
+    fn take(&self, irp: u64) -> Option<NtStatus> {
+        self.finished.borrow_mut().remove(&irp)
     }
 }
 
 /// One handle of the sim's control device.
 pub struct SimSession {
-    host: Arc<SimHost>,
-    handle: Option<DeviceHandle>,
-    /// Request ID -> token, for requests not yet seen finished.
+    host: Rc<SimHost>,
+    handle: Option<u64>,
+    /// IRP number -> token, for requests not yet seen finished.
     waiting: HashMap<u64, usize>,
     next_token: usize,
     index: u32,
 }
 
 impl SimSession {
-    /// A session on a fresh sim driver with the default configuration.
+    /// A session on a freshly loaded driver with the default configuration.
     ///
     /// # Errors
-    /// When the sim driver cannot start or the handle cannot be opened.
+    /// When the driver does not load or the handle cannot be opened.
     pub fn new_default() -> Result<Self, CliError> {
         Self::open(SimHost::new(SimConfig::default())?, 0)
     }
@@ -85,12 +110,11 @@ impl SimSession {
     /// Opens another handle on `host`; `index` names its target pipe.
     ///
     /// # Errors
-    /// [`CliError::Failed`] when 256 handles are open.
-    pub fn open(host: Arc<SimHost>, index: u32) -> Result<Self, CliError> {
-        let handle = host
-            .device
-            .open()
-            .map_err(|status| CliError::ioctl("opening the sim control device", status))?;
+    /// [`CliError::Failed`] when the driver refuses the open (256 handles open).
+    pub fn open(host: Rc<SimHost>, index: u32) -> Result<Self, CliError> {
+        let handle = host.machine.borrow().open_control().map_err(|status| {
+            CliError::ioctl("opening the sim control device", NtStatus::from_i32(status))
+        })?;
         Ok(Self {
             host,
             handle: Some(handle),
@@ -100,9 +124,9 @@ impl SimSession {
         })
     }
 
-    /// The host, to open more sessions on the same driver.
+    /// The host, to open more sessions or files on the same driver.
     #[must_use]
-    pub fn host(&self) -> &Arc<SimHost> {
+    pub fn host(&self) -> &Rc<SimHost> {
         &self.host
     }
 
@@ -110,7 +134,7 @@ impl SimSession {
         self.host.pump();
         let mut done: Vec<Completion> = Vec::new();
         self.waiting
-            .retain(|&id, &mut token| match self.host.take(id) {
+            .retain(|&irp, &mut token| match self.host.take(irp) {
                 Some(status) => {
                     done.push(Completion { token, status });
                     false
@@ -134,15 +158,20 @@ impl Backend for SimSession {
                 information: 0,
             };
         };
-        let reply = self.host.device.ioctl(handle, code, input, output);
+        let reply = self
+            .host
+            .machine
+            .borrow()
+            .ioctl(handle, code, input, output.len());
+        let shown = reply.output.len().min(output.len());
+        output[..shown].copy_from_slice(&reply.output[..shown]);
         Reply {
-            status: reply.status,
+            status: NtStatus::from_i32(reply.status),
             information: reply.information,
         }
     }
 
     fn open_target(&mut self, input: &[u8]) -> Result<Reply, CliError> {
-        // The sim has one emulated target; the pipe name is checked as on Windows.
         Ok(self.ioctl(
             ferrofilter_core::protocol::ioctl::OPEN_TARGET,
             input,
@@ -156,29 +185,31 @@ impl Backend for SimSession {
 
     fn forward(&mut self, input: &[u8]) -> Result<Forwarded, NtStatus> {
         let handle = self.handle.ok_or(NtStatus::INVALID_HANDLE)?;
-        let reply = self.host.device.ioctl(
+        let reply = self.host.machine.borrow().ioctl(
             handle,
             ferrofilter_core::protocol::ioctl::FORWARD,
             input,
-            &mut [],
+            READ_BYTES,
         );
         let token = self.next_token;
         self.next_token += 1;
-        let Some(RequestId(id)) = reply.pending else {
-            return Err(reply.status);
+        let Some(irp) = reply.pending else {
+            return Err(NtStatus::from_i32(reply.status));
         };
-        self.waiting.insert(id, token);
+        self.waiting.insert(irp, token);
+        // Like the device, the sim learns the driver's request IDs only from LIST.
         Ok(Forwarded {
             token,
-            request_id: Some(id),
+            request_id: None,
         })
     }
 
     fn target_complete(&mut self, count: usize) -> Result<usize, CliError> {
-        let driver = self.host.device.driver();
-        Ok((0..count)
-            .take_while(|_| driver.complete_random(NtStatus::SUCCESS))
-            .count())
+        let machine = self.host.machine.borrow();
+        let done = (0..count)
+            .take_while(|_| machine.complete_one_at_target(0, READ_BYTES))
+            .count();
+        Ok(done)
     }
 
     fn collect(&mut self, _wait: Duration) -> Vec<Completion> {
@@ -196,24 +227,26 @@ impl Backend for SimSession {
             .take()
             .ok_or_else(|| CliError::Failed("the handle is already closed".to_owned()))?;
         self.host
-            .device
-            .close(handle)
-            .map_err(|status| CliError::ioctl("CloseHandle", status))?;
+            .machine
+            .borrow()
+            .close_control(handle)
+            .map_err(|status| CliError::ioctl("CloseHandle", NtStatus::from_i32(status)))?;
         Ok(self.gather())
     }
 
     fn verifier(&mut self) -> Option<VerifierSummary> {
-        let teardown = self.host.device.driver().teardown();
+        self.host.pump();
+        let machine = self.host.machine.borrow();
+        let violations = machine.violations();
+        let leaked = violations
+            .iter()
+            .filter(|v| matches!(v, ferrofilter_sim::kernel::Violation::Leak { .. }))
+            .count();
         Some(VerifierSummary {
-            leaked: teardown.leaked,
-            tracked: teardown.tracked,
-            violations: teardown.violations.len(),
-            first_violations: teardown
-                .violations
-                .iter()
-                .take(8)
-                .map(ToString::to_string)
-                .collect(),
+            leaked,
+            tracked: u32::try_from(machine.pending_at_target().len()).unwrap_or(u32::MAX),
+            violations: violations.len(),
+            first_violations: violations.iter().take(8).map(ToString::to_string).collect(),
         })
     }
 }

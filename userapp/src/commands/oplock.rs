@@ -458,12 +458,12 @@ fn sim_query_keys(file: &Path, flags: u32) -> Result<KeysView, CliError> {
         kind: StreamKind::File,
         ecps: Vec::new(),
     };
-    let device = session.host().device();
-    let (handle, _) = device
+    let handle = session
+        .host()
         .open_file(&args)
         .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
     let info = proto::query_keys(&mut session, handle);
-    let _ = session.host().device().close_file(handle);
+    session.host().close_file(handle);
     Ok(keys_view(&info?))
 }
 

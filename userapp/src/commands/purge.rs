@@ -173,10 +173,10 @@ pub fn run_file(
     if !file.is_file() {
         return Err(CliError::Usage(format!("{}: no such file", file.display())));
     }
-    let mut backend = backend::open(kind)?;
+    // The sim opens its own session (one loaded driver per process); the device needs a handle.
     let answer = match kind {
         BackendKind::Sim => sim_purge(file)?,
-        BackendKind::Device => device_purge(backend.as_mut(), file)?,
+        BackendKind::Device => device_purge(backend::open(kind)?.as_mut(), file)?,
     };
     let outcome = match answer.outcome {
         PURGE_OUTCOME_DONE => "done",
@@ -228,13 +228,12 @@ fn sim_purge(file: &Path) -> Result<ferrofilter_core::protocol::PurgeRequestOutp
         kind: StreamKind::File,
         ecps: Vec::new(),
     };
-    let (handle, _) = session
+    let handle = session
         .host()
-        .device()
         .open_file(&args)
         .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
     let answer = proto::purge_request(&mut session, handle);
-    let _ = session.host().device().close_file(handle);
+    session.host().close_file(handle);
     answer
 }
 
