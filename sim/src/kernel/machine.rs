@@ -89,6 +89,9 @@ pub struct World {
     pub preempt_ppm: u32,
     /// Inside a callback run by "another processor" (no nested preemption).
     pub preempting: bool,
+    /// Simulated time spent waiting with nothing able to wake the waiter, since the last
+    /// progress.
+    pub idle_wait: u64,
     /// What other threads do while the driver waits (each runs once, at the next wait).
     pub during_wait: Vec<Box<dyn FnOnce() + Send>>,
     /// File-object closes waiting for a worker thread.
@@ -152,7 +155,11 @@ fn new_driver_object() -> Box<DRIVER_OBJECT> {
 }
 
 impl Machine {
-    /// Boots a machine and loads the driver: `DriverEntry` with a fresh driver object.
+    /// Boots a machine and loads the driver: `DriverEntry` with a fresh driver object. Another
+    /// thread's machine is waited for (one per process at a time).
+    ///
+    /// # Panics
+    /// When this thread already has a machine loaded: it would wait for itself.
     #[must_use]
     pub fn boot(config: &MachineConfig) -> Self {
         assert!(
@@ -382,9 +389,14 @@ impl Machine {
         with(|k| k.world.clock)
     }
 
-    /// The pipe ignores cancellation (a read that never comes back) or honours it again.
+    /// The pipe ignores cancellation (a read that never comes back) or honours it again, then
+    /// also the cancels it ignored.
     pub fn set_target_ignores_cancel(&self, ignores: bool) {
-        with(|k| k.wdf.target_ignores_cancel = ignores);
+        if ignores {
+            with(|k| k.wdf.target_ignores_cancel = true);
+        } else {
+            honour_cancels();
+        }
     }
 
     /// `fltmc unload ferrofilter` (not mandatory) or `sc stop` (mandatory): Filter Manager
@@ -706,6 +718,7 @@ pub fn run_other_processor() -> bool {
         Some((completion_call(k, index), saved))
     });
     if let Some((call, (irql, locks, preempting))) = call {
+        with(|k| k.world.idle_wait = 0);
         if let Some(call) = call {
             call.run();
         }
@@ -733,9 +746,25 @@ pub fn maybe_preempt() {
     }
 }
 
-/// Moves the simulated clock on.
+/// How long the driver may wait with nothing able to wake it before the sim calls it a hang
+/// (simulated time, 100 ns units: one hour).
+const HANG_100NS: u64 = 3_600 * 10_000_000;
+
+/// Moves the simulated clock on after a wait that timed out with nothing left to run.
+///
+/// # Panics
+/// When the driver has waited an hour of simulated time without anything that could wake it:
+/// on Windows that is a hung unload; here it stops the run with a message instead of looping.
 pub fn advance_clock(by_100ns: u64) {
-    with(|k| k.world.clock = k.world.clock.saturating_add(by_100ns));
+    let stuck = with(|k| {
+        k.world.clock = k.world.clock.saturating_add(by_100ns);
+        k.world.idle_wait = k.world.idle_wait.saturating_add(by_100ns.max(1));
+        k.world.idle_wait > HANG_100NS
+    });
+    assert!(
+        !stuck,
+        "the driver waited an hour of simulated time for something that cannot happen (a hang)"
+    );
 }
 
 /// After a file object's last reference went: nothing more to do on this side (the file
@@ -844,6 +873,22 @@ fn device_stack_size(k: &mut Kernel, device: u32) -> i8 {
             now
         }
         _ => 1,
+    }
+}
+
+/// The pipe honours cancellation again, and completes the reads whose cancel it ignored with
+/// `STATUS_CANCELLED` (callable from [`Machine::during_next_wait`]).
+pub fn honour_cancels() {
+    let ignored = with(|k| {
+        k.wdf.target_ignores_cancel = false;
+        k.wdf
+            .pending_at_targets()
+            .into_iter()
+            .filter(|&r| k.wdf.request(r).is_some_and(|d| d.cancel_requested))
+            .collect::<Vec<_>>()
+    });
+    for request in ignored {
+        target_complete(request, super::wdf::STATUS_CANCELLED, 0);
     }
 }
 
