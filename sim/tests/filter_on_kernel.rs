@@ -118,6 +118,9 @@ fn a_single_key_ecp_is_the_handles_key_and_is_left_as_it_came() {
     };
     let created = open("\\a.txt", access::FILE_READ_DATA, vec![ecp]);
     assert_eq!(created.status, 0);
+    // Filter Manager compares each ECP with what was attached once the create completes.
+    let violations = machine.violations();
+    assert!(violations.is_empty(), "{violations:?}");
     let handle = created.handle.unwrap();
     let keys = keys_of(&machine, control, handle);
     assert_eq!(keys.target, KEY_A.to_le_bytes());

@@ -259,7 +259,12 @@ impl Machine {
     /// How many times each kernel routine was called.
     #[must_use]
     pub fn calls(&self) -> std::collections::BTreeMap<&'static str, u64> {
-        with(|k| k.calls.clone())
+        with(|k| {
+            k.calls
+                .iter()
+                .map(|(name, count)| (*name, *count))
+                .collect()
+        })
     }
 
     /// Runs `f` over the kernel (for checks and fault set-up).
@@ -1093,24 +1098,35 @@ fn ioctl(handle: u64, code: u32, input: &[u8], output_length: usize) -> IoctlRep
 
 /// An IOCTL output must not carry a framework handle or the address of driver memory.
 fn disclosure_check(k: &mut Kernel, code: u32, output: &[u8]) {
-    let ranges: Vec<(usize, usize)> = k.wdf.context_ranges().collect();
-    for (offset, chunk) in output.chunks_exact(8).enumerate() {
+    let mut found = Vec::new();
+    let mut suspects = Vec::new();
+    for (index, chunk) in output.chunks_exact(8).enumerate() {
         let value = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let address = usize::try_from(value).unwrap_or(0);
-        let inside = ranges
-            .iter()
-            .any(|&(start, size)| address >= start && address < start + size);
         let flt_object = value & 0xFFFF_F000_0000_0000 == 0xFFFF_C000_0000_0000;
-        if super::wdf::is_handle_value(value)
-            || inside
-            || flt_object
-            || k.io.file(address).is_some()
-        {
-            k.report(Violation::KernelAddressDisclosed {
-                code,
-                offset: offset * 8,
-            });
+        if super::wdf::is_handle_value(value) || flt_object {
+            found.push(index * 8);
+        } else if value > 0xFFFF {
+            suspects.push((index * 8, usize::try_from(value).unwrap_or(0)));
         }
+    }
+    if !suspects.is_empty() {
+        for (start, size) in k.wdf.context_ranges() {
+            for &(offset, address) in &suspects {
+                if address >= start && address < start + size {
+                    found.push(offset);
+                }
+            }
+        }
+        for &(offset, address) in &suspects {
+            if k.io.file(address).is_some() || k.flt.contexts.contains_key(&address) {
+                found.push(offset);
+            }
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    for offset in found {
+        k.report(Violation::KernelAddressDisclosed { code, offset });
     }
 }
 

@@ -59,7 +59,7 @@ pub struct Kernel {
     /// Keep the log (off in long stress runs).
     pub keep_log: bool,
     /// Entry points called, by name (for the fault sweep).
-    pub calls: std::collections::BTreeMap<&'static str, u64>,
+    pub calls: hashbrown::HashMap<&'static str, u64>,
     /// The world outside the driver.
     pub world: machine::World,
     /// The volume below Filter Manager.
@@ -80,7 +80,7 @@ impl Kernel {
             io: nt::Io::default(),
             log: Vec::new(),
             keep_log: config.keep_log,
-            calls: std::collections::BTreeMap::new(),
+            calls: hashbrown::HashMap::new(),
             world: machine::World::default(),
             volume: volume::Volume::default(),
         }
@@ -111,6 +111,9 @@ impl Kernel {
 
     /// Whether the call to `routine` fails now (an injected fault).
     pub fn fails(&mut self, routine: &'static str) -> bool {
+        if self.faults.is_empty() {
+            return false;
+        }
         let draw = self.rng.random_range(0..1_000_000u32);
         self.faults.fails(routine, draw)
     }

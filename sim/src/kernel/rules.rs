@@ -224,6 +224,9 @@ pub struct FaultPlan {
     rules: BTreeMap<&'static str, Fault>,
     #[serde(skip)]
     seen: BTreeMap<&'static str, u64>,
+    /// Some rule counts calls (`Nth`).
+    #[serde(skip)]
+    counts: bool,
 }
 
 /// Every routine the kernel can fail, with what its failure means.
@@ -268,8 +271,15 @@ impl FaultPlan {
     /// Adds a rule for `routine`.
     #[must_use]
     pub fn with(mut self, routine: &'static str, fault: Fault) -> Self {
+        self.counts |= matches!(fault, Fault::Nth(_));
         self.rules.insert(routine, fault);
         self
+    }
+
+    /// No rule at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
     }
 
     /// Every fallible routine fails with probability `ppm`.
@@ -284,18 +294,14 @@ impl FaultPlan {
 
     /// Whether this call of `routine` fails, given a uniform draw in `0..1_000_000`.
     pub fn fails(&mut self, routine: &'static str, draw: u32) -> bool {
-        let seen = self.seen.entry(routine).or_default();
-        *seen += 1;
         match self.rules.get(routine) {
             Some(Fault::Random(ppm)) => draw < *ppm,
-            Some(Fault::Nth(n)) => *seen == *n,
+            Some(Fault::Nth(n)) => {
+                let seen = self.seen.entry(routine).or_default();
+                *seen += 1;
+                *seen == *n
+            }
             None => false,
         }
-    }
-
-    /// How many times each fallible routine was called.
-    #[must_use]
-    pub fn seen(&self) -> &BTreeMap<&'static str, u64> {
-        &self.seen
     }
 }

@@ -277,6 +277,8 @@ pub struct Objects {
     /// Finished requests by IRP number.
     pub replies: HashMap<u64, Reply>,
     next_irp: u64,
+    /// Live I/O targets.
+    targets: Vec<u32>,
     /// The target completes cancelled requests (off: a read that never comes back).
     pub target_ignores_cancel: bool,
 }
@@ -361,6 +363,9 @@ impl Objects {
             && let Some(parent) = self.get_mut(parent)
         {
             parent.children.push(index);
+        }
+        if matches!(self.get(index).map(|o| &o.body), Some(Body::Target(_))) {
+            self.targets.push(index);
         }
         Ok((index, self.handle(index)))
     }
@@ -537,6 +542,9 @@ impl Objects {
         {
             parent.children.retain(|&child| child != index);
         }
+        if matches!(object.body, Body::Target(_)) {
+            self.targets.retain(|&target| target != index);
+        }
         if self.driver == Some(index) {
             self.driver = None;
         }
@@ -584,14 +592,17 @@ impl Objects {
     /// Requests every I/O target owns now.
     #[must_use]
     pub fn pending_at_targets(&self) -> Vec<u32> {
-        self.slots
-            .iter()
-            .filter_map(|slot| match &slot.object.as_ref()?.body {
-                Body::Target(target) => Some(target.pending.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
+        let mut pending = Vec::new();
+        for &index in &self.targets {
+            if let Some(Object {
+                body: Body::Target(target),
+                ..
+            }) = self.get(index)
+            {
+                pending.extend_from_slice(&target.pending);
+            }
+        }
+        pending
     }
 
     /// Live objects by kind, for the unload check.
