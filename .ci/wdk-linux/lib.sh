@@ -21,7 +21,7 @@ wdk_state="$repo_root/target/wdk-linux"
 
 # Installs the Debian packages the real build needs, if any is missing.
 wdk_install_tools() {
-  local packages=(rustc-web cargo-web rust-web-src rust-web-clippy clang-22 libclang-22-dev lld-22 llvm-22)
+  local packages=(gcc libc6-dev rustc-web cargo-web rust-web-src rust-web-clippy clang-22 libclang-22-dev lld-22 llvm-22)
   if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
