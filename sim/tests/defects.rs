@@ -1,18 +1,20 @@
 //! Regression tests for defects found in the driver by review, each running the driver's own
 //! code on the simulated kernel and failing before its fix.
 
+mod common;
+
+use common::{PIPE, forward_input, open_target_input};
+
 use std::sync::{Arc, Mutex};
 
-use ferrofilter_core::protocol::{ForwardInput, Header, OpenTargetInput, ioctl};
+use ferrofilter_core::protocol::ioctl;
 use ferrofilter_sim::kernel::machine::{honour_cancels, open_control_from_another_thread};
 use ferrofilter_sim::kernel::{Machine, MachineConfig, Violation};
-use zerocopy::IntoBytes;
 
 const PENDING: i32 = 0x103;
 const STATUS_ACCESS_DENIED: i32 = 0xC000_0022_u32.cast_signed();
 const STATUS_DELETE_PENDING: i32 = 0xC000_0056_u32.cast_signed();
 const STATUS_FLT_DO_NOT_DETACH: i32 = 0xC01C_0010_u32.cast_signed();
-const PIPE: &str = "\\??\\pipe\\ferro";
 const LOCKED_PIPE: &str = "\\??\\pipe\\admins-denied";
 
 fn config() -> MachineConfig {
@@ -22,27 +24,8 @@ fn config() -> MachineConfig {
     }
 }
 
-fn open_target_input(pipe: &str) -> Vec<u8> {
-    let name: Vec<u8> = pipe.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut input = OpenTargetInput {
-        header: Header::for_struct::<OpenTargetInput>(),
-        name_bytes: u32::try_from(name.len()).unwrap(),
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec();
-    input.extend_from_slice(&name);
-    input
-}
-
 fn forward(machine: &Machine, handle: u64) -> Option<u64> {
-    let input = ForwardInput {
-        header: Header::for_struct::<ForwardInput>(),
-        cancel_id: 0,
-        flags: 0,
-        reserved: 0,
-    };
-    let reply = machine.ioctl(handle, ioctl::FORWARD, input.as_bytes(), 16);
+    let reply = machine.ioctl(handle, ioctl::FORWARD, &forward_input(0), 16);
     assert_eq!(reply.status, PENDING, "{reply:?} {:#?}", machine.log());
     reply.pending
 }

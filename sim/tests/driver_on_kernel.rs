@@ -1,38 +1,14 @@
 //! The driver's own code, loaded on the simulated kernel: load, the control device, forwarding
 //! and cancelling, unload — and the verifier finds nothing.
 
-use ferrofilter_core::protocol::{self, ForwardInput, Header, OpenTargetInput, ioctl};
+mod common;
+
+use common::{PIPE, forward_input, open_target_input};
+
+use ferrofilter_core::protocol::{self, ioctl};
 use ferrofilter_sim::kernel::{Machine, MachineConfig};
-use zerocopy::IntoBytes;
 
 const PENDING: i32 = 0x103;
-
-fn open_target_input() -> Vec<u8> {
-    let name: Vec<u8> = "\\??\\pipe\\ferro"
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect();
-    let mut input = OpenTargetInput {
-        header: Header::for_struct::<OpenTargetInput>(),
-        name_bytes: u32::try_from(name.len()).unwrap(),
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec();
-    input.extend_from_slice(&name);
-    input
-}
-
-fn forward_input(cancel_id: u64) -> Vec<u8> {
-    ForwardInput {
-        header: Header::for_struct::<ForwardInput>(),
-        cancel_id,
-        flags: 0,
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec()
-}
 
 #[test]
 fn loads_serves_forwards_and_unloads_clean() {
@@ -45,7 +21,7 @@ fn loads_serves_forwards_and_unloads_clean() {
         u32::from_le_bytes(reply.output[8..12].try_into().unwrap()),
         protocol::PROTOCOL_VERSION
     );
-    let reply = machine.ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(), 0);
+    let reply = machine.ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0);
     assert_eq!(reply.status, 0, "{:#?}", machine.log());
     let reply = machine.ioctl(handle, ioctl::FORWARD, &forward_input(0), 16);
     assert_eq!(

@@ -2,27 +2,16 @@
 //! short session, by its occurrence): the driver must answer each with a failure status, leak
 //! nothing, complete nothing twice, and unload clean. Seeded and replayable.
 
+mod common;
+
+use common::{PIPE, forward_input, open_target_input};
+
 use ferrofilter_core::CancelId;
-use ferrofilter_core::protocol::{CancelGroupInput, ForwardInput, Header, OpenTargetInput, ioctl};
+use ferrofilter_core::protocol::{CancelGroupInput, Header, ioctl};
 use ferrofilter_sim::kernel::{
     Fault, FaultPlan, Machine, MachineConfig, Violation, rules::FALLIBLE,
 };
 use zerocopy::IntoBytes;
-
-const PIPE: &str = "\\??\\pipe\\ferro";
-
-fn open_target_input() -> Vec<u8> {
-    let name: Vec<u8> = PIPE.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut input = OpenTargetInput {
-        header: Header::for_struct::<OpenTargetInput>(),
-        name_bytes: u32::try_from(name.len()).unwrap(),
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec();
-    input.extend_from_slice(&name);
-    input
-}
 
 /// Load, open two handles, open targets, forward, cancel a group, close with one outstanding,
 /// complete the rest, unload. Returns the machine's violations and whether it loaded.
@@ -43,20 +32,15 @@ fn session(faults: FaultPlan) -> (bool, Vec<Violation>, Machine) {
     let mut handles = Vec::new();
     for _ in 0..2 {
         if let Ok(handle) = machine.open_control() {
-            let reply = machine.ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(), 0);
+            let reply = machine.ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0);
             assert!(reply.pending.is_none());
             handles.push(handle);
         }
     }
     for (n, &handle) in handles.iter().enumerate() {
         for i in 0..3u64 {
-            let input = ForwardInput {
-                header: Header::for_struct::<ForwardInput>(),
-                cancel_id: if i == 0 { 0 } else { CancelId::new(0, i).0 },
-                flags: 0,
-                reserved: 0,
-            };
-            let reply = machine.ioctl(handle, ioctl::FORWARD, input.as_bytes(), 16);
+            let cancel_id = if i == 0 { 0 } else { CancelId::new(0, i).0 };
+            let reply = machine.ioctl(handle, ioctl::FORWARD, &forward_input(cancel_id), 16);
             // Either pending, or refused with an error status: never "success" with no read.
             assert!(reply.pending.is_some() || reply.status < 0, "{reply:?}");
         }

@@ -842,23 +842,8 @@ fn control_device(k: &mut Kernel) -> Option<(u32, super::wdf::DeviceSetup, Optio
 
 fn blank_request(kind: i32, file: u32, irp: u64, stack_size: i8) -> RequestData {
     RequestData {
-        kind,
-        created: false,
         file: Some(file),
-        code: 0,
-        input_length: 0,
-        output_length: 0,
-        buffer: Vec::new(),
-        state: RequestState::Owned,
-        cancel_requested: false,
-        routine: None,
-        status: STATUS_SUCCESS,
-        information: 0,
-        formatted: None,
-        sent_to: None,
-        irp,
-        stack_size,
-        reads_into: None,
+        ..RequestData::new(kind, false, irp, stack_size)
     }
 }
 

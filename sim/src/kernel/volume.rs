@@ -121,6 +121,36 @@ fn file_system_key(volume: &mut Volume, args: &CreateArgs) -> Guid {
     ferrofilter_core::ecp::resolve_create_keys(entries, || unique).target
 }
 
+/// The file system's answer, unless the filter completed the operation in its pre-operation
+/// callback.
+fn below(completed: Option<i32>, op: impl FnOnce(&mut FileSystem) -> FsOutcome) -> FsOutcome {
+    match completed {
+        Some(status) => FsOutcome {
+            status: NtStatus::from_i32(status),
+            ..FsOutcome::default()
+        },
+        None => with(|k| op(&mut k.volume.fs)),
+    }
+}
+
+/// After the post-operation callback: the work it queued runs, and the caller gets the status.
+fn finished(outcome: FsOutcome) -> Completed {
+    super::machine::run_work_items();
+    Completed {
+        status: outcome.status.as_i32(),
+        outcome: Some(outcome),
+        ..Completed::default()
+    }
+}
+
+/// A handle that is not a file of the volume.
+fn invalid_handle() -> Completed {
+    Completed {
+        status: super::nt::STATUS_INVALID_HANDLE,
+        ..Completed::default()
+    }
+}
+
 struct Operation {
     data: Box<FLT_CALLBACK_DATA>,
     iopb: Box<FLT_IO_PARAMETER_BLOCK>,
@@ -381,10 +411,7 @@ fn file_of_handle(handle: u64) -> Option<(usize, FileObjectId)> {
 #[must_use]
 pub fn close(handle: u64) -> Completed {
     let Some((file, open)) = file_of_handle(handle) else {
-        return Completed {
-            status: super::nt::STATUS_INVALID_HANDLE,
-            ..Completed::default()
-        };
+        return invalid_handle();
     };
     let parameters = FLT_PARAMETERS {
         Others: [core::ptr::null_mut(); 6],
@@ -428,10 +455,7 @@ pub fn close(handle: u64) -> Completed {
 #[must_use]
 pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usize) -> Completed {
     let Some((file, open)) = file_of_handle(handle) else {
-        return Completed {
-            status: super::nt::STATUS_INVALID_HANDLE,
-            ..Completed::default()
-        };
+        return invalid_handle();
     };
     let mut buffer = bytes.to_vec();
     let parameters = FLT_PARAMETERS {
@@ -449,20 +473,11 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
         op.iopb.IrpFlags |= IRP_NOCACHE;
     }
     let (post, completed) = op.pre(file);
-    let outcome = match completed {
-        Some(status) => FsOutcome {
-            status: NtStatus::from_i32(status),
-            ..FsOutcome::default()
-        },
-        None => with(|k| k.volume.fs.write(open, offset, bytes, non_cached, step)),
-    };
+    let outcome = below(completed, |fs| {
+        fs.write(open, offset, bytes, non_cached, step)
+    });
     op.post(post, file, outcome.status.as_i32());
-    super::machine::run_work_items();
-    Completed {
-        status: outcome.status.as_i32(),
-        outcome: Some(outcome),
-        ..Completed::default()
-    }
+    finished(outcome)
 }
 
 /// `IRP_MJ_SET_INFORMATION` through the filter: `FileEndOfFileInformation` for a resize,
@@ -470,10 +485,7 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
 #[must_use]
 pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     let Some((file, open)) = file_of_handle(handle) else {
-        return Completed {
-            status: super::nt::STATUS_INVALID_HANDLE,
-            ..Completed::default()
-        };
+        return invalid_handle();
     };
     let mut size = resize.unwrap_or(0).to_le_bytes();
     let parameters = FLT_PARAMETERS {
@@ -492,20 +504,9 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     };
     let mut op = Operation::new(IRP_MJ_SET_INFORMATION, 0, file, parameters, true);
     let (post, completed) = op.pre(file);
-    let outcome = match completed {
-        Some(status) => FsOutcome {
-            status: NtStatus::from_i32(status),
-            ..FsOutcome::default()
-        },
-        None => with(|k| k.volume.fs.set_information(open, resize)),
-    };
+    let outcome = below(completed, |fs| fs.set_information(open, resize));
     op.post(post, file, outcome.status.as_i32());
-    super::machine::run_work_items();
-    Completed {
-        status: outcome.status.as_i32(),
-        outcome: Some(outcome),
-        ..Completed::default()
-    }
+    finished(outcome)
 }
 
 /// `FSCTL_SET_PURGE_FAILURE_MODE` from above the filter on a handle: the file system counts
@@ -513,10 +514,7 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
 #[must_use]
 pub fn set_purge_failure_mode(handle: u64, requestor: RequestorMode, input: &[u8]) -> Completed {
     let Some((file, open)) = file_of_handle(handle) else {
-        return Completed {
-            status: super::nt::STATUS_INVALID_HANDLE,
-            ..Completed::default()
-        };
+        return invalid_handle();
     };
     let mut buffer = input.to_vec();
     let kernel = matches!(requestor, RequestorMode::Kernel);
@@ -556,12 +554,7 @@ pub fn set_purge_failure_mode(handle: u64, requestor: RequestorMode, input: &[u8
         }),
     };
     op.post(post, file, outcome.status.as_i32());
-    super::machine::run_work_items();
-    Completed {
-        status: outcome.status.as_i32(),
-        outcome: Some(outcome),
-        ..Completed::default()
-    }
+    finished(outcome)
 }
 
 /// `FltFlushBuffers2` with `FLT_FLUSH_TYPE_FLUSH_AND_PURGE` on a file object of the volume.

@@ -115,6 +115,32 @@ pub struct RequestData {
     pub reads_into: Option<u32>,
 }
 
+impl RequestData {
+    /// A request owned by the driver, with nothing in it yet.
+    #[must_use]
+    pub const fn new(kind: i32, created: bool, irp: u64, stack_size: i8) -> Self {
+        Self {
+            kind,
+            created,
+            file: None,
+            code: 0,
+            input_length: 0,
+            output_length: 0,
+            buffer: Vec::new(),
+            state: RequestState::Owned,
+            cancel_requested: false,
+            routine: None,
+            status: STATUS_SUCCESS,
+            information: 0,
+            formatted: None,
+            sent_to: None,
+            irp,
+            stack_size,
+            reads_into: None,
+        }
+    }
+}
+
 /// What a device was given at initialization.
 #[derive(Clone, Copy, Default)]
 pub struct DeviceSetup {
@@ -655,6 +681,21 @@ fn resolve(
     }
 }
 
+/// A created object's handle to the driver's out pointer, or the failure status.
+///
+/// # Safety
+/// `out` is a writable pointer or null.
+unsafe fn out_handle(created: Result<usize, i32>, out: *mut *mut c_void) -> i32 {
+    match created {
+        Ok(handle) => {
+            // SAFETY: forwarded from the caller.
+            unsafe { write_out(out, handle as *mut c_void) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
+}
+
 /// # Safety
 /// `out` is a writable pointer.
 unsafe fn write_out<T>(out: *mut T, value: T) {
@@ -994,14 +1035,8 @@ unsafe extern "C" fn WdfIoQueueCreate(
         }
         Ok(handle)
     });
-    match created {
-        Ok(handle) => {
-            // SAFETY: the driver's out pointer.
-            unsafe { write_out(queue, handle as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    // SAFETY: the driver's out pointer.
+    unsafe { out_handle(created, queue) }
 }
 
 fn queue_device(routine: &'static str, queue: *mut c_void) -> *mut c_void {
@@ -1224,14 +1259,8 @@ unsafe extern "C" fn WdfSpinLockCreate(
         }
         .map(|(_, h)| h)
     });
-    match created {
-        Ok(handle) => {
-            // SAFETY: the driver's out pointer.
-            unsafe { write_out(lock, handle as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    // SAFETY: the driver's out pointer.
+    unsafe { out_handle(created, lock) }
 }
 
 unsafe extern "C" fn WdfSpinLockAcquire(_globals: *mut WDF_DRIVER_GLOBALS, lock: *mut c_void) {
@@ -1467,14 +1496,8 @@ unsafe extern "C" fn WdfRequestRetrieveOutputMemory(
         },
     )
     .unwrap_or(Err(STATUS_INVALID_PARAMETER));
-    match created {
-        Ok(handle) => {
-            // SAFETY: the driver's out pointer.
-            unsafe { write_out(memory, handle as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    // SAFETY: the driver's out pointer.
+    unsafe { out_handle(created, memory) }
 }
 
 unsafe extern "C" fn WdfRequestSetCompletionRoutine(
@@ -1517,25 +1540,7 @@ unsafe extern "C" fn WdfRequestCreate(
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         }
         let irp = k.wdf.next_irp();
-        let data = RequestData {
-            kind: REQUEST_TYPE_READ,
-            created: true,
-            file: None,
-            code: 0,
-            input_length: 0,
-            output_length: 0,
-            buffer: Vec::new(),
-            state: RequestState::Owned,
-            cancel_requested: false,
-            routine: None,
-            status: STATUS_SUCCESS,
-            information: 0,
-            formatted: None,
-            sent_to: None,
-            irp,
-            stack_size,
-            reads_into: None,
-        };
+        let data = RequestData::new(REQUEST_TYPE_READ, true, irp, stack_size);
         let driver = k.wdf.driver;
         // SAFETY: the attributes are null or the driver's.
         unsafe {
@@ -1544,14 +1549,8 @@ unsafe extern "C" fn WdfRequestCreate(
         }
         .map(|(_, h)| h)
     });
-    match created {
-        Ok(handle) => {
-            // SAFETY: the driver's out pointer.
-            unsafe { write_out(request, handle as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    // SAFETY: the driver's out pointer.
+    unsafe { out_handle(created, request) }
 }
 
 unsafe extern "C" fn WdfRequestCompleteWithInformation(
@@ -1753,14 +1752,8 @@ unsafe extern "C" fn WdfIoTargetCreate(
         // SAFETY: the attributes are null or the driver's.
         unsafe { k.wdf.create(body, attributes, Some(device_index)) }.map(|(_, h)| h)
     });
-    match created {
-        Ok(handle) => {
-            // SAFETY: the driver's out pointer.
-            unsafe { write_out(target, handle as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    // SAFETY: the driver's out pointer.
+    unsafe { out_handle(created, target) }
 }
 
 unsafe extern "C" fn WdfIoTargetOpen(

@@ -1,0 +1,37 @@
+//! IOCTL inputs the tests of the driver on the simulated kernel build, written from the
+//! protocol's structures.
+#![allow(dead_code, reason = "each test file uses a part")]
+
+use ferrofilter_core::protocol::{ForwardInput, Header, OpenTargetInput};
+use zerocopy::IntoBytes;
+
+/// The pipe the tests forward to.
+pub const PIPE: &str = "\\??\\pipe\\ferro";
+
+/// `OPEN_TARGET` input naming `pipe`.
+#[must_use]
+pub fn open_target_input(pipe: &str) -> Vec<u8> {
+    let name: Vec<u8> = pipe.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut input = OpenTargetInput {
+        header: Header::for_struct::<OpenTargetInput>(),
+        name_bytes: u32::try_from(name.len()).expect("a short name"),
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec();
+    input.extend_from_slice(&name);
+    input
+}
+
+/// `FORWARD` input tagged with `cancel_id`.
+#[must_use]
+pub fn forward_input(cancel_id: u64) -> Vec<u8> {
+    ForwardInput {
+        header: Header::for_struct::<ForwardInput>(),
+        cancel_id,
+        flags: 0,
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
