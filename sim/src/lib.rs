@@ -24,4 +24,5 @@ pub use verifier::{Verifier, Violation};
 pub use wdf::{Faults, Framework, RequestHandle, SimRequests, TargetState};
 
 // The driver runs on the simulated kernel; this links it in.
+#[cfg(not(windows))]
 use ferrofilter as _;

@@ -24,9 +24,21 @@ const FILE_DEVICE_DISK_FILE_SYSTEM: u32 = 8;
 /// `FLT_FSTYPE_NTFS`.
 const FLT_FSTYPE_NTFS: i32 = 2;
 
+#[cfg(not(windows))]
 unsafe extern "C" {
     /// The driver's entry point (`driver/src/entry.rs`, exported under this name).
     fn DriverEntry(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING) -> i32;
+}
+
+/// Built for Windows, the driver's sources compile against the real WDK and kernel: there is no
+/// driver for the simulated kernel to load, and a load fails with `STATUS_NOT_SUPPORTED`.
+///
+/// # Safety
+/// Always safe; `unsafe` to match the entry point it stands in for.
+#[cfg(windows)]
+#[allow(non_snake_case, reason = "the entry point's name")]
+unsafe fn DriverEntry(_driver: *mut DRIVER_OBJECT, _registry_path: *const UNICODE_STRING) -> i32 {
+    0xC000_00BB_u32.cast_signed()
 }
 
 /// The loader's side of the KMDF binding, which `WdfDriverEntry.lib` defines on Windows.
