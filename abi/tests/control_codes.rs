@@ -20,7 +20,7 @@ use windows_sys::Win32::System::Ioctl as ioctl;
 const READ_WRITE: u32 = ioctl::FILE_READ_ACCESS | ioctl::FILE_WRITE_ACCESS;
 
 /// Each IOCTL: name, code, function code, required access (from windows-sys).
-const TABLE: [(&str, u32, u32, u32); 12] = [
+const TABLE: [(&str, u32, u32, u32); 13] = [
     (
         "GET_VERSION",
         own::GET_VERSION,
@@ -53,6 +53,8 @@ const TABLE: [(&str, u32, u32, u32); 12] = [
         0x813,
         ioctl::FILE_ANY_ACCESS,
     ),
+    // FILE_ANY_ACCESS: the access check is on the caller's file handle (FILE_READ_DATA).
+    ("INSPECT", own::INSPECT, 0x814, ioctl::FILE_ANY_ACCESS),
 ];
 
 #[test]
@@ -84,7 +86,7 @@ fn every_ioctl_is_ctl_code_of_windows_sys_method_and_access() {
             "DEVICE_TYPE_FROM_CTL_CODE",
         ));
     }
-    assert_eq!(assert_all(&checks), 36);
+    assert_eq!(assert_all(&checks), 39);
 }
 
 #[test]

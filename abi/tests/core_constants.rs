@@ -75,11 +75,12 @@ fn nt_statuses_match_ntstatus_h() {
         status!(FILE_CLOSED, STATUS_FILE_CLOSED),
         status!(INTEGER_OVERFLOW, STATUS_INTEGER_OVERFLOW),
         status!(OPLOCK_NOT_GRANTED, STATUS_OPLOCK_NOT_GRANTED),
+        status!(END_OF_FILE, STATUS_END_OF_FILE),
     ]
     .into_iter()
     .flatten()
     .collect();
-    assert_eq!(assert_all(&checks), 62);
+    assert_eq!(assert_all(&checks), 64);
 }
 
 #[test]

@@ -12,9 +12,9 @@ use crate::minifilter::Filter;
 use crate::minifilter::{FilterCounters, HandleContext, StreamStatus};
 use crate::ports::{RequestOps, SpinLock};
 use crate::protocol::{
-    self, CancelOutput, Command, FilterStatsInfo, HandleKeysInfo, Header, ListEntry, ListHeader,
-    PartialIdInfo, ProtocolError, PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry,
-    StatsInfo, VersionInfo,
+    self, CancelOutput, Command, FilterStatsInfo, HandleKeysInfo, Header, InspectOutput, ListEntry,
+    ListHeader, PartialIdInfo, ProtocolError, PurgeRequestOutput, PurgeStatusHeader,
+    PurgeStreamEntry, StatsInfo, VersionInfo,
 };
 use crate::status::NtStatus;
 use crate::tracker::{OwnerId, RequestId};
@@ -62,6 +62,19 @@ pub enum Dispatch<'a> {
     PurgeStatus,
     /// Complete with [`answer_filter_stats`] over the filter's counters.
     FilterStats,
+    /// Resolve `handle` as for [`Dispatch::QueryKeys`] (with [`handle_access`]'s
+    /// `FILE_READ_DATA`), get its stream-handle context, let [`Filter::inspect`] decide, then read
+    /// `length` bytes at `offset` through the caller's own file object straight into
+    /// [`inspect_data`] of the output buffer, and complete with [`answer_inspect`].
+    Inspect {
+        /// The caller's handle value.
+        handle: u64,
+        /// Byte offset (at most `i64::MAX`).
+        offset: u64,
+        /// The read length: the smaller of the length asked for and the room the output buffer
+        /// has after its [`InspectOutput`]. Not yet checked against the filter's limits.
+        length: u32,
+    },
 }
 
 impl Dispatch<'_> {
@@ -83,11 +96,13 @@ impl Dispatch<'_> {
 /// The access a caller's file handle must carry for a filter IOCTL that names it, checked by the
 /// adapter when it resolves the handle (`ObReferenceObjectByHandle` with `UserMode`). A flush and
 /// purge writes the file's dirty data back, which `FlushFileBuffers` allows only to handles with
-/// write access; asking which keys one's own handle carries needs no access beyond holding it.
+/// write access; asking which keys one's own handle carries needs no access beyond holding it; an
+/// inspect reads the file's data, which only a handle with read access may.
 #[must_use]
 pub const fn handle_access(command: &Command<'_>) -> u32 {
     match command {
         Command::PurgeRequest { .. } => crate::oplock::access::FILE_WRITE_DATA,
+        Command::Inspect { .. } => crate::oplock::access::FILE_READ_DATA,
         _ => 0,
     }
 }
@@ -202,6 +217,11 @@ where
         Command::PurgeRequest { handle } => return Dispatch::PurgeRequest { handle },
         Command::PurgeStatus => return Dispatch::PurgeStatus,
         Command::FilterStats => return Dispatch::FilterStats,
+        Command::Inspect {
+            handle,
+            offset,
+            length,
+        } => return inspect(handle, offset, length, output.len()),
         Command::GetStats => {
             let snap = forwarder.snapshot();
             let s = snap.stats;
@@ -227,6 +247,61 @@ where
     };
     match written {
         Ok(information) => Dispatch::ok(information),
+        Err(error) => Dispatch::fail(error.status()),
+    }
+}
+
+/// [`Command::Inspect`]: the output must hold an [`InspectOutput`]; the read is as long as asked
+/// or as the room after it, whichever is smaller.
+fn inspect(handle: u64, offset: u64, length: u32, output_len: usize) -> Dispatch<'static> {
+    let Some(room) = output_len.checked_sub(size_of::<InspectOutput>()) else {
+        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+    };
+    let room = u32::try_from(room).unwrap_or(u32::MAX);
+    Dispatch::Inspect {
+        handle,
+        offset,
+        length: length.min(room),
+    }
+}
+
+/// Where the bytes of [`Dispatch::Inspect`] are read to: the `length` bytes of `output` after its
+/// [`InspectOutput`]. `None` when the output cannot hold them (not for a length [`dispatch`]
+/// returned for this output).
+#[must_use]
+pub fn inspect_data(output: &mut [u8], length: u32) -> Option<&mut [u8]> {
+    let start = size_of::<InspectOutput>();
+    let end = start.checked_add(usize::try_from(length).ok()?)?;
+    output.get_mut(start..end)
+}
+
+/// Answers [`Dispatch::Inspect`]: `Ok(bytes_read)` when the read succeeded (the bytes are already
+/// in [`inspect_data`]); `Err` is the status the handle resolution, the context lookup, the
+/// filter's decision or the read failed with, which the IOCTL completes with.
+#[must_use]
+pub fn answer_inspect(read: Result<u32, NtStatus>, output: &mut [u8]) -> Dispatch<'static> {
+    let bytes_read = match read {
+        Ok(bytes_read) => bytes_read,
+        Err(status) => return Dispatch::fail(status),
+    };
+    let head = size_of::<InspectOutput>();
+    let Some(total) = usize::try_from(bytes_read)
+        .ok()
+        .and_then(|n| n.checked_add(head))
+        .filter(|&total| total <= output.len())
+    else {
+        // More bytes than the buffer holds cannot have been read into it.
+        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+    };
+    match protocol::encode(
+        &InspectOutput {
+            header: Header::for_struct::<InspectOutput>(),
+            bytes_read,
+            reserved: 0,
+        },
+        output,
+    ) {
+        Ok(_) => Dispatch::ok(total),
         Err(error) => Dispatch::fail(error.status()),
     }
 }
@@ -530,6 +605,93 @@ mod filter_tests {
         );
         assert_eq!(
             answer_query_keys(Ok(&ctx), &mut [0u8; 10]),
+            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+        );
+    }
+
+    #[test]
+    fn inspect_needs_read_access_and_room_for_its_header() {
+        use crate::oplock::access;
+        let command = Command::Inspect {
+            handle: 4,
+            offset: 0,
+            length: 8,
+        };
+        assert_eq!(handle_access(&command), access::FILE_READ_DATA);
+        assert_eq!(
+            handle_access(&Command::QueryKeys { handle: 4 }),
+            0,
+            "QUERY_KEYS asks for nothing beyond holding the handle"
+        );
+        // Less than an InspectOutput (16 bytes): too small, as the other answers are.
+        assert_eq!(
+            super::inspect(4, 0, 8, 15),
+            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+        );
+        // The read is min(length, output length - 16).
+        assert_eq!(
+            super::inspect(4, 7, 8, 16 + 100),
+            Dispatch::Inspect {
+                handle: 4,
+                offset: 7,
+                length: 8
+            }
+        );
+        assert_eq!(
+            super::inspect(4, 7, 100, 16 + 5),
+            Dispatch::Inspect {
+                handle: 4,
+                offset: 7,
+                length: 5
+            }
+        );
+        // No room after the header leaves a read of 0, which the filter refuses.
+        assert_eq!(
+            super::inspect(4, 7, 100, 16),
+            Dispatch::Inspect {
+                handle: 4,
+                offset: 7,
+                length: 0
+            }
+        );
+    }
+
+    #[test]
+    fn inspect_answer_is_header_then_the_bytes_read() {
+        let mut out = [0u8; 16 + 8];
+        let data = inspect_data(&mut out, 5).unwrap();
+        assert_eq!(data.len(), 5);
+        data.copy_from_slice(b"hello");
+        assert_eq!(inspect_data(&mut out, 9), None);
+        assert_eq!(answer_inspect(Ok(5), &mut out), Dispatch::ok(16 + 5));
+        // The protocol's layout: version 1, size 16, bytes_read, reserved 0, then the data.
+        assert_eq!(
+            &out[..21],
+            &[
+                1, 0, 0, 0, 16, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, b'h', b'e', b'l', b'l', b'o'
+            ]
+        );
+        let o: InspectOutput = decode(&out).unwrap();
+        assert_eq!((o.bytes_read, o.reserved), (5, 0));
+        assert_eq!(answer_inspect(Ok(0), &mut out), Dispatch::ok(16));
+        for status in [
+            NtStatus::ACCESS_DENIED,
+            NtStatus::INVALID_PARAMETER,
+            NtStatus::END_OF_FILE,
+            NtStatus::NOT_FOUND,
+        ] {
+            assert_eq!(
+                answer_inspect(Err(status), &mut out),
+                Dispatch::fail(status)
+            );
+        }
+        // More bytes than the buffer holds cannot have been read into it.
+        assert_eq!(
+            answer_inspect(Ok(9), &mut out),
+            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+        );
+        assert_eq!(
+            answer_inspect(Ok(0), &mut [0u8; 8]),
             Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
         );
     }

@@ -67,6 +67,13 @@ pub mod ioctl {
     pub const PURGE_STATUS: u32 = ctl_code(DEVICE_TYPE, 0x812, METHOD_BUFFERED, FILE_ANY_ACCESS);
     /// Out: [`super::FilterStatsInfo`].
     pub const FILTER_STATS: u32 = ctl_code(DEVICE_TYPE, 0x813, METHOD_BUFFERED, FILE_ANY_ACCESS);
+    /// In: [`super::InspectInput`] naming a handle of the caller's process; out:
+    /// [`super::InspectOutput`] followed by the bytes the filter read at `offset` through that
+    /// handle's own file object (so the read carries the handle's oplock key and breaks nothing
+    /// the handle holds). The device needs no access of its own (like [`QUERY_KEYS`]): the
+    /// adapter resolves the handle in the caller's context with user-mode access checks for
+    /// `FILE_READ_DATA`, so the caller reads nothing its handle could not.
+    pub const INSPECT: u32 = ctl_code(DEVICE_TYPE, 0x814, METHOD_BUFFERED, FILE_ANY_ACCESS);
 }
 
 /// Starts every buffer in both directions.
@@ -403,6 +410,42 @@ pub struct FilterStatsInfo {
     pub torn_down: u64,
 }
 
+/// In of [`ioctl::INSPECT`].
+///
+/// The output buffer must hold at least an [`InspectOutput`] (`STATUS_BUFFER_TOO_SMALL`
+/// otherwise); the filter reads `min(length, output length - size_of::<InspectOutput>())` bytes,
+/// and refuses a read length of 0 or above [`crate::minifilter::MAX_INSPECT_LENGTH`] with
+/// `STATUS_INVALID_PARAMETER` (so an output buffer with no room after the header is refused too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct InspectInput {
+    /// Header.
+    pub header: Header,
+    /// A handle value of the calling process (a `HANDLE` widened to 64 bits); never 0.
+    pub handle: u64,
+    /// Byte offset in the file to read at; at most `i64::MAX` (it travels as a `LARGE_INTEGER`,
+    /// whose negative values mean "the file pointer" or "end of file" to the file system).
+    pub offset: u64,
+    /// Bytes to read (1..=[`crate::minifilter::MAX_INSPECT_LENGTH`]).
+    pub length: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+/// Out of [`ioctl::INSPECT`]; `bytes_read` bytes of the file follow it. The IOCTL's
+/// information is `size_of::<InspectOutput>() + bytes_read`. A read that starts at or after the
+/// end of the file completes with `STATUS_END_OF_FILE` (the file system's answer) and no output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct InspectOutput {
+    /// Header.
+    pub header: Header,
+    /// Bytes of file data after this struct (fewer than asked when the file ends first).
+    pub bytes_read: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
 /// Why a buffer was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProtocolError {
@@ -562,6 +605,15 @@ pub enum Command<'a> {
     PurgeStatus,
     /// [`ioctl::FILTER_STATS`].
     FilterStats,
+    /// [`ioctl::INSPECT`].
+    Inspect {
+        /// The caller's handle value.
+        handle: u64,
+        /// Byte offset (at most `i64::MAX`).
+        offset: u64,
+        /// Bytes asked for (not yet checked against the filter's limits).
+        length: u32,
+    },
 }
 
 /// Decodes a [`HandleInput`]: reserved fields zero, handle not 0.
@@ -637,12 +689,29 @@ pub fn decode_command(code: u32, input: &[u8]) -> Result<Command<'_>, ProtocolEr
         },
         ioctl::PURGE_STATUS => Command::PurgeStatus,
         ioctl::FILTER_STATS => Command::FilterStats,
+        ioctl::INSPECT => {
+            let fixed: InspectInput = decode(input)?;
+            if fixed.reserved != 0 {
+                return Err(ProtocolError::ReservedNotZero);
+            }
+            if fixed.handle == 0 {
+                return Err(ProtocolError::BadField("handle"));
+            }
+            if i64::try_from(fixed.offset).is_err() {
+                return Err(ProtocolError::BadField("offset"));
+            }
+            Command::Inspect {
+                handle: fixed.handle,
+                offset: fixed.offset,
+                length: fixed.length,
+            }
+        }
         other => return Err(ProtocolError::UnknownIoctl(other)),
     })
 }
 
 /// Every IOCTL code the device serves, in function order.
-pub const ALL_IOCTLS: [u32; 12] = [
+pub const ALL_IOCTLS: [u32; 13] = [
     ioctl::GET_VERSION,
     ioctl::GET_PARTIAL_ID,
     ioctl::OPEN_TARGET,
@@ -655,6 +724,7 @@ pub const ALL_IOCTLS: [u32; 12] = [
     ioctl::PURGE_REQUEST,
     ioctl::PURGE_STATUS,
     ioctl::FILTER_STATS,
+    ioctl::INSPECT,
 ];
 
 #[cfg(test)]
@@ -780,6 +850,96 @@ mod tests {
         assert_eq!(
             decode_command(ioctl::FILTER_STATS, &[1, 2, 3]),
             Ok(Command::FilterStats)
+        );
+    }
+
+    fn inspect_bytes(handle: u64, offset: u64, length: u32, reserved: u32) -> [u8; 32] {
+        let input = InspectInput {
+            header: Header::for_struct::<InspectInput>(),
+            handle,
+            offset,
+            length,
+            reserved,
+        };
+        let mut buf = [0u8; 32];
+        assert_eq!(encode(&input, &mut buf), Ok(32));
+        buf
+    }
+
+    #[test]
+    fn inspect_has_its_code_and_layout_and_rejects_each_malformation() {
+        // CTL_CODE(0x8FF0, 0x814, METHOD_BUFFERED, FILE_ANY_ACCESS) = 0x8FF0 << 16 | 0x814 << 2.
+        assert_eq!(ioctl::INSPECT, 0x8FF0_2050);
+        assert_eq!(size_of::<InspectInput>(), 32);
+        assert_eq!(size_of::<InspectOutput>(), 16);
+        let buf = inspect_bytes(0x1A4, 4096, 16, 0);
+        // The layout the protocol defines: header, handle, offset, length, reserved.
+        assert_eq!(&buf[0..8], &[1, 0, 0, 0, 32, 0, 0, 0]);
+        assert_eq!(&buf[8..16], &0x1A4_u64.to_le_bytes());
+        assert_eq!(&buf[16..24], &4096_u64.to_le_bytes());
+        assert_eq!(&buf[24..28], &16_u32.to_le_bytes());
+        assert_eq!(
+            decode_command(ioctl::INSPECT, &buf),
+            Ok(Command::Inspect {
+                handle: 0x1A4,
+                offset: 4096,
+                length: 16
+            })
+        );
+        // The length is the filter's to judge; decoding keeps 0 and too-long lengths.
+        assert_eq!(
+            decode_command(ioctl::INSPECT, &inspect_bytes(8, 0, 0, 0)),
+            Ok(Command::Inspect {
+                handle: 8,
+                offset: 0,
+                length: 0
+            })
+        );
+        assert_eq!(
+            decode_command(ioctl::INSPECT, &buf[..31]),
+            Err(ProtocolError::TooShort {
+                needed: 32,
+                got: 31
+            })
+        );
+        assert_eq!(
+            decode_command(ioctl::INSPECT, &buf[..31]).map_err(ProtocolError::status),
+            Err(NtStatus::BUFFER_TOO_SMALL)
+        );
+        for (bad, error) in [
+            (
+                inspect_bytes(0x1A4, 0, 16, 1),
+                ProtocolError::ReservedNotZero,
+            ),
+            (
+                inspect_bytes(0, 0, 16, 0),
+                ProtocolError::BadField("handle"),
+            ),
+            (
+                inspect_bytes(0x1A4, 1 << 63, 16, 0),
+                ProtocolError::BadField("offset"),
+            ),
+        ] {
+            assert_eq!(decode_command(ioctl::INSPECT, &bad), Err(error));
+            assert_eq!(error.status(), NtStatus::INVALID_PARAMETER);
+        }
+        assert_eq!(
+            decode_command(ioctl::INSPECT, &inspect_bytes(8, i64::MAX as u64, 1, 0)),
+            Ok(Command::Inspect {
+                handle: 8,
+                offset: i64::MAX as u64,
+                length: 1
+            })
+        );
+        // A HandleInput is not an InspectInput: its header names another size.
+        let mut other = buf;
+        other[4] = 24;
+        assert_eq!(
+            decode_command(ioctl::INSPECT, &other),
+            Err(ProtocolError::SizeMismatch {
+                expected: 32,
+                got: 24
+            })
         );
     }
 

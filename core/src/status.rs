@@ -73,6 +73,8 @@ impl NtStatus {
     pub const INTEGER_OVERFLOW: Self = Self(0xC000_0095);
     /// `STATUS_OPLOCK_NOT_GRANTED`
     pub const OPLOCK_NOT_GRANTED: Self = Self(0xC000_00E2);
+    /// `STATUS_END_OF_FILE`: a read that starts at or after the end of the file.
+    pub const END_OF_FILE: Self = Self(0xC000_0011);
 
     /// `NT_SUCCESS`: success and informational values (severity 0 or 1).
     #[must_use]
@@ -127,6 +129,7 @@ impl NtStatus {
             Self::FILE_CLOSED => "STATUS_FILE_CLOSED",
             Self::INTEGER_OVERFLOW => "STATUS_INTEGER_OVERFLOW",
             Self::OPLOCK_NOT_GRANTED => "STATUS_OPLOCK_NOT_GRANTED",
+            Self::END_OF_FILE => "STATUS_END_OF_FILE",
             _ => return None,
         })
     }
