@@ -951,6 +951,13 @@ fn constant_rows() -> Vec<Check> {
             sim_flt::STATUS_FLT_NOT_INITIALIZED,
             w32::STATUS_FLT_NOT_INITIALIZED
         ),
+        check!(sim_flt::STATUS_END_OF_FILE, w32::STATUS_END_OF_FILE),
+        check!(sim_flt::STATUS_FILE_CLOSED, w32::STATUS_FILE_CLOSED),
+        check!(
+            sim_flt::FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET,
+            flt::FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET
+        ),
+        check!(sim_flt::FO_SYNCHRONOUS_IO, ss::FO_SYNCHRONOUS_IO),
         check!(sim_flt::FLT_STREAM_CONTEXT, flt::FLT_STREAM_CONTEXT),
         check!(
             sim_flt::FLT_STREAMHANDLE_CONTEXT,
@@ -985,7 +992,7 @@ fn constant_rows() -> Vec<Check> {
 
 #[test]
 fn constants_match_windows_sys_and_wdk_decls() {
-    assert_eq!(assert_all(&constant_rows()), 30);
+    assert_eq!(assert_all(&constant_rows()), 34);
 }
 
 // ---- negative controls ---------------------------------------------------------------------
