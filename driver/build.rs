@@ -58,6 +58,8 @@ mod fltmgr {
         "FltAllocateGenericWorkItem",
         "FltQueueGenericWorkItem",
         "FltFreeGenericWorkItem",
+        // The control device's inspect: a read through the caller's own file object.
+        "FltReadFile",
     ];
 
     /// Filter Manager types: `FLT_*`, `PFLT_*`, `PCFLT_*`, `PFLTOPLOCK_*` and the anonymous types

@@ -42,8 +42,12 @@ fn filter_manager_constants_match_fltkernel_h() {
             dc::FLT_FLUSH_TYPE_FLUSH_AND_PURGE,
             flt::FLT_FLUSH_TYPE_FLUSH_AND_PURGE
         ),
+        check!(
+            dc::FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET,
+            flt::FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET
+        ),
     ];
-    assert_eq!(assert_all(&checks), 9);
+    assert_eq!(assert_all(&checks), 10);
 }
 
 #[test]
@@ -181,8 +185,9 @@ fn constants_have_the_types_of_the_fields_they_fill() {
 
     // The remaining constants are ULONG / ACCESS_MASK parameters of WDF and Ob calls, which
     // windows-sys does not declare (KMDF) or declares as plain u32; their width is u32.
-    let _: [u32; 11] = [
+    let _: [u32; 12] = [
         dc::FLT_FLUSH_TYPE_FLUSH_AND_PURGE,
+        dc::FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET,
         dc::GENERIC_READ,
         dc::FILE_OPEN,
         dc::FILE_NON_DIRECTORY_FILE,

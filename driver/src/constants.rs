@@ -40,6 +40,11 @@ pub const FLTFL_POST_OPERATION_DRAINING: u32 = 0x0000_0001;
 /// then purges the cache (`IRP_MN_FLUSH_AND_PURGE`). Value from the Win32 metadata (1).
 pub const FLT_FLUSH_TYPE_FLUSH_AND_PURGE: u32 = 0x0000_0001;
 
+/// `FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET` (fltKernel.h, `FLT_IO_OPERATION_FLAGS`):
+/// `FltReadFile` leaves the file object's `CurrentByteOffset` as it was, so the filter's read
+/// does not move the caller's file pointer. 0x2 is `FLTFL_IO_OPERATION_PAGING`, not this.
+pub const FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET: u32 = 0x0000_0004;
+
 // ---- wdm.h: major function codes, as the UCHAR `FLT_OPERATION_REGISTRATION` wants ---------------
 
 /// `IRP_MJ_CREATE` (wdm.h).

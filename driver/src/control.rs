@@ -14,7 +14,7 @@
 //!   given to `Forwarder::forward_reporting`, which owns it from then on; the received request is
 //!   completed when the created one is), open a target, or serve a filter request
 //!   (`filter::serve`).
-//! - `EvtIoInCallerContext`: `QUERY_KEYS` / `PURGE_REQUEST` name a handle in the *caller's*
+//! - `EvtIoInCallerContext`: `QUERY_KEYS` / `PURGE_REQUEST` / `INSPECT` name a handle in the *caller's*
 //!   handle table, and the queue may call `EvtIoDeviceControl` in another thread, so the handle is
 //!   resolved here, in the caller's thread, before the request is queued:
 //!   `ObReferenceObjectByHandle(handle, access, *IoFileObjectType, UserMode, ..)`, the access
@@ -214,6 +214,19 @@ pub unsafe extern "C" fn on_device_control(
         Dispatch::PurgeRequest { handle } => filter_request(output, |filter, output| {
             serve::purge_request(filter, take_resolved(request, handle), output)
         }),
+        Dispatch::Inspect {
+            handle,
+            offset,
+            length,
+        } => filter_request(output, |filter, output| {
+            serve::inspect(
+                filter,
+                take_resolved(request, handle),
+                offset,
+                length,
+                output,
+            )
+        }),
         Dispatch::PurgeStatus => serve::purge_status(output),
         Dispatch::FilterStats => serve::filter_stats(output),
         other => other,
@@ -283,7 +296,7 @@ fn take_resolved(request: WDFREQUEST, handle: u64) -> Result<FileRef, NtStatus> 
 }
 
 /// `EVT_WDF_IO_IN_CALLER_CONTEXT` of the control device: resolves the handle of `QUERY_KEYS` /
-/// `PURGE_REQUEST` in the caller's handle table, or opens the pipe `OPEN_TARGET` names with the
+/// `PURGE_REQUEST` / `INSPECT` in the caller's handle table, or opens the pipe `OPEN_TARGET` names with the
 /// caller's access checked, then queues the request.
 ///
 /// # Safety
@@ -332,7 +345,10 @@ fn resolve_in_caller_context(request: WDFREQUEST) {
         }
         return;
     }
-    let (Command::QueryKeys { handle } | Command::PurgeRequest { handle }) = command else {
+    let (Command::QueryKeys { handle }
+    | Command::PurgeRequest { handle }
+    | Command::Inspect { handle, .. }) = command
+    else {
         return;
     };
     // The core decides what access the named handle must carry.

@@ -31,8 +31,9 @@ pub use generated::{
     FltFlushBuffers2, FltFreeGenericWorkItem, FltGetEcpListFromCallbackData,
     FltGetNextExtraCreateParameter, FltGetStreamContext, FltGetStreamHandleContext,
     FltGetVolumeFromFileObject, FltGetVolumeInstanceFromName, FltIsEcpFromUserMode,
-    FltIsVolumeWritable, FltObjectDereference, FltQueueGenericWorkItem, FltRegisterFilter,
-    FltReleaseContext, FltSetStreamContext, FltSetStreamHandleContext, FltStartFiltering,
-    FltUnregisterFilter, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA, PFLT_CONTEXT, PFLT_FILTER,
-    PFLT_GENERIC_WORKITEM, PFLT_INSTANCE, PFLT_IO_PARAMETER_BLOCK, PFLT_VOLUME,
+    FltIsVolumeWritable, FltObjectDereference, FltQueueGenericWorkItem, FltReadFile,
+    FltRegisterFilter, FltReleaseContext, FltSetStreamContext, FltSetStreamHandleContext,
+    FltStartFiltering, FltUnregisterFilter, PCFLT_RELATED_OBJECTS, PFLT_CALLBACK_DATA,
+    PFLT_CONTEXT, PFLT_FILTER, PFLT_GENERIC_WORKITEM, PFLT_INSTANCE, PFLT_IO_PARAMETER_BLOCK,
+    PFLT_VOLUME,
 };

@@ -1,4 +1,4 @@
-//! The control device's filter requests (IOCTLs 0x810-0x813), served for a caller's file object
+//! The control device's filter requests (IOCTLs 0x810-0x814), served for a caller's file object
 //! that `control.rs` resolved in the caller's context with user-mode access checks.
 //!
 //! The instance is found from the file object's volume (`FltGetVolumeFromFileObject`, then
@@ -6,23 +6,31 @@
 //! contexts are this filter's on that instance. The answers are encoded by core; nothing
 //! returned carries a kernel address (streams are named by their opaque number).
 //!
+//! `INSPECT` reads through the caller's own file object (`FltReadFile` with that `FileObject`,
+//! below this instance), so the read carries the caller's oplock key and breaks nothing the
+//! caller holds; `FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET` leaves the caller's file pointer
+//! where it was. The bytes go straight into the `METHOD_BUFFERED` system buffer after the
+//! answer's header; core decides (under the state lock) and encodes, the read itself happens at
+//! `PASSIVE_LEVEL` with no lock held.
+//!
 //! Unverified here: written from fltKernel.h and the `FltGetVolumeInstanceFromName` /
-//! `FltObjectDereference` documentation; never run.
+//! `FltObjectDereference` / `FltReadFile` documentation; never run on Windows.
 
 use core::ptr;
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::control::{self, Dispatch, PurgeAnswer};
 use ferrofilter_core::purge::PurgeRequestDecision;
-use wdk_sys::PFILE_OBJECT;
 use wdk_sys::ntddk::ObfDereferenceObject;
+use wdk_sys::{LARGE_INTEGER, PFILE_OBJECT, ULONG};
 
 use super::contexts;
 use super::purge::{self, Ran};
 use super::state::{self, HeldPurge};
+use crate::constants::FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET;
 use crate::fltmgr::{
-    FltGetVolumeFromFileObject, FltGetVolumeInstanceFromName, FltObjectDereference, PFLT_FILTER,
-    PFLT_INSTANCE, PFLT_VOLUME,
+    FltGetVolumeFromFileObject, FltGetVolumeInstanceFromName, FltObjectDereference, FltReadFile,
+    PFLT_FILTER, PFLT_INSTANCE, PFLT_VOLUME,
 };
 use crate::wdf::check;
 
@@ -133,6 +141,53 @@ pub fn purge_request(
         })
     });
     control::answer_purge_request(answer, output)
+}
+
+/// [`Dispatch::Inspect`]: `length` bytes at `offset`, read through the caller's own file object
+/// into the output buffer after its header, once core's `Filter::inspect` allowed it (under the
+/// state lock). `STATUS_NOT_FOUND` for a file object the filter has no stream-handle context for;
+/// a failed read completes the IOCTL with the read's status (`STATUS_END_OF_FILE` at or after
+/// the end of the file). `PASSIVE_LEVEL` (the queue's level), no lock held across the read.
+pub fn inspect(
+    filter: PFLT_FILTER,
+    file_object: Result<FileRef, NtStatus>,
+    offset: u64,
+    length: u32,
+    output: &mut [u8],
+) -> Dispatch<'static> {
+    let read = file_object.and_then(|file| {
+        let (instance, _instance_ref) = instance_of(filter, &file)?;
+        let context = contexts::handle(instance, file.0).ok_or(NtStatus::NOT_FOUND)?;
+        let plan = state::with(|s| s.filter.inspect(&context, offset, length))?;
+        let buffer =
+            control::inspect_data(output, plan.length).ok_or(NtStatus::BUFFER_TOO_SMALL)?;
+        let mut byte_offset = LARGE_INTEGER {
+            QuadPart: i64::try_from(plan.offset).map_err(|_| NtStatus::INVALID_PARAMETER)?,
+        };
+        let mut bytes_read: ULONG = 0;
+        // SAFETY: `instance` is this filter's instance on the file's volume, referenced by
+        // `_instance_ref`; the file object is referenced by `file` and was opened by the caller
+        // (its handle resolved in the caller's context); `byte_offset` and `bytes_read` are live
+        // locals; `buffer` is `plan.length` writable bytes of the request's nonpaged system
+        // buffer, which stays valid until the request is completed after this call; no callback,
+        // so the read is synchronous; PASSIVE_LEVEL with no spin lock held.
+        let status = unsafe {
+            FltReadFile(
+                instance,
+                file.0,
+                &raw mut byte_offset,
+                plan.length,
+                buffer.as_mut_ptr().cast(),
+                FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET,
+                &raw mut bytes_read,
+                None,
+                ptr::null_mut(),
+            )
+        };
+        check(status)?;
+        Ok(bytes_read)
+    });
+    control::answer_inspect(read, output)
 }
 
 /// [`Dispatch::PurgeStatus`]: one row per live stream context. Encoded under the state lock

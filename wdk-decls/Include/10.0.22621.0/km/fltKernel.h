@@ -25,6 +25,7 @@ typedef ULONG FLT_INSTANCE_TEARDOWN_FLAGS;
 typedef ULONG FLT_POST_OPERATION_FLAGS;
 typedef ULONG FLT_FILE_NAME_OPTIONS;
 typedef ULONG FLT_NORMALIZE_NAME_FLAGS;
+typedef ULONG FLT_IO_OPERATION_FLAGS;
 
 typedef enum _FLT_FILESYSTEM_TYPE {
     FLT_FSTYPE_UNKNOWN, FLT_FSTYPE_RAW, FLT_FSTYPE_NTFS, FLT_FSTYPE_FAT, FLT_FSTYPE_CDFS,
@@ -176,6 +177,8 @@ typedef NTSTATUS (*PFLT_SECTION_CONFLICT_NOTIFICATION_CALLBACK)(
     PFLT_INSTANCE Instance, PFLT_CONTEXT SectionContext, PFLT_CALLBACK_DATA Data);
 typedef VOID (*PFLT_GENERIC_WORKITEM_ROUTINE)(PFLT_GENERIC_WORKITEM FltWorkItem, PVOID FltObject,
                                               PVOID Context);
+typedef VOID (*PFLT_COMPLETED_ASYNC_IO_CALLBACK)(PFLT_CALLBACK_DATA CallbackData,
+                                                 PFLT_CONTEXT Context);
 
 typedef struct _FLT_CONTEXT_REGISTRATION {
     FLT_CONTEXT_TYPE ContextType;
@@ -251,3 +254,7 @@ NTSTATUS FltQueueGenericWorkItem(PFLT_GENERIC_WORKITEM FltWorkItem, PVOID FltObj
                                  PFLT_GENERIC_WORKITEM_ROUTINE WorkerRoutine,
                                  WORK_QUEUE_TYPE QueueType, PVOID Context);
 VOID FltFreeGenericWorkItem(PFLT_GENERIC_WORKITEM FltWorkItem);
+NTSTATUS FltReadFile(PFLT_INSTANCE InitiatingInstance, PFILE_OBJECT FileObject,
+                     PLARGE_INTEGER ByteOffset, ULONG Length, PVOID Buffer,
+                     FLT_IO_OPERATION_FLAGS Flags, PULONG BytesRead,
+                     PFLT_COMPLETED_ASYNC_IO_CALLBACK CallbackRoutine, PVOID CallbackContext);
