@@ -4,18 +4,57 @@
 
 mod common;
 
-use common::{PIPE, forward_input, open_target_input};
+use common::{PIPE, forward_input, inspect_input, open_file, open_target_input};
 
-use ferrofilter_core::CancelId;
-use ferrofilter_core::protocol::{CancelGroupInput, Header, ioctl};
+use ferrofilter_core::protocol::{CancelGroupInput, Header, InspectOutput, ioctl};
+use ferrofilter_core::{CancelId, NtStatus};
 use ferrofilter_sim::kernel::{
-    Fault, FaultPlan, Machine, MachineConfig, Violation, rules::FALLIBLE,
+    Fault, FaultPlan, Machine, MachineConfig, Violation, rules::FALLIBLE, volume,
 };
-use zerocopy::IntoBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
-/// Load, open two handles, open targets, forward, cancel a group, close with one outstanding,
-/// complete the rest, unload. Returns the machine's violations and whether it loaded.
-fn session(faults: FaultPlan) -> (bool, Vec<Violation>, Machine) {
+/// What the session's file holds.
+const TEXT: &[u8] = b"swept";
+
+/// The filter's inspect path: a file written through the filter, `INSPECT` of its handle, the
+/// handle closed. An inspect that succeeds returns exactly the bytes written; one that fails
+/// returns nothing. Returns the inspect's status (`None` when the file could not be opened).
+fn inspect_once(machine: &Machine, control: u64) -> Option<i32> {
+    let created = open_file("\\sweep.txt", 0x1 | 0x2); // FILE_READ_DATA | FILE_WRITE_DATA
+    let Some(file) = created.handle else {
+        assert!(created.status < 0, "no handle, yet {created:?}");
+        return None;
+    };
+    let wrote = volume::write(file, 0, TEXT, false, 0).status;
+    let reply = machine.ioctl(
+        control,
+        ioctl::INSPECT,
+        &inspect_input(file, 0, 5),
+        size_of::<InspectOutput>() + 5,
+    );
+    if reply.status >= 0 {
+        assert_eq!(reply.status, 0, "{reply:?}");
+        assert_eq!(wrote, 0, "an inspect succeeded after a failed write");
+        let (out, data) = InspectOutput::read_from_prefix(&reply.output).unwrap();
+        assert!(
+            out.bytes_read == 5 && data.get(..5) == Some(&TEXT[..5]),
+            "a successful INSPECT returned other bytes than were written: {reply:?}"
+        );
+        assert_eq!(reply.information, size_of::<InspectOutput>() + 5);
+    } else {
+        assert_eq!(
+            reply.information, 0,
+            "a failed inspect returned data: {reply:?}"
+        );
+    }
+    assert!(volume::close(file).status >= 0);
+    Some(reply.status)
+}
+
+/// Load, open two handles, open targets, forward, cancel a group, inspect a file through the
+/// filter, close with one outstanding, complete the rest, unload. Returns whether it loaded,
+/// the machine's violations, the machine and the inspect's status.
+fn session(faults: FaultPlan) -> (bool, Vec<Violation>, Machine, Option<i32>) {
     let mut machine = Machine::boot(&MachineConfig {
         faults,
         pipes: vec![(PIPE.to_owned(), true)],
@@ -27,7 +66,7 @@ fn session(faults: FaultPlan) -> (bool, Vec<Violation>, Machine) {
             "a failed load reports an error status"
         );
         let violations = machine.violations();
-        return (false, violations, machine);
+        return (false, violations, machine, None);
     }
     let mut handles = Vec::new();
     for _ in 0..2 {
@@ -52,6 +91,9 @@ fn session(faults: FaultPlan) -> (bool, Vec<Violation>, Machine) {
             let _ = machine.ioctl(handle, ioctl::CANCEL_GROUP, input.as_bytes(), 64);
         }
     }
+    let inspected = handles
+        .first()
+        .and_then(|&control| inspect_once(&machine, control));
     machine.complete_one_at_target(0, 16);
     machine.deliver_all();
     for handle in handles {
@@ -63,20 +105,21 @@ fn session(faults: FaultPlan) -> (bool, Vec<Violation>, Machine) {
         Ok(unloaded) => unloaded.violations,
         Err(status) => panic!("nothing is open, yet the unload was refused: {status:#x}"),
     };
-    (true, violations, machine)
+    (true, violations, machine, inspected)
 }
 
 #[test]
 fn a_clean_session_is_clean() {
-    let (loaded, violations, _) = session(FaultPlan::none());
+    let (loaded, violations, _, inspected) = session(FaultPlan::none());
     assert!(loaded);
     assert!(violations.is_empty(), "{violations:#?}");
+    assert_eq!(inspected, Some(0), "the clean session's inspect succeeds");
 }
 
 #[test]
 fn every_fallible_call_failed_once_in_turn() {
     // How often the clean session reaches each fallible routine.
-    let (_, _, machine) = session(FaultPlan::none());
+    let (_, _, machine, _) = session(FaultPlan::none());
     let calls = machine.calls();
     drop(machine);
     let mut runs = 0;
@@ -87,11 +130,20 @@ fn every_fallible_call_failed_once_in_turn() {
             reached.push(*routine);
         }
         for n in 1..=count {
-            let (_, violations, _) = session(FaultPlan::none().with(routine, Fault::Nth(n)));
+            let (_, violations, _, inspected) =
+                session(FaultPlan::none().with(routine, Fault::Nth(n)));
             assert!(
                 violations.is_empty(),
                 "{routine} failing at call {n}: {violations:#?}"
             );
+            if *routine == "FltReadFile" {
+                // The read's own failure is what the caller gets.
+                assert_eq!(
+                    inspected.map(NtStatus::from_i32),
+                    Some(NtStatus::INSUFFICIENT_RESOURCES),
+                    "{routine} failing at call {n}"
+                );
+            }
             runs += 1;
         }
     }
@@ -105,6 +157,10 @@ fn every_fallible_call_failed_once_in_turn() {
         "WdfIoQueueCreate",
         "WdfSpinLockCreate",
         "WdfRequestSend",
+        "FltReadFile",
+        "FltGetStreamHandleContext",
+        "FltGetVolumeFromFileObject",
+        "ObReferenceObjectByHandle",
     ] {
         assert!(
             reached.contains(&routine),

@@ -2,7 +2,11 @@
 //! protocol's structures.
 #![allow(dead_code, reason = "each test file uses a part")]
 
-use ferrofilter_core::protocol::{ForwardInput, Header, OpenTargetInput};
+use ferrofilter_core::oplock::{CreateDisposition, CreateParams, share};
+use ferrofilter_core::protocol::{ForwardInput, Header, InspectInput, OpenTargetInput};
+use ferrofilter_sim::fltmgr::CreateArgs;
+use ferrofilter_sim::fs::StreamKind;
+use ferrofilter_sim::kernel::volume;
 use zerocopy::IntoBytes;
 
 /// The pipe the tests forward to.
@@ -34,4 +38,33 @@ pub fn forward_input(cancel_id: u64) -> Vec<u8> {
     }
     .as_bytes()
     .to_vec()
+}
+
+/// `INSPECT` input: `length` bytes at `offset` of the caller's `handle`.
+#[must_use]
+pub fn inspect_input(handle: u64, offset: u64, length: u32) -> Vec<u8> {
+    InspectInput {
+        header: Header::for_struct::<InspectInput>(),
+        handle,
+        offset,
+        length,
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+/// Opens (creating if needed) the file at `path` on the simulated volume through the filter,
+/// for `desired` access, sharing everything, without ECPs.
+#[must_use]
+pub fn open_file(path: &str, desired: u32) -> volume::Completed {
+    volume::create(&CreateArgs {
+        path: path.to_owned(),
+        params: CreateParams {
+            disposition: CreateDisposition::OpenIf,
+            ..CreateParams::open(desired, share::FILE_SHARE_ALL)
+        },
+        kind: StreamKind::File,
+        ecps: Vec::new(),
+    })
 }

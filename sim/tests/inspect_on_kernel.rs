@@ -1,0 +1,247 @@
+//! `INSPECT` through the driver's own code on the simulated kernel: the control device resolves
+//! the caller's handle in the caller's context with `FILE_READ_DATA`, the filter decides with
+//! core's `Filter::inspect` and reads with `FltReadFile` through the caller's own file object.
+//! Expected values come from the protocol (`InspectOutput`, 16 bytes, then the data), from the
+//! data written through the file system, and from REFERENCE §4 (a read under the handle's own
+//! key breaks nothing the handle holds), not from the driver.
+
+mod common;
+
+use common::{inspect_input, open_file};
+use ferrofilter_core::NtStatus;
+use ferrofilter_core::minifilter::MAX_INSPECT_LENGTH;
+use ferrofilter_core::oplock::{OplockLevel, access};
+use ferrofilter_core::protocol::{FilterStatsInfo, InspectOutput, ioctl};
+use ferrofilter_sim::fs::BreakAction;
+use ferrofilter_sim::kernel::{IoctlReply, Machine, MachineConfig, flt, volume};
+use zerocopy::FromBytes;
+
+const TEXT: &[u8] = b"hello, inspect";
+/// `sizeof(InspectOutput)`: the header (8) plus `bytes_read` and `reserved`.
+const HEAD: usize = 16;
+
+fn boot() -> (Machine, u64) {
+    let machine = Machine::boot(&MachineConfig::default());
+    assert!(machine.loaded(), "{:#?}", machine.log());
+    let control = machine.open_control().expect("the control device opens");
+    (machine, control)
+}
+
+fn open(path: &str, desired: u32) -> u64 {
+    let created = open_file(path, desired);
+    assert_eq!(created.status, 0, "create {path}");
+    created.handle.expect("a handle")
+}
+
+/// A file holding [`TEXT`], written through the filter, and a handle with read and write access.
+fn file_with_text(path: &str) -> u64 {
+    let handle = open(path, access::FILE_READ_DATA | access::FILE_WRITE_DATA);
+    assert_eq!(volume::write(handle, 0, TEXT, false, 0).status, 0);
+    handle
+}
+
+fn inspect(machine: &Machine, control: u64, handle: u64, offset: u64, length: u32) -> IoctlReply {
+    let out_len = HEAD + usize::try_from(length).unwrap();
+    machine.ioctl(
+        control,
+        ioctl::INSPECT,
+        &inspect_input(handle, offset, length),
+        out_len,
+    )
+}
+
+/// The bytes an answer carries, checked against its header.
+fn data_of(reply: &IoctlReply) -> Vec<u8> {
+    assert_eq!(reply.status, 0, "{reply:?}");
+    let (out, rest) = InspectOutput::read_from_prefix(&reply.output).unwrap();
+    assert_eq!((out.header.version, out.header.size), (1, 16));
+    assert_eq!(out.reserved, 0);
+    let n = usize::try_from(out.bytes_read).unwrap();
+    assert_eq!(
+        reply.information,
+        HEAD + n,
+        "information is header + bytes_read"
+    );
+    rest[..n].to_vec()
+}
+
+fn finish(mut machine: Machine, control: u64, handles: &[u64]) {
+    for &handle in handles {
+        assert!(volume::close(handle).status >= 0);
+    }
+    machine.close_control(control).unwrap();
+    let unloaded = machine.unload(false).expect("nothing open");
+    assert!(
+        unloaded.violations.is_empty(),
+        "{:#?}\n{:#?}",
+        unloaded.violations,
+        machine.log()
+    );
+}
+
+#[test]
+fn inspect_returns_the_bytes_written_earlier() {
+    let (machine, control) = boot();
+    let handle = file_with_text("\\i.txt");
+    assert_eq!(data_of(&inspect(&machine, control, handle, 0, 5)), b"hello");
+    assert_eq!(
+        data_of(&inspect(&machine, control, handle, 7, 7)),
+        b"inspect"
+    );
+    // Across the end of the file: what there is.
+    assert_eq!(
+        data_of(&inspect(&machine, control, handle, 10, 100)),
+        b"pect"
+    );
+    // At or after the end: the file system's STATUS_END_OF_FILE, nothing returned.
+    for offset in [14, 1000] {
+        let reply = inspect(&machine, control, handle, offset, 4);
+        assert_eq!(
+            NtStatus::from_i32(reply.status),
+            NtStatus::END_OF_FILE,
+            "{reply:?}"
+        );
+        assert_eq!(reply.information, 0);
+    }
+    // The read length is the output's room after the header when that is less than asked.
+    let reply = machine.ioctl(
+        control,
+        ioctl::INSPECT,
+        &inspect_input(handle, 0, 64),
+        HEAD + 3,
+    );
+    assert_eq!(data_of(&reply), b"hel");
+    // Each went through the caller's own file object.
+    let file = machine.kernel(|k| k.io.handle(handle).unwrap().file);
+    let reads = machine.kernel(|k| k.flt.reads.clone());
+    assert_eq!(reads.len(), 6);
+    assert!(reads.iter().all(|r| r.file == file), "{reads:#?}");
+    // FILTER_STATS counts the inspects the filter planned (the EOF ones were planned too).
+    let stats = machine.ioctl(control, ioctl::FILTER_STATS, &[], 256);
+    let stats = FilterStatsInfo::read_from_prefix(&stats.output).unwrap().0;
+    assert_eq!(stats.inspects, 6);
+    finish(machine, control, &[handle]);
+}
+
+#[test]
+fn inspect_breaks_no_oplock_the_same_handle_holds() {
+    let (machine, control) = boot();
+    let handle = file_with_text("\\o.txt");
+    let granted = volume::request_oplock(
+        handle,
+        OplockLevel::ReadWriteHandle,
+        BreakAction::Acknowledge,
+    );
+    assert_eq!(granted.status, 0, "{granted:?}");
+    let level = || {
+        machine.kernel(|k| {
+            let stream = k.volume.fs.stream("\\o.txt").unwrap();
+            (stream.oplock.level(), stream.oplock_owner.is_some())
+        })
+    };
+    assert_eq!(level(), (OplockLevel::ReadWriteHandle, true));
+    assert_eq!(data_of(&inspect(&machine, control, handle, 0, 5)), b"hello");
+    // The read carried the handle's own key: no break, the level is as granted.
+    let reads = machine.kernel(|k| k.flt.reads.clone());
+    assert_eq!(reads.len(), 1);
+    assert!(reads[0].outcome.breaks.is_empty(), "{reads:#?}");
+    assert_eq!(level(), (OplockLevel::ReadWriteHandle, true));
+    // Negative control: the same read through an open of its own (another key) breaks the
+    // handle's write caching (RWH -> RH), so the check above would see a filter that did that.
+    let own = volume::read_through_own_open(handle, 0, 5);
+    let breaks = own.outcome.expect("the file system ran").breaks;
+    assert_eq!(breaks.len(), 1, "{breaks:?}");
+    assert_eq!(
+        (breaks[0].from, breaks[0].to),
+        (OplockLevel::ReadWriteHandle, OplockLevel::ReadHandle)
+    );
+    assert_eq!(level().0, OplockLevel::ReadHandle);
+    finish(machine, control, &[handle]);
+}
+
+#[test]
+fn inspect_leaves_the_callers_file_pointer_alone() {
+    let (machine, control) = boot();
+    let handle = file_with_text("\\p.txt");
+    // A handle opened for synchronous I/O, its file pointer at 3.
+    assert!(flt::open_synchronously(handle, 3).is_some());
+    assert_eq!(
+        data_of(&inspect(&machine, control, handle, 7, 7)),
+        b"inspect"
+    );
+    assert_eq!(
+        flt::byte_offset(handle),
+        Some(3),
+        "the caller's position moved"
+    );
+    finish(machine, control, &[handle]);
+}
+
+#[test]
+fn inspect_refuses_what_the_handle_and_the_protocol_do_not_allow() {
+    let (machine, control) = boot();
+    let writer = file_with_text("\\r.txt");
+    let attributes_only = open("\\r.txt", access::FILE_READ_ATTRIBUTES);
+    let status = |reply: IoctlReply| {
+        assert_eq!(reply.information, 0, "{reply:?}");
+        NtStatus::from_i32(reply.status)
+    };
+    // A handle without FILE_READ_DATA: refused when it is resolved in the caller's context.
+    assert_eq!(
+        status(inspect(&machine, control, attributes_only, 0, 4)),
+        NtStatus::ACCESS_DENIED
+    );
+    // Length 0, and above MAX_INSPECT_LENGTH with room for it: the filter's refusal.
+    assert_eq!(
+        status(inspect(&machine, control, writer, 0, 0)),
+        NtStatus::INVALID_PARAMETER
+    );
+    assert_eq!(
+        status(inspect(
+            &machine,
+            control,
+            writer,
+            0,
+            MAX_INSPECT_LENGTH + 1
+        )),
+        NtStatus::INVALID_PARAMETER
+    );
+    // A handle value that is not in the caller's table.
+    assert_eq!(
+        status(inspect(&machine, control, 0x7770, 0, 4)),
+        NtStatus::INVALID_HANDLE
+    );
+    // Malformed input: a reserved field set, a negative LARGE_INTEGER offset.
+    let mut input = inspect_input(writer, 0, 4);
+    input[28] = 1;
+    assert_eq!(
+        status(machine.ioctl(control, ioctl::INSPECT, &input, 64)),
+        NtStatus::INVALID_PARAMETER
+    );
+    assert_eq!(
+        status(inspect(&machine, control, writer, 1 << 63, 4)),
+        NtStatus::INVALID_PARAMETER
+    );
+    // An output that cannot hold InspectOutput; an input shorter than InspectInput.
+    assert_eq!(
+        status(machine.ioctl(
+            control,
+            ioctl::INSPECT,
+            &inspect_input(writer, 0, 4),
+            HEAD - 1
+        )),
+        NtStatus::BUFFER_TOO_SMALL
+    );
+    assert_eq!(
+        status(machine.ioctl(
+            control,
+            ioctl::INSPECT,
+            &inspect_input(writer, 0, 4)[..31],
+            64
+        )),
+        NtStatus::BUFFER_TOO_SMALL
+    );
+    // Nothing refused reached the file system.
+    assert!(machine.kernel(|k| k.flt.reads.is_empty()));
+    finish(machine, control, &[writer, attributes_only]);
+}
