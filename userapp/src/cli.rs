@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use ferrofilter_sim::stress::StressConfig;
 
 use crate::backend::{self, BackendKind};
-use crate::commands::{bench, oplock, purge, scenario, status, tracker};
+use crate::commands::{bench, inspect, oplock, purge, scenario, status, tracker};
 use crate::error::CliError;
 use crate::exit::Outcome;
 
@@ -20,6 +20,7 @@ Examples:
   ferroctl --sim forward --count 8 --group-size 4 --cancel-group 1 --complete 2
   ferroctl --sim stress --requests 1000000 --seed 7 --json
   ferroctl --sim oplock demo
+  ferroctl --sim inspect notes.txt --length 16
   ferroctl status --json";
 
 /// Drive and inspect the ferrofilter driver, on the real device or on the sim.
@@ -71,6 +72,11 @@ pub enum Command {
     /// through the filter (`purge FILE`).
     #[command(after_help = PURGE_EXAMPLES)]
     Purge(PurgeArgs),
+    /// Have the filter read a few bytes of FILE through a handle of this process (`INSPECT`):
+    /// the read goes through that handle's own file object, so it carries the handle's oplock
+    /// key and breaks nothing the handle holds.
+    #[command(after_help = INSPECT_EXAMPLES)]
+    Inspect(InspectArgs),
     /// Run scenario files.
     #[command(after_help = SCENARIO_EXAMPLES)]
     Scenario(ScenarioArgs),
@@ -131,6 +137,14 @@ const PURGE_EXAMPLES: &str = "\
 Examples:
   ferroctl purge status
   ferroctl purge C:\\data\\big.bin --json";
+const INSPECT_EXAMPLES: &str = "\
+FILE is opened for reading (the driver checks the handle for FILE_READ_DATA) and named in INSPECT.
+A read at or after the end of the file fails with STATUS_END_OF_FILE (exit 1). On the sim, FILE's
+bytes up to the end of the range (at most 1 MiB) are first copied onto the sim's volume.
+
+Examples:
+  ferroctl inspect C:\\data\\notes.txt --length 32
+  ferroctl --sim inspect notes.txt --offset 4096 --length 16 --json";
 const SCENARIO_EXAMPLES: &str = "\
 Examples:
   ferroctl --sim scenario run tests/scenarios/oplock_keys.json
@@ -275,6 +289,20 @@ pub enum PurgeCommand {
     Status,
 }
 
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The file to read from (must exist).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Byte offset to read at (at most 2^63 - 1).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=i64::MAX.cast_unsigned()))]
+    pub offset: u64,
+    /// Bytes to read (1 to the filter's limit, 4096).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=i64::from(ferrofilter_core::minifilter::MAX_INSPECT_LENGTH)))]
+    pub length: u32,
+}
+
 /// Arguments of `scenario`.
 #[derive(Debug, Args)]
 pub struct ScenarioArgs {
@@ -380,6 +408,9 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> Result<Outcome, CliError> {
             (None, Some(file)) => purge::run_file(kind, file, json, out),
             (None, None) => Err(CliError::Usage("purge needs FILE or `status`".to_owned())),
         },
+        Command::Inspect(args) => {
+            inspect::run(kind, &args.file, args.offset, args.length, json, out)
+        }
         Command::Scenario(args) => match &args.command {
             ScenarioCommand::Run { file } => scenario::run(kind, file, json, out),
         },

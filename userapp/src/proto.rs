@@ -3,8 +3,9 @@
 
 use ferrofilter_core::protocol::{
     self, CancelGroupInput, CancelInput, CancelOutput, FilterStatsInfo, ForwardInput, HandleInput,
-    HandleKeysInfo, Header, ListEntry, ListHeader, OpenTargetInput, PartialIdInfo,
-    PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry, StatsInfo, VersionInfo, ioctl,
+    HandleKeysInfo, Header, InspectInput, InspectOutput, ListEntry, ListHeader, OpenTargetInput,
+    PartialIdInfo, PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry, StatsInfo, VersionInfo,
+    ioctl,
 };
 use ferrofilter_core::{CancelId, NtStatus};
 use serde::Serialize;
@@ -306,4 +307,60 @@ pub fn purge_status(
     Err(CliError::Failed(
         "PURGE_STATUS: the list kept growing faster than the buffer".to_owned(),
     ))
+}
+
+/// The input of `INSPECT`: `length` bytes at `offset` of a handle of this process.
+#[must_use]
+pub fn inspect_input(handle: u64, offset: u64, length: u32) -> Vec<u8> {
+    InspectInput {
+        header: Header::for_struct::<InspectInput>(),
+        handle,
+        offset,
+        length,
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec()
+}
+
+/// `INSPECT` for a handle of this process: the bytes the filter read at `offset` through that
+/// handle (at most `length`; fewer when the file ends first). The output buffer is sized for the
+/// whole read.
+///
+/// # Errors
+/// When the IOCTL fails (`STATUS_END_OF_FILE` for a read at or after the end of the file) or its
+/// answer is malformed.
+pub fn inspect(
+    backend: &mut dyn Backend,
+    handle: u64,
+    offset: u64,
+    length: u32,
+) -> Result<Vec<u8>, CliError> {
+    let head = size_of::<InspectOutput>();
+    let room = usize::try_from(length).unwrap_or(usize::MAX);
+    let mut out = vec![0u8; head.saturating_add(room)];
+    let reply = backend.ioctl(
+        ioctl::INSPECT,
+        &inspect_input(handle, offset, length),
+        &mut out,
+    );
+    if !reply.status.is_success() {
+        return Err(CliError::ioctl("INSPECT", reply.status));
+    }
+    let got = out.get(..reply.information).unwrap_or(&out);
+    let header: InspectOutput = protocol::decode(got).map_err(|error| {
+        CliError::Failed(format!(
+            "INSPECT: the driver's answer is malformed: {error}"
+        ))
+    })?;
+    let bytes = usize::try_from(header.bytes_read).unwrap_or(usize::MAX);
+    got.get(head..)
+        .and_then(|data| data.get(..bytes))
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| {
+            CliError::Failed(format!(
+                "INSPECT: the driver says {bytes} bytes were read but returned {}",
+                got.len().saturating_sub(head)
+            ))
+        })
 }

@@ -46,6 +46,7 @@ fn every_command_has_help_with_examples() {
         "stress",
         "oplock",
         "purge",
+        "inspect",
         "scenario",
         "bench",
         "version",
@@ -489,6 +490,56 @@ fn purge_and_query_keys_work_on_the_sim() {
     assert_eq!(report["keys"]["origin"], "unique");
     assert_eq!(report["keys"]["parent"], Value::Null);
     assert_eq!(report["keys"]["target"].as_str().unwrap().len(), 36);
+}
+
+#[test]
+fn inspect_reads_the_files_bytes_through_the_filter_on_the_sim() {
+    use std::io::Write as _;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"hello, inspect").unwrap();
+    let path = file.path().to_str().unwrap();
+    let (report, code) = sim_json(&["inspect", path, "--offset", "7", "--length", "7"]);
+    assert_eq!(code, 0, "{report}");
+    has_keys(
+        &report,
+        &[
+            "backend",
+            "file",
+            "offset",
+            "length",
+            "bytes_read",
+            "hex",
+            "text",
+        ],
+    );
+    assert_eq!(report["backend"], "sim");
+    assert_eq!(report["bytes_read"], 7);
+    assert_eq!(report["text"], "inspect");
+    assert_eq!(report["hex"], "696e7370656374");
+    // Across the end of the file: what there is.
+    let (report, code) = sim_json(&["inspect", path, "--offset", "10", "--length", "64"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["text"], "pect");
+    // At the end: the file system's STATUS_END_OF_FILE, exit 1.
+    let (report, code) = sim_json(&["inspect", path, "--offset", "14", "--length", "4"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["kind"], "failed");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("STATUS_END_OF_FILE"),
+        "{report}"
+    );
+    // Lengths outside 1..=4096 and a missing file are usage errors.
+    for args in [
+        vec!["inspect", path, "--length", "0"],
+        vec!["inspect", path, "--length", "4097"],
+        vec!["inspect", "/nonexistent/ferroctl-inspect"],
+    ] {
+        let output = ferroctl().arg("--sim").args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+    }
 }
 
 #[cfg(not(windows))]

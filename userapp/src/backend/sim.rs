@@ -66,6 +66,39 @@ impl SimHost {
             .ok_or_else(|| NtStatus::from_i32(created.status))
     }
 
+    /// Opens (creating if needed) the file at `path` on the sim's volume through the filter with
+    /// `desired` access, sharing everything, without ECPs; returns the caller's handle value.
+    ///
+    /// # Errors
+    /// The create's failure status.
+    pub fn open_path(&self, path: &str, desired: u32) -> Result<u64, NtStatus> {
+        use ferrofilter_core::oplock::{CreateDisposition, CreateParams, share};
+        self.open_file(&CreateArgs {
+            path: path.to_owned(),
+            params: CreateParams {
+                disposition: CreateDisposition::OpenIf,
+                ..CreateParams::open(desired, share::FILE_SHARE_ALL)
+            },
+            kind: ferrofilter_sim::fs::StreamKind::File,
+            ecps: Vec::new(),
+        })
+    }
+
+    /// A cached write of `bytes` at `offset` through a handle [`SimHost::open_file`] returned,
+    /// through the filter.
+    ///
+    /// # Errors
+    /// The write's failure status.
+    pub fn write_file(&self, handle: u64, offset: u64, bytes: &[u8]) -> Result<(), NtStatus> {
+        let _machine = self.machine.borrow();
+        let status = NtStatus::from_i32(volume::write(handle, offset, bytes, false, 0).status);
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(status)
+        }
+    }
+
     /// Closes a handle [`SimHost::open_file`] returned.
     pub fn close_file(&self, handle: u64) {
         let _machine = self.machine.borrow();

@@ -1,6 +1,7 @@
 //! One module per command family.
 
 pub mod bench;
+pub mod inspect;
 pub mod oplock;
 #[cfg(windows)]
 pub mod oplock_win;
