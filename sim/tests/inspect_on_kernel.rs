@@ -9,10 +9,11 @@ mod common;
 
 use common::{inspect_input, open_file};
 use ferrofilter_core::NtStatus;
+use ferrofilter_core::guid::Guid;
 use ferrofilter_core::minifilter::MAX_INSPECT_LENGTH;
-use ferrofilter_core::oplock::{OplockLevel, access};
+use ferrofilter_core::oplock::{CreateParams, OplockLevel, access, share};
 use ferrofilter_core::protocol::{FilterStatsInfo, InspectOutput, ioctl};
-use ferrofilter_sim::fs::BreakAction;
+use ferrofilter_sim::fs::{BreakAction, CreateRequest, StreamKind};
 use ferrofilter_sim::kernel::{IoctlReply, Machine, MachineConfig, flt, volume};
 use zerocopy::FromBytes;
 
@@ -127,12 +128,14 @@ fn inspect_returns_the_bytes_written_earlier() {
 fn inspect_breaks_no_oplock_the_same_handle_holds() {
     let (machine, control) = boot();
     let handle = file_with_text("\\o.txt");
-    let granted = volume::request_oplock(
-        handle,
-        OplockLevel::ReadWriteHandle,
-        BreakAction::Acknowledge,
-    );
-    assert_eq!(granted.status, 0, "{granted:?}");
+    // The oplock is granted by the file system on the handle's own open (its key).
+    let open = machine.kernel(|k| k.volume.open_of[&k.io.handle(handle).unwrap().file]);
+    let granted = machine.kernel(|k| {
+        k.volume
+            .fs
+            .request_oplock(open, OplockLevel::ReadWriteHandle, BreakAction::Acknowledge)
+    });
+    assert_eq!(granted.status, NtStatus::SUCCESS, "{granted:?}");
     let level = || {
         machine.kernel(|k| {
             let stream = k.volume.fs.stream("\\o.txt").unwrap();
@@ -146,10 +149,22 @@ fn inspect_breaks_no_oplock_the_same_handle_holds() {
     assert_eq!(reads.len(), 1);
     assert!(reads[0].outcome.breaks.is_empty(), "{reads:#?}");
     assert_eq!(level(), (OplockLevel::ReadWriteHandle, true));
-    // Negative control: the same read through an open of its own (another key) breaks the
-    // handle's write caching (RWH -> RH), so the check above would see a filter that did that.
-    let own = volume::read_through_own_open(handle, 0, 5);
-    let breaks = own.outcome.expect("the file system ran").breaks;
+    // Negative control: the same read through an open of its own (no ECP, so another key)
+    // breaks the handle's oplock (RWH -> RH, at that open), so the check above would see a
+    // filter that read that way.
+    let breaks = machine.kernel(|k| {
+        let request = CreateRequest {
+            path: "\\o.txt".to_owned(),
+            params: CreateParams::open(access::FILE_READ_DATA, share::FILE_SHARE_ALL),
+            kind: StreamKind::File,
+        };
+        let other_key = Guid::from_fields(0x0BAD_0BAD, 0, 0, [9; 8]);
+        let opened = k.volume.fs.create(&request, other_key);
+        let own = opened.file_object.expect("the file system opens it");
+        let read = k.volume.fs.read(own, 0, 5);
+        let _ = k.volume.fs.close(own);
+        [opened.breaks, read.breaks].concat()
+    });
     assert_eq!(breaks.len(), 1, "{breaks:?}");
     assert_eq!(
         (breaks[0].from, breaks[0].to),
