@@ -6,14 +6,11 @@
 
 pub mod baseline;
 pub mod core_stress;
-pub mod device;
 pub mod driver;
-pub mod fltmgr;
 pub mod fs;
 pub mod kernel;
 pub mod lock;
 pub mod scenario;
-pub mod shell;
 pub mod stress;
 pub mod sync;
 pub mod verifier;

@@ -13,8 +13,8 @@ use ferrofilter_core::protocol::{
     ioctl,
 };
 use ferrofilter_core::purge::RequestorMode;
-use ferrofilter_sim::fltmgr::{CreateArgs, SimEcp};
 use ferrofilter_sim::fs::StreamKind;
+use ferrofilter_sim::kernel::volume::{CreateArgs, SimEcp};
 use ferrofilter_sim::kernel::{Machine, MachineConfig, volume};
 use zerocopy::{FromBytes, IntoBytes};
 

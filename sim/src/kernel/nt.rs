@@ -143,6 +143,15 @@ impl Io {
         self.files.get(&address)
     }
 
+    /// The caller's handle of the file object at `address`, if it has one.
+    #[must_use]
+    pub fn handle_of(&self, address: usize) -> Option<u64> {
+        self.handles
+            .iter()
+            .find(|(_, entry)| entry.file == address)
+            .map(|(handle, _)| *handle)
+    }
+
     /// The file object of the file system's open `id`.
     #[must_use]
     pub fn file_of(&self, kind: FileKind) -> Option<usize> {

@@ -22,8 +22,34 @@ use super::layout::{
 use super::machine::related_objects;
 use super::nt::{FileKind, map_generic};
 use super::{Violation, with};
-use crate::fltmgr::CreateArgs;
-use crate::fs::{CreateRequest, FileObjectId, FileSystem, FsOutcome};
+use crate::fs::{
+    BreakAction, CreateRequest, FileObjectId, FileSystem, FsOutcome, HeldIo, StreamKind,
+};
+use ferrofilter_core::oplock::{CreateParams, OplockLevel, access, share};
+
+/// One extra create parameter as the I/O manager attaches it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimEcp {
+    /// The ECP type.
+    pub ecp_type: Guid,
+    /// `FltIsEcpFromUserMode`.
+    pub from_user_mode: bool,
+    /// The context bytes.
+    pub context: Vec<u8>,
+}
+
+/// A create as it arrives at the top of the stack.
+#[derive(Clone, Debug)]
+pub struct CreateArgs {
+    /// Path.
+    pub path: String,
+    /// Access, share, disposition, options.
+    pub params: CreateParams,
+    /// What to create when the path does not exist.
+    pub kind: StreamKind,
+    /// The ECP list.
+    pub ecps: Vec<SimEcp>,
+}
 
 /// `IRP_MJ_CREATE`.
 const IRP_MJ_CREATE: u8 = 0x00;
@@ -43,6 +69,12 @@ const IRP_MN_KERNEL_CALL: u8 = 0x04;
 const IRP_NOCACHE: u32 = 0x0000_0001;
 /// `FSCTL_SET_PURGE_FAILURE_MODE`.
 const FSCTL_SET_PURGE_FAILURE_MODE: u32 = 0x0009_0270;
+/// `FSCTL_REQUEST_OPLOCK`: `CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 144, METHOD_BUFFERED, FILE_ANY_ACCESS)`.
+const FSCTL_REQUEST_OPLOCK: u32 = 0x0009_0240;
+/// `SET_PURGE_FAILURE_MODE_ENABLED`.
+const SET_PURGE_FAILURE_MODE_ENABLED: u32 = 1;
+/// `SET_PURGE_FAILURE_MODE_DISABLED`.
+const SET_PURGE_FAILURE_MODE_DISABLED: u32 = 2;
 /// `FileEndOfFileInformation`.
 const FILE_END_OF_FILE_INFORMATION: u32 = 20;
 /// `FileBasicInformation`.
@@ -72,6 +104,13 @@ pub struct Volume {
     next_unique: u64,
     /// What the filter's own flushes did in the file system.
     pub flushed: Vec<(FileObjectId, FsOutcome)>,
+    /// Data-scan sections Filter Manager holds: the stream's path and the file object it
+    /// created the section through.
+    pub sections: Vec<(String, usize)>,
+    /// The path of each file object of the volume, for as long as the file object lives.
+    pub path_of: HashMap<usize, String>,
+    /// Streams that have a stream context, in the order the filter attached them.
+    context_order: Vec<u64>,
 }
 
 impl Volume {
@@ -84,6 +123,33 @@ impl Volume {
         self.next_unique += 1;
         Guid::from_fields(0xFFFF_FFFF, 0, 0, self.next_unique.to_be_bytes())
     }
+
+    /// The paths of the streams that have a stream context, oldest context first.
+    #[must_use]
+    pub fn streams_with_context(&self) -> Vec<String> {
+        self.context_order
+            .iter()
+            .filter_map(|key| {
+                self.stream_keys
+                    .iter()
+                    .find(|(_, k)| *k == key)
+                    .map(|(path, _)| path.clone())
+            })
+            .collect()
+    }
+}
+
+/// Brings [`Volume::streams_with_context`] up to date with the contexts Filter Manager holds.
+fn note_stream_contexts(k: &mut super::Kernel) {
+    let live = &k.flt.stream_contexts;
+    k.volume.context_order.retain(|key| live.contains_key(key));
+    let mut new: Vec<u64> = live
+        .keys()
+        .filter(|key| !k.volume.context_order.contains(key))
+        .copied()
+        .collect();
+    new.sort_unstable();
+    k.volume.context_order.extend(new);
 }
 
 /// What one operation from above returned.
@@ -95,8 +161,28 @@ pub struct Completed {
     pub handle: Option<u64>,
     /// For a create: the file system's open.
     pub file: Option<FileObjectId>,
-    /// What the file system did.
+    /// What the file system did, with what the operations Filter Manager sent on its behalf
+    /// (closing data-scan sections) and the owners' closes in answer to breaks did.
     pub outcome: Option<FsOutcome>,
+    /// Filter Manager closed its data-scan sections and retried the operation this many times.
+    pub retried: u32,
+    /// The window status the file system answered before that retry.
+    pub window_status: Option<NtStatus>,
+    /// Operations the file system held and re-issued when a window closed, in order, with what
+    /// each came to.
+    pub reissued: Vec<(HeldIo, NtStatus)>,
+}
+
+impl Completed {
+    /// Adds what `other` (an operation sent on this one's behalf) did.
+    fn absorb(&mut self, other: Self) {
+        if let (Some(mine), Some(theirs)) = (self.outcome.as_mut(), other.outcome) {
+            mine.breaks.extend(theirs.breaks);
+            mine.closed.extend(theirs.closed);
+            mine.cancelled.extend(theirs.cancelled);
+        }
+        self.reissued.extend(other.reissued);
+    }
 }
 
 fn to_guid(guid: Guid) -> GUID {
@@ -121,25 +207,101 @@ fn file_system_key(volume: &mut Volume, args: &CreateArgs) -> Guid {
     ferrofilter_core::ecp::resolve_create_keys(entries, || unique).target
 }
 
-/// The file system's answer, unless the filter completed the operation in its pre-operation
-/// callback.
-fn below(completed: Option<i32>, op: impl FnOnce(&mut FileSystem) -> FsOutcome) -> FsOutcome {
-    match completed {
-        Some(status) => FsOutcome {
-            status: NtStatus::from_i32(status),
-            ..FsOutcome::default()
-        },
-        None => with(|k| op(&mut k.volume.fs)),
+/// Which answers of the file system mean "a purge-failure window is open": the operations
+/// Filter Manager answers by closing its data-scan sections and retrying (REFERENCE §5).
+#[derive(Clone, Copy)]
+enum Window {
+    /// A create: `STATUS_USER_MAPPED_FILE`.
+    Create,
+    /// A non-cached write or a set-information: `STATUS_PURGE_FAILED`.
+    Purge,
+    /// An operation no window affects.
+    None,
+}
+
+impl Window {
+    fn says_open(self, status: NtStatus) -> bool {
+        match self {
+            Self::Create => status == NtStatus::USER_MAPPED_FILE,
+            Self::Purge => status == NtStatus::PURGE_FAILED,
+            Self::None => false,
+        }
     }
 }
 
-/// After the post-operation callback: the work it queued runs, and the caller gets the status.
-fn finished(outcome: FsOutcome) -> Completed {
-    super::machine::run_work_items();
-    Completed {
-        status: outcome.status.as_i32(),
-        outcome: Some(outcome),
+/// The file system's answer, unless the filter completed the operation in its pre-operation
+/// callback. When the file system answers that a window is open on `path` and Filter Manager
+/// holds data-scan sections of it, Filter Manager closes them (unmap, then DISABLED through the
+/// filter) and retries once; `done` gets what that did.
+fn below(
+    completed: Option<i32>,
+    path: &str,
+    window: Window,
+    done: &mut Completed,
+    mut op: impl FnMut(&mut FileSystem) -> FsOutcome,
+) -> FsOutcome {
+    if let Some(status) = completed {
+        return FsOutcome {
+            status: NtStatus::from_i32(status),
+            ..FsOutcome::default()
+        };
+    }
+    let first = with(|k| op(&mut k.volume.fs));
+    if !window.says_open(first.status) {
+        return first;
+    }
+    let sections: Vec<usize> = with(|k| {
+        k.volume
+            .sections
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, file)| *file)
+            .collect()
+    });
+    if sections.is_empty() {
+        return first;
+    }
+    let mut merged = Completed {
+        outcome: Some(first.clone()),
         ..Completed::default()
+    };
+    for file in sections {
+        merged.absorb(close_section(file));
+    }
+    let mut retry = with(|k| op(&mut k.volume.fs));
+    if let Some(earlier) = merged.outcome {
+        retry.breaks.splice(0..0, earlier.breaks);
+        retry.closed.splice(0..0, earlier.closed);
+        retry.cancelled.splice(0..0, earlier.cancelled);
+    }
+    done.reissued.extend(merged.reissued);
+    done.retried += 1;
+    done.window_status.get_or_insert(first.status);
+    retry
+}
+
+/// After the post-operation callback: the owners that close their handles in answer to a
+/// break do so (through the filter's cleanup), the work the filter queued runs, and the caller
+/// gets the status.
+fn finished(outcome: FsOutcome, mut done: Completed) -> Completed {
+    owners_close(&outcome.closed);
+    super::machine::run_work_items();
+    done.status = outcome.status.as_i32();
+    done.outcome = Some(outcome);
+    done
+}
+
+/// The owners of `closed` (file system opens whose oplock holders close in answer to a break)
+/// close their handles: the filter sees each cleanup.
+fn owners_close(closed: &[FileObjectId]) {
+    for &open in closed {
+        let found = with(|k| {
+            let file = *k.volume.file_of.get(&open)?;
+            Some((file, k.io.handle_of(file)))
+        });
+        if let Some((file, handle)) = found {
+            let _ = close_file(file, open, handle, false);
+        }
     }
 }
 
@@ -324,6 +486,7 @@ pub fn create(args: &CreateArgs) -> Completed {
         let key = file_system_key(&mut k.volume, args);
         let stream = k.volume.stream_key(&args.path);
         k.flt.file_streams.insert(file, stream);
+        k.volume.path_of.insert(file, args.path.clone());
         let ecps: Vec<Ecp> = args
             .ecps
             .iter()
@@ -351,19 +514,15 @@ pub fn create(args: &CreateArgs) -> Completed {
         with(|k| k.flt.ecp_of_data.insert(data, list));
     }
     let (post, completed) = op.pre(file);
-    let outcome = if let Some(status) = completed {
-        FsOutcome {
-            status: NtStatus::from_i32(status),
-            ..FsOutcome::default()
-        }
-    } else {
-        let request = CreateRequest {
-            path: args.path.clone(),
-            params: args.params,
-            kind: args.kind,
-        };
-        with(|k| k.volume.fs.create(&request, key))
+    let request = CreateRequest {
+        path: args.path.clone(),
+        params: args.params,
+        kind: args.kind,
     };
+    let mut done = Completed::default();
+    let outcome = below(completed, &args.path, Window::Create, &mut done, |fs| {
+        fs.create(&request, key)
+    });
     let status = outcome.status.as_i32();
     if status >= 0 {
         security.granted(granted);
@@ -371,30 +530,32 @@ pub fn create(args: &CreateArgs) -> Completed {
     op.post(post, file, status);
     end_ecp_list(op.data() as usize, list);
     let mut deferred = Vec::new();
-    let result = with(|k| match outcome.file_object {
-        Some(open) if status >= 0 => {
-            k.volume.file_of.insert(open, file);
-            k.volume.open_of.insert(file, open);
-            k.io.set_kind(file, FileKind::Volume(open));
-            let handle = k.io.insert_handle(file, granted);
-            (Some(handle), Some(open))
-        }
-        _ => {
-            // A failed create: Filter Manager deletes what was attached to the file object.
-            k.flt.detach(Attached::Handle(file), &mut deferred);
-            k.flt.file_streams.remove(&file);
-            let _ = k.io.dereference(file);
-            (None, None)
-        }
+    let result = with(|k| {
+        let result = match outcome.file_object {
+            Some(open) if status >= 0 => {
+                k.volume.file_of.insert(open, file);
+                k.volume.open_of.insert(file, open);
+                k.io.set_kind(file, FileKind::Volume(open));
+                let handle = k.io.insert_handle(file, granted);
+                (Some(handle), Some(open))
+            }
+            _ => {
+                // A failed create: Filter Manager deletes what was attached to the file object.
+                k.flt.detach(Attached::Handle(file), &mut deferred);
+                k.flt.file_streams.remove(&file);
+                k.volume.path_of.remove(&file);
+                let _ = k.io.dereference(file);
+                (None, None)
+            }
+        };
+        note_stream_contexts(k);
+        result
     });
     super::run_deferred(deferred);
-    super::machine::run_work_items();
-    Completed {
-        status,
-        handle: result.0,
-        file: result.1,
-        outcome: Some(outcome),
-    }
+    let mut done = finished(outcome, done);
+    done.handle = result.0;
+    done.file = result.1;
+    done
 }
 
 fn file_of_handle(handle: u64) -> Option<(usize, FileObjectId)> {
@@ -413,17 +574,30 @@ pub fn close(handle: u64) -> Completed {
     let Some((file, open)) = file_of_handle(handle) else {
         return invalid_handle();
     };
+    close_file(file, open, Some(handle), true)
+}
+
+/// The close of `file` (the file system's `open`), through its `handle` when it still has one;
+/// `fs_close` when the file system has not closed the open itself (an owner that closes in
+/// answer to a break was closed by the file system first).
+fn close_file(file: usize, open: FileObjectId, handle: Option<u64>, fs_close: bool) -> Completed {
     let parameters = FLT_PARAMETERS {
         Others: [core::ptr::null_mut(); 6],
     };
     let mut op = Operation::new(IRP_MJ_CLEANUP, 0, file, parameters, true);
     let (post, _) = op.pre(file);
-    let path = with(|k| k.volume.fs.open(open).map(|o| o.path.clone()));
-    let outcome = with(|k| k.volume.fs.close(open));
+    let path = with(|k| k.volume.path_of.get(&file).cloned());
+    let outcome = if fs_close {
+        with(|k| k.volume.fs.close(open))
+    } else {
+        FsOutcome::default()
+    };
     op.post(post, file, 0);
     let mut deferred = Vec::new();
     with(|k| {
-        let _ = k.io.remove_handle(handle);
+        if let Some(handle) = handle {
+            let _ = k.io.remove_handle(handle);
+        }
         k.volume.file_of.remove(&open);
         k.volume.open_of.remove(&file);
         // IRP_MJ_CLOSE once nothing else references the file object; Filter Manager deletes
@@ -440,15 +614,13 @@ pub fn close(handle: u64) -> Completed {
                 k.flt.detach(Attached::Stream(stream), &mut deferred);
             }
         }
-        let _ = k.io.dereference(file);
+        if k.io.dereference(file) == Some(0) {
+            k.volume.path_of.remove(&file);
+        }
+        note_stream_contexts(k);
     });
     super::run_deferred(deferred);
-    super::machine::run_work_items();
-    Completed {
-        status: outcome.status.as_i32(),
-        outcome: Some(outcome),
-        ..Completed::default()
-    }
+    finished(outcome, Completed::default())
 }
 
 /// `IRP_MJ_WRITE` through the filter.
@@ -457,6 +629,7 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
     let Some((file, open)) = file_of_handle(handle) else {
         return invalid_handle();
     };
+    let path = path_of(file);
     let mut buffer = bytes.to_vec();
     let parameters = FLT_PARAMETERS {
         Write: FLT_WRITE_PARAMETERS {
@@ -473,11 +646,21 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
         op.iopb.IrpFlags |= IRP_NOCACHE;
     }
     let (post, completed) = op.pre(file);
-    let outcome = below(completed, |fs| {
+    let window = if non_cached {
+        Window::Purge
+    } else {
+        Window::None
+    };
+    let mut done = Completed::default();
+    let outcome = below(completed, &path, window, &mut done, |fs| {
         fs.write(open, offset, bytes, non_cached, step)
     });
     op.post(post, file, outcome.status.as_i32());
-    finished(outcome)
+    finished(outcome, done)
+}
+
+fn path_of(file: usize) -> String {
+    with(|k| k.volume.path_of.get(&file).cloned().unwrap_or_default())
 }
 
 /// `IRP_MJ_SET_INFORMATION` through the filter: `FileEndOfFileInformation` for a resize,
@@ -487,6 +670,7 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     let Some((file, open)) = file_of_handle(handle) else {
         return invalid_handle();
     };
+    let path = path_of(file);
     let mut size = resize.unwrap_or(0).to_le_bytes();
     let parameters = FLT_PARAMETERS {
         SetFileInformation: FLT_SET_INFORMATION_PARAMETERS {
@@ -504,9 +688,12 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     };
     let mut op = Operation::new(IRP_MJ_SET_INFORMATION, 0, file, parameters, true);
     let (post, completed) = op.pre(file);
-    let outcome = below(completed, |fs| fs.set_information(open, resize));
+    let mut done = Completed::default();
+    let outcome = below(completed, &path, Window::Purge, &mut done, |fs| {
+        fs.set_information(open, resize)
+    });
     op.post(post, file, outcome.status.as_i32());
-    finished(outcome)
+    finished(outcome, done)
 }
 
 /// `FSCTL_SET_PURGE_FAILURE_MODE` from above the filter on a handle: the file system counts
@@ -516,22 +703,19 @@ pub fn set_purge_failure_mode(handle: u64, requestor: RequestorMode, input: &[u8
     let Some((file, open)) = file_of_handle(handle) else {
         return invalid_handle();
     };
+    purge_failure_mode(file, open, requestor, input)
+}
+
+/// `FSCTL_SET_PURGE_FAILURE_MODE` on `file` (the file system's `open`), through the filter.
+fn purge_failure_mode(
+    file: usize,
+    open: FileObjectId,
+    requestor: RequestorMode,
+    input: &[u8],
+) -> Completed {
     let mut buffer = input.to_vec();
     let kernel = matches!(requestor, RequestorMode::Kernel);
-    let parameters = FLT_PARAMETERS {
-        FileSystemControl: FLT_FSCTL_BUFFERED_PARAMETERS {
-            OutputBufferLength: 0,
-            Pad1: 0,
-            InputBufferLength: u32::try_from(input.len()).unwrap_or(u32::MAX),
-            Pad2: 0,
-            FsControlCode: FSCTL_SET_PURGE_FAILURE_MODE,
-            SystemBuffer: if buffer.is_empty() {
-                core::ptr::null_mut()
-            } else {
-                buffer.as_mut_ptr().cast()
-            },
-        },
-    };
+    let parameters = fsctl_parameters(FSCTL_SET_PURGE_FAILURE_MODE, &mut buffer);
     let minor = if kernel {
         IRP_MN_KERNEL_CALL
     } else {
@@ -539,6 +723,7 @@ pub fn set_purge_failure_mode(handle: u64, requestor: RequestorMode, input: &[u8
     };
     let mut op = Operation::new(IRP_MJ_FILE_SYSTEM_CONTROL, minor, file, parameters, !kernel);
     let (post, completed) = op.pre(file);
+    let mut done = Completed::default();
     let outcome = match completed {
         Some(status) => FsOutcome {
             status: NtStatus::from_i32(status),
@@ -546,15 +731,182 @@ pub fn set_purge_failure_mode(handle: u64, requestor: RequestorMode, input: &[u8
         },
         None => with(|k| {
             let mut outcome = k.volume.fs.set_purge_failure_mode(open, requestor, input);
+            // The file system re-issues what it held, oldest first, before completing.
             for held in outcome.released.clone() {
                 let again = k.volume.fs.reissue(&held);
                 outcome.breaks.extend(again.breaks);
+                outcome.closed.extend(again.closed);
+                done.reissued.push((held, again.status));
             }
             outcome
         }),
     };
     op.post(post, file, outcome.status.as_i32());
-    finished(outcome)
+    finished(outcome, done)
+}
+
+/// An `IRP_MJ_FILE_SYSTEM_CONTROL` parameter block for a buffered FSCTL with input `buffer`.
+fn fsctl_parameters(code: u32, buffer: &mut [u8]) -> FLT_PARAMETERS {
+    FLT_PARAMETERS {
+        FileSystemControl: FLT_FSCTL_BUFFERED_PARAMETERS {
+            OutputBufferLength: 0,
+            Pad1: 0,
+            InputBufferLength: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
+            Pad2: 0,
+            FsControlCode: code,
+            SystemBuffer: if buffer.is_empty() {
+                core::ptr::null_mut()
+            } else {
+                buffer.as_mut_ptr().cast()
+            },
+        },
+    }
+}
+
+/// `FSCTL_REQUEST_OPLOCK` from the handle's owner, through the filter (which passes it on).
+#[must_use]
+pub fn request_oplock(handle: u64, level: OplockLevel, on_break: BreakAction) -> Completed {
+    let Some((file, open)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    let parameters = fsctl_parameters(FSCTL_REQUEST_OPLOCK, &mut []);
+    let mut op = Operation::new(
+        IRP_MJ_FILE_SYSTEM_CONTROL,
+        IRP_MN_USER_FS_REQUEST,
+        file,
+        parameters,
+        true,
+    );
+    let (post, completed) = op.pre(file);
+    let mut done = Completed::default();
+    let outcome = below(completed, "", Window::None, &mut done, |fs| {
+        fs.request_oplock(open, level, on_break)
+    });
+    op.post(post, file, outcome.status.as_i32());
+    finished(outcome, done)
+}
+
+/// `IRP_MJ_READ` (cached), which the filter does not register for: Filter Manager passes it
+/// straight down.
+#[must_use]
+pub fn read(handle: u64, offset: u64, length: u32) -> Completed {
+    let Some((_, open)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    let outcome = with(|k| k.volume.fs.read(open, offset, length));
+    finished(outcome, Completed::default())
+}
+
+/// A read by a kernel component that opens a handle of its own on the handle's stream (no ECP,
+/// so a key of its own), reads, and closes it below the filter: what a filter that opened its
+/// own handle instead of reading through the caller's file object would cause.
+#[must_use]
+pub fn read_through_own_open(handle: u64, offset: u64, length: u32) -> Completed {
+    let Some((file, _)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    let path = path_of(file);
+    let outcome = with(|k| {
+        let key = k.volume.unique_key();
+        let request = CreateRequest {
+            path,
+            params: CreateParams::open(access::FILE_READ_DATA, share::FILE_SHARE_ALL),
+            kind: StreamKind::File,
+        };
+        let mut opened = k.volume.fs.create(&request, key);
+        let Some(own) = opened.file_object else {
+            return opened;
+        };
+        let read = k.volume.fs.read(own, offset, length);
+        let _ = k.volume.fs.close(own);
+        opened.status = read.status;
+        opened.data = read.data;
+        opened.breaks.extend(read.breaks);
+        opened.closed.extend(read.closed);
+        opened.file_object = None;
+        opened
+    });
+    finished(outcome, Completed::default())
+}
+
+/// Maps (`true`) or unmaps a user section of the handle's stream.
+#[must_use]
+pub fn user_section(handle: u64, map: bool) -> Completed {
+    let Some((_, open)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    let status = with(|k| k.volume.fs.map_section(open, false, map));
+    finished(
+        FsOutcome {
+            status: status.err().unwrap_or(NtStatus::SUCCESS),
+            ..FsOutcome::default()
+        },
+        Completed::default(),
+    )
+}
+
+/// Filter Manager creates a section for data scanning (`FltCreateSectionForDataScan`) on the
+/// handle's stream: `FSCTL_SET_PURGE_FAILURE_MODE` ENABLED first, through the filter, then the
+/// section.
+#[must_use]
+pub fn begin_data_scan(handle: u64) -> Completed {
+    let Some((file, open)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    let mut done = purge_failure_mode(
+        file,
+        open,
+        RequestorMode::Kernel,
+        &SET_PURGE_FAILURE_MODE_ENABLED.to_le_bytes(),
+    );
+    if done.status < 0 {
+        return done;
+    }
+    let mapped = with(|k| {
+        let mapped = k.volume.fs.map_section(open, true, true);
+        if mapped.is_ok() {
+            let path = k.volume.path_of.get(&file).cloned().unwrap_or_default();
+            k.volume.sections.push((path, file));
+        }
+        mapped
+    });
+    if let Err(status) = mapped {
+        done.status = status.as_i32();
+    }
+    done
+}
+
+/// Filter Manager closes the data-scan section it created through the handle's file object,
+/// then sends DISABLED. `STATUS_NOT_FOUND` when there is none (a retry already closed it).
+#[must_use]
+pub fn end_data_scan(handle: u64) -> Completed {
+    let Some((file, _)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    close_section(file)
+}
+
+fn close_section(file: usize) -> Completed {
+    let open = with(|k| {
+        let at = k.volume.sections.iter().position(|(_, f)| *f == file)?;
+        k.volume.sections.remove(at);
+        let open = *k.volume.open_of.get(&file)?;
+        // Unmapping cannot fail: the section was mapped through this file object.
+        let _ = k.volume.fs.map_section(open, true, false);
+        Some(open)
+    });
+    let Some(open) = open else {
+        return Completed {
+            status: super::flt::STATUS_NOT_FOUND,
+            ..Completed::default()
+        };
+    };
+    purge_failure_mode(
+        file,
+        open,
+        RequestorMode::Kernel,
+        &SET_PURGE_FAILURE_MODE_DISABLED.to_le_bytes(),
+    )
 }
 
 /// `FltFlushBuffers2` with `FLT_FLUSH_TYPE_FLUSH_AND_PURGE` on a file object of the volume.
@@ -568,4 +920,15 @@ pub(crate) fn flush_and_purge(k: &mut super::Kernel, file: usize) -> i32 {
     let status = outcome.status.as_i32();
     k.volume.flushed.push((open, outcome));
     status
+}
+
+/// References on `file` that are not its handle's: what the driver holds (a held purge
+/// request's token owns one).
+#[must_use]
+pub fn driver_references(k: &super::Kernel, file: usize) -> u32 {
+    let Some(object) = k.io.file(file) else {
+        return 0;
+    };
+    let handles = u32::from(k.io.handle_of(file).is_some());
+    object.refs.saturating_sub(handles)
 }

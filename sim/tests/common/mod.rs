@@ -4,9 +4,8 @@
 
 use ferrofilter_core::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_core::protocol::{ForwardInput, Header, InspectInput, OpenTargetInput};
-use ferrofilter_sim::fltmgr::CreateArgs;
 use ferrofilter_sim::fs::StreamKind;
-use ferrofilter_sim::kernel::volume;
+use ferrofilter_sim::kernel::volume::{self, CreateArgs};
 use zerocopy::IntoBytes;
 
 /// The pipe the tests forward to.

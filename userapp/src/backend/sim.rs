@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_sim::SimConfig;
-use ferrofilter_sim::fltmgr::CreateArgs;
+use ferrofilter_sim::kernel::volume::CreateArgs;
 use ferrofilter_sim::kernel::{Machine, MachineConfig, volume};
 
 use super::{Backend, BackendKind, Completion, Forwarded, Reply, VerifierSummary};

@@ -21,8 +21,8 @@ use ferrofilter_core::protocol::{
     HandleKeysInfo, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP, KEY_ORIGIN_UNIQUE,
     KEYS_FLAG_PARENT_PRESENT,
 };
-use ferrofilter_sim::fltmgr::CreateArgs;
 use ferrofilter_sim::fs::StreamKind;
+use ferrofilter_sim::kernel::volume::CreateArgs;
 use serde::Serialize;
 
 use crate::backend::BackendKind;

@@ -7,8 +7,8 @@ use std::path::Path;
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::oplock::{CreateDisposition, CreateParams, access, share};
 use ferrofilter_core::protocol::{PURGE_OUTCOME_DONE, PURGE_OUTCOME_FAILED, PURGE_OUTCOME_HELD};
-use ferrofilter_sim::fltmgr::CreateArgs;
 use ferrofilter_sim::fs::StreamKind;
+use ferrofilter_sim::kernel::volume::CreateArgs;
 use serde::Serialize;
 
 use crate::backend::sim::SimSession;

@@ -5,33 +5,27 @@
 //! [`ScenarioError`] naming the step index and the field, and runs nothing. `expect` steps check
 //! the previous step's record; [`check`] turns the records into a pass / fail.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use ferrofilter_core::cf::cf_open;
-use ferrofilter_core::control::{self, Dispatch};
+use ferrofilter_core::NtStatus;
 use ferrofilter_core::ecp::{
-    DualOplockKeyEcp, GUID_ECP_DUAL_OPLOCK_KEY, GUID_ECP_OPLOCK_KEY, HandleKeys, KeyOrigin,
-    OplockKeyEcp, encode_dual_oplock_key, encode_oplock_key,
+    DualOplockKeyEcp, GUID_ECP_DUAL_OPLOCK_KEY, GUID_ECP_OPLOCK_KEY, OplockKeyEcp,
+    encode_dual_oplock_key, encode_oplock_key,
 };
 use ferrofilter_core::guid::Guid;
-use ferrofilter_core::oplock::{Ack, CreateDisposition, CreateParams, OplockLevel, access, share};
-use ferrofilter_core::protocol::{
-    self, HandleInput, HandleKeysInfo, Header, PurgeRequestOutput, PurgeStatusHeader,
-    PurgeStreamEntry, ioctl,
-};
+use ferrofilter_core::oplock::{CreateDisposition, CreateParams, OplockLevel, access, share};
+use ferrofilter_core::protocol::{self, HandleKeysInfo};
 use ferrofilter_core::purge::{
     RequestorMode, SET_PURGE_FAILURE_MODE_DISABLED, SET_PURGE_FAILURE_MODE_ENABLED,
 };
-use ferrofilter_core::{NtStatus, OwnerId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use zerocopy::FromBytes;
 
-use crate::driver::{SimConfig, SimDriver};
-use crate::fltmgr::{CreateArgs, FltMgr, Observed, Settled, SimEcp};
-use crate::fs::{BreakAction, FileObjectId, StreamKind};
+mod runner;
+
+use crate::fs::{BreakAction, StreamKind};
+use runner::Runner;
 
 /// Why a scenario could not be run. The CLI maps every variant to exit code 2.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +136,22 @@ pub fn check(records: &[StepRecord]) -> Result<(), ExpectFailures> {
     }
 }
 
+/// The scenario files (`*.json`) in `dir`, sorted by name.
+///
+/// # Errors
+/// The I/O error when `dir` cannot be listed.
+pub fn files_in(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "json") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// Reads and runs a scenario file.
 ///
 /// # Errors
@@ -163,14 +173,14 @@ pub fn run_file(path: impl AsRef<Path>) -> Result<Vec<StepRecord>, ScenarioError
 pub fn run_str(text: &str) -> Result<Vec<StepRecord>, ScenarioError> {
     let steps = parse(text)?;
     let mut runner = Runner::new().map_err(|status| ScenarioError::Shape {
-        message: format!("the sim could not start: {status:?}"),
+        message: format!("the driver did not load on the sim: {status:?}"),
     })?;
     let mut records = Vec::with_capacity(steps.len());
     for (index, step) in steps.iter().enumerate() {
-        let record = runner.run(index, step, records.last());
+        let record = runner.run(index, step, &records);
         records.push(record);
     }
-    let violations = runner.mgr.verifier().violations();
+    let violations = runner.finish();
     if !violations.is_empty() {
         let mut observed = Map::new();
         observed.insert("passed".into(), Value::Bool(false));
@@ -433,6 +443,11 @@ pub fn keys_info_json(info: &HandleKeysInfo) -> Value {
             "malformed": info.malformed,
             "duplicates": info.duplicates,
             "superseded": info.superseded,
+            "first_error": (info.first_error != 0)
+                .then(|| NtStatus(info.first_error).name().map_or_else(
+                    || NtStatus(info.first_error).to_string(),
+                    str::to_owned,
+                )),
         },
     })
 }
@@ -884,492 +899,6 @@ fn parse_step(step: usize, raw: &Value) -> Result<Step, ScenarioError> {
     };
     f.finish()?;
     Ok(parsed)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running
-
-struct Runner {
-    mgr: FltMgr,
-    driver: SimDriver,
-    owner: OwnerId,
-    /// Scenario handle names → file objects.
-    handles: BTreeMap<String, FileObjectId>,
-    /// File objects → names, for break records.
-    names: BTreeMap<FileObjectId, String>,
-    /// User handle values → file objects (the caller's handle table).
-    table: BTreeMap<u64, FileObjectId>,
-}
-
-fn level_name(level: OplockLevel) -> &'static str {
-    match level {
-        OplockLevel::None => "none",
-        OplockLevel::Level1 => "level1",
-        OplockLevel::Batch => "batch",
-        OplockLevel::Level2 => "level2",
-        OplockLevel::Read => "R",
-        OplockLevel::ReadHandle => "RH",
-        OplockLevel::ReadWrite => "RW",
-        OplockLevel::ReadWriteHandle => "RWH",
-    }
-}
-
-const fn ack_name(ack: Ack) -> &'static str {
-    match ack {
-        Ack::NotRequired => "none",
-        Ack::RequiredNoWait => "no_wait",
-        Ack::RequiredWait => "wait",
-    }
-}
-
-const fn origin_name(origin: KeyOrigin) -> &'static str {
-    match origin {
-        KeyOrigin::DualOplockKeyEcp => "dual_ecp",
-        KeyOrigin::OplockKeyEcp => "single_ecp",
-        KeyOrigin::Unique => "unique",
-    }
-}
-
-fn keys_json(keys: &HandleKeys) -> Value {
-    let a = &keys.anomalies;
-    json!({
-        "target": keys.target.to_string(),
-        "origin": origin_name(keys.target_origin),
-        "parent": keys.parent.map(|g| g.to_string()),
-        "anomalies": {
-            "from_user_mode": a.from_user_mode,
-            "malformed": a.malformed,
-            "duplicates": a.duplicates,
-            "superseded": a.superseded,
-            "first_error": a.first_error.map(|e| e.to_string()),
-        },
-    })
-}
-
-impl Runner {
-    fn new() -> Result<Self, NtStatus> {
-        let driver = SimDriver::new(SimConfig {
-            capacity: 16,
-            ..SimConfig::default()
-        })?;
-        let owner = driver.open()?;
-        Ok(Self {
-            mgr: FltMgr::new(),
-            driver,
-            owner,
-            handles: BTreeMap::new(),
-            names: BTreeMap::new(),
-            table: BTreeMap::new(),
-        })
-    }
-
-    fn name_of(&self, file_object: FileObjectId) -> String {
-        self.names
-            .get(&file_object)
-            .cloned()
-            .unwrap_or_else(|| format!("filter#{file_object}"))
-    }
-
-    fn settled_json(&self, settled: &[Settled]) -> Value {
-        Value::Array(
-            settled
-                .iter()
-                .map(|s| {
-                    json!({
-                        "op": s.io.kind.name(),
-                        "step": s.io.step,
-                        "handle": self.name_of(s.io.file_object),
-                        "holder": s.holder,
-                        "status": s.status.to_string(),
-                        "status_name": s.status.name(),
-                    })
-                })
-                .collect(),
-        )
-    }
-
-    fn observed_fields(&self, observed: &Observed, out: &mut Map<String, Value>) {
-        let breaks: Vec<Value> = observed
-            .breaks
-            .iter()
-            .map(|b| {
-                json!({
-                    "handle": self.name_of(b.file_object),
-                    "from": level_name(b.from),
-                    "to": level_name(b.to),
-                    "ack": ack_name(b.ack),
-                    "owner_closed": b.owner_closed,
-                })
-            })
-            .collect();
-        out.insert("breaks".into(), Value::Array(breaks));
-        out.insert("held".into(), Value::Bool(observed.held));
-        out.insert("retried".into(), json!(observed.retried));
-        out.insert(
-            "window_status".into(),
-            json!(observed.window_status.map(|s| s.to_string())),
-        );
-        out.insert("reissued".into(), self.settled_json(&observed.reissued));
-        out.insert("cancelled".into(), self.settled_json(&observed.cancelled));
-    }
-
-    fn stream_fields(&self, path: &str, out: &mut Map<String, Value>) {
-        let filter_held = self
-            .mgr
-            .stream_statuses()
-            .into_iter()
-            .find(|(_, p, _)| p == path)
-            .map_or(0, |(_, _, s)| s.held);
-        out.insert("path".into(), json!(path));
-        out.insert("purge_count".into(), json!(self.mgr.fs_count(path)));
-        out.insert("mirror_count".into(), json!(self.mgr.mirror_count(path)));
-        out.insert("fs_held".into(), json!(self.mgr.fs_held(path)));
-        out.insert("filter_held".into(), json!(filter_held));
-        out.insert(
-            "oplock".into(),
-            json!(
-                self.mgr
-                    .fs()
-                    .stream(path)
-                    .map_or("none", |s| level_name(s.oplock.level()))
-            ),
-        );
-    }
-
-    fn forget(&mut self, file_object: FileObjectId) {
-        if let Some(name) = self.names.get(&file_object).cloned() {
-            self.handles.remove(&name);
-        }
-        self.table.retain(|_, fo| *fo != file_object);
-    }
-
-    /// One `DeviceIoControl` on the control device: core's `dispatch`, then the filter's
-    /// variants served by the sim's Filter Manager with this scenario's handle table.
-    fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8], step: usize) -> NtStatus {
-        let decision = control::dispatch(self.driver.forwarder(), self.owner, code, input, output);
-        if let Dispatch::Complete { status, .. } = decision {
-            return status;
-        }
-        let table = &self.table;
-        self.mgr
-            .serve_ioctl(decision, |value| table.get(&value).copied(), step, output)
-            .map_or(NtStatus::INVALID_DEVICE_REQUEST, |(status, _)| status)
-    }
-
-    fn handle_input(handle: u64) -> Vec<u8> {
-        let input = HandleInput {
-            header: Header::for_struct::<HandleInput>(),
-            handle,
-            flags: 0,
-            reserved: 0,
-        };
-        let mut buf = vec![0u8; size_of::<HandleInput>()];
-        let _ = protocol::encode(&input, &mut buf);
-        buf
-    }
-
-    #[allow(clippy::too_many_lines, reason = "one arm per op, each short")]
-    fn run(&mut self, index: usize, step: &Step, previous: Option<&StepRecord>) -> StepRecord {
-        let mut out = Map::new();
-        let status = match step {
-            Step::Expect { fields } => {
-                let prev = previous.map_or(Value::Null, StepRecord::to_json);
-                let mut mismatches = Vec::new();
-                for (key, expected) in fields {
-                    let actual = prev.get(key).unwrap_or(&Value::Null);
-                    if !matches_json(expected, actual) {
-                        mismatches
-                            .push(json!({"field": key, "expected": expected, "actual": actual}));
-                    }
-                }
-                let passed = mismatches.is_empty();
-                out.insert("passed".into(), Value::Bool(passed));
-                out.insert("mismatches".into(), Value::Array(mismatches));
-                if passed {
-                    NtStatus::SUCCESS
-                } else {
-                    NtStatus::UNSUCCESSFUL
-                }
-            }
-            Step::Detach => {
-                let observed = self.mgr.detach();
-                self.observed_fields(&observed, &mut out);
-                observed.status
-            }
-            Step::PurgeStatus => {
-                let mut output = vec![0u8; 4096];
-                let status = self.ioctl(ioctl::PURGE_STATUS, &[], &mut output, index);
-                if let Ok((head, _)) = PurgeStatusHeader::read_from_prefix(&output) {
-                    let paths: BTreeMap<u64, String> = self
-                        .mgr
-                        .stream_statuses()
-                        .into_iter()
-                        .map(|(id, path, _)| (id, path))
-                        .collect();
-                    let mut rows = Vec::new();
-                    let mut at = size_of::<PurgeStatusHeader>();
-                    for _ in 0..head.returned {
-                        let Some(Ok((row, _))) =
-                            output.get(at..).map(PurgeStreamEntry::read_from_prefix)
-                        else {
-                            break;
-                        };
-                        at += size_of::<PurgeStreamEntry>();
-                        let path = paths.get(&row.stream_id).cloned().unwrap_or_default();
-                        rows.push(json!({
-                            "path": path,
-                            "count": row.count,
-                            "held": row.held,
-                            "handles": row.handles,
-                            "enables": row.enables,
-                            "disables": row.disables,
-                            "fs_count": self.mgr.fs_count(&path),
-                            "fs_held": self.mgr.fs_held(&path),
-                        }));
-                    }
-                    out.insert("streams".into(), Value::Array(rows));
-                    out.insert("streams_total".into(), json!(head.streams_total));
-                    out.insert("held_total".into(), json!(head.held_total));
-                    out.insert("windows_open".into(), json!(head.windows_open));
-                    out.insert("reissued_total".into(), json!(head.reissued));
-                    out.insert("torn_down_total".into(), json!(head.torn_down));
-                }
-                status
-            }
-            Step::QueryKeys {
-                handle,
-                handle_value,
-            } => {
-                let value = match (handle, handle_value) {
-                    (Some(name), _) => {
-                        out.insert("handle".into(), json!(name));
-                        self.table
-                            .iter()
-                            .find(|(_, fo)| self.handles.get(name) == Some(*fo))
-                            .map_or(0xDEAD_0000, |(v, _)| *v)
-                    }
-                    (None, Some(v)) => *v,
-                    (None, None) => 0,
-                };
-                let mut output = vec![0u8; size_of::<HandleKeysInfo>()];
-                let input = Self::handle_input(value);
-                let status = self.ioctl(ioctl::QUERY_KEYS, &input, &mut output, index);
-                if status.is_success()
-                    && let Ok(info) = protocol::decode::<HandleKeysInfo>(&output)
-                {
-                    out.insert("keys".into(), keys_info_json(&info));
-                }
-                status
-            }
-            Step::Open {
-                handle,
-                path,
-                params,
-                kind,
-                ecps,
-                cf_flags,
-                on_break,
-            } => {
-                out.insert("handle".into(), json!(handle));
-                let mut params = *params;
-                let mut oplock = None;
-                let mut action = on_break.unwrap_or_default();
-                if let Some(flags) = cf_flags {
-                    match cf_open(*flags) {
-                        Ok(cf) => {
-                            params.desired_access = cf.desired_access;
-                            params.share_access = cf.share_access;
-                            oplock = cf.oplock;
-                            action = on_break.unwrap_or(BreakAction::Close);
-                            out.insert(
-                                "cf".into(),
-                                json!({
-                                    "desired_access": format!("0x{:08X}", cf.desired_access),
-                                    "share_access": format!("0x{:X}", cf.share_access),
-                                    "oplock": cf.oplock.map(level_name),
-                                }),
-                            );
-                        }
-                        Err(unknown) => {
-                            out.insert("error".into(), json!(unknown.to_string()));
-                            return record(index, step, unknown.status(), out);
-                        }
-                    }
-                }
-                if self.handles.contains_key(handle) {
-                    out.insert("error".into(), json!("handle name already open"));
-                    return record(index, step, NtStatus::INVALID_PARAMETER, out);
-                }
-                let before: Vec<SimEcp> = ecps
-                    .iter()
-                    .map(|e| SimEcp {
-                        ecp_type: e.ecp_type,
-                        from_user_mode: e.from_user_mode,
-                        context: e.context.clone(),
-                    })
-                    .collect();
-                let mut observed = self.mgr.create(&CreateArgs {
-                    path: path.clone(),
-                    params,
-                    kind: *kind,
-                    ecps: before,
-                });
-                let mut status = observed.status;
-                if let Some(fo) = observed.file_object {
-                    self.handles.insert(handle.clone(), fo);
-                    self.names.insert(fo, handle.clone());
-                    let value = 4 * (self.table.len() as u64 + 1) + 0x100;
-                    self.table.insert(value, fo);
-                    if let Some(level) = oplock {
-                        let granted = self.mgr.request_oplock(fo, level, action);
-                        out.insert("oplock_status".into(), json!(granted.status.to_string()));
-                        observed.absorb(granted);
-                    }
-                }
-                for fo in &observed.closed_by_break {
-                    self.forget(*fo);
-                }
-                if let Some(keys) = &observed.keys {
-                    out.insert("keys".into(), keys_json(keys));
-                }
-                self.observed_fields(&observed, &mut out);
-                self.stream_fields(path, &mut out);
-                if status == NtStatus::PENDING && !observed.held {
-                    status = NtStatus::UNSUCCESSFUL;
-                }
-                status
-            }
-            Step::Oplock { handle, .. }
-            | Step::Read { handle, .. }
-            | Step::Write { handle, .. }
-            | Step::SetInformation { handle, .. }
-            | Step::SetPurgeFailureMode { handle, .. }
-            | Step::BeginDataScan { handle }
-            | Step::EndDataScan { handle }
-            | Step::MapSection { handle, .. }
-            | Step::Purge { handle }
-            | Step::Inspect { handle, .. }
-            | Step::Close { handle } => {
-                out.insert("handle".into(), json!(handle));
-                let Some(&fo) = self.handles.get(handle) else {
-                    out.insert("error".into(), json!("no open handle by this name"));
-                    return record(index, step, NtStatus::INVALID_HANDLE, out);
-                };
-                let path = self
-                    .mgr
-                    .fs()
-                    .open(fo)
-                    .map(|o| o.path.clone())
-                    .unwrap_or_default();
-                let observed = self.handle_op(index, step, fo, &mut out);
-                for closed in &observed.closed_by_break {
-                    self.forget(*closed);
-                }
-                if matches!(step, Step::Close { .. }) {
-                    self.forget(fo);
-                    self.names.insert(fo, handle.clone());
-                }
-                self.observed_fields(&observed, &mut out);
-                self.stream_fields(&path, &mut out);
-                observed.status
-            }
-        };
-        record(index, step, status, out)
-    }
-
-    fn handle_op(
-        &mut self,
-        index: usize,
-        step: &Step,
-        fo: FileObjectId,
-        out: &mut Map<String, Value>,
-    ) -> Observed {
-        match step {
-            Step::Oplock {
-                level, on_break, ..
-            } => self.mgr.request_oplock(fo, *level, *on_break),
-            Step::Read { offset, length, .. } => {
-                let observed = self.mgr.read(fo, *offset, *length);
-                out.insert(
-                    "data".into(),
-                    json!(String::from_utf8_lossy(&observed.data)),
-                );
-                observed
-            }
-            Step::Inspect {
-                offset,
-                length,
-                new_handle,
-                ..
-            } => {
-                let observed = if *new_handle {
-                    self.mgr.inspect_new_handle(fo, *offset, *length)
-                } else {
-                    self.mgr.inspect(fo, *offset, *length)
-                };
-                out.insert(
-                    "data".into(),
-                    json!(String::from_utf8_lossy(&observed.data)),
-                );
-                observed
-            }
-            Step::Write {
-                offset,
-                data,
-                non_cached,
-                ..
-            } => self.mgr.write(fo, *offset, data, *non_cached, index),
-            Step::SetInformation { class, resize, .. } => {
-                out.insert("class".into(), json!(class));
-                self.mgr.set_information(fo, *resize)
-            }
-            Step::SetPurgeFailureMode {
-                requestor, input, ..
-            } => self.mgr.set_purge_failure_mode(fo, *requestor, input),
-            Step::BeginDataScan { .. } => self.mgr.begin_data_scan(fo),
-            Step::EndDataScan { .. } => self.mgr.end_data_scan(fo),
-            Step::MapSection { map, .. } => self.mgr.user_section(fo, *map),
-            Step::Purge { .. } => self.purge_via_ioctl(index, fo, out),
-            Step::Close { .. } => self.mgr.close(fo),
-            _ => Observed::default(),
-        }
-    }
-
-    /// The purge request goes through the control device: decode, resolve the handle, run the
-    /// filter's purge path, answer.
-    fn purge_via_ioctl(
-        &mut self,
-        index: usize,
-        fo: FileObjectId,
-        out: &mut Map<String, Value>,
-    ) -> Observed {
-        let value = self
-            .table
-            .iter()
-            .find(|(_, f)| **f == fo)
-            .map_or(0xDEAD_0000, |(v, _)| *v);
-        let mut output = [0u8; size_of::<PurgeRequestOutput>()];
-        let input = Self::handle_input(value);
-        let ioctl_status = self.ioctl(ioctl::PURGE_REQUEST, &input, &mut output, index);
-        out.insert("ioctl_status".into(), json!(ioctl_status.to_string()));
-        let Ok(reply) = protocol::decode::<PurgeRequestOutput>(&output) else {
-            return Observed {
-                status: ioctl_status,
-                ..Observed::default()
-            };
-        };
-        let outcome = match reply.outcome {
-            protocol::PURGE_OUTCOME_DONE => "done",
-            protocol::PURGE_OUTCOME_HELD => "held",
-            _ => "failed",
-        };
-        out.insert("outcome".into(), json!(outcome));
-        Observed {
-            status: NtStatus(reply.status),
-            held: reply.outcome == protocol::PURGE_OUTCOME_HELD,
-            ..Observed::default()
-        }
-    }
 }
 
 fn record(index: usize, step: &Step, status: NtStatus, observed: Map<String, Value>) -> StepRecord {

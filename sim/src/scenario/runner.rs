@@ -1,0 +1,708 @@
+//! Runs parsed steps on the simulated kernel with the driver's own code loaded: files are
+//! opened, written and closed through Filter Manager and the driver's registered callbacks
+//! ([`crate::kernel::volume`]); purge, key and status requests go to its control device as
+//! `DeviceIoControl`s. What a step reports is what the caller sees (statuses, IOCTL outputs)
+//! and what the kernel sees (the file system's counts, breaks and held operations, the
+//! references the driver holds, the flushes it issues) — never the driver's memory.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use ferrofilter_core::NtStatus;
+use ferrofilter_core::cf::cf_open;
+use ferrofilter_core::oplock::{Ack, OplockLevel};
+use ferrofilter_core::protocol::{
+    self, HandleInput, HandleKeysInfo, Header, InspectInput, InspectOutput, PurgeRequestOutput,
+    PurgeStatusHeader, PurgeStreamEntry, ioctl,
+};
+use serde_json::{Map, Value, json};
+use zerocopy::FromBytes;
+
+use super::{Step, StepRecord, keys_info_json, matches_json, record};
+use crate::fs::{BreakAction, BreakEvent, FileObjectId, HeldIo};
+use crate::kernel::volume::{CreateArgs, SimEcp};
+use crate::kernel::{Machine, MachineConfig, Violation, volume};
+
+/// A handle value no handle table has: the record for a name that is not open.
+const NO_SUCH_HANDLE: u64 = 0xDEAD_0000;
+
+/// A scenario handle that is open.
+struct Live {
+    /// The caller's handle value.
+    handle: u64,
+    /// Its file object.
+    file: usize,
+}
+
+/// One scenario on one machine.
+pub(super) struct Runner {
+    machine: Machine,
+    control: u64,
+    /// Scenario handle names that are open.
+    handles: BTreeMap<String, Live>,
+    /// The file system's opens → scenario names (kept after a close, for later records).
+    names: BTreeMap<FileObjectId, String>,
+    /// File objects → scenario names and paths (kept while the driver may reference them).
+    files: BTreeMap<usize, (String, String)>,
+    /// The file system's opens → their file objects.
+    opens: BTreeMap<FileObjectId, usize>,
+    /// Purge requests the driver answered "held", by file object: their steps, oldest first.
+    held: BTreeMap<usize, VecDeque<usize>>,
+}
+
+fn level_name(level: OplockLevel) -> &'static str {
+    match level {
+        OplockLevel::None => "none",
+        OplockLevel::Level1 => "level1",
+        OplockLevel::Batch => "batch",
+        OplockLevel::Level2 => "level2",
+        OplockLevel::Read => "R",
+        OplockLevel::ReadHandle => "RH",
+        OplockLevel::ReadWrite => "RW",
+        OplockLevel::ReadWriteHandle => "RWH",
+    }
+}
+
+const fn ack_name(ack: Ack) -> &'static str {
+    match ack {
+        Ack::NotRequired => "none",
+        Ack::RequiredNoWait => "no_wait",
+        Ack::RequiredWait => "wait",
+    }
+}
+
+fn handle_input(handle: u64) -> Vec<u8> {
+    let input = HandleInput {
+        header: Header::for_struct::<HandleInput>(),
+        handle,
+        flags: 0,
+        reserved: 0,
+    };
+    let mut buf = vec![0u8; size_of::<HandleInput>()];
+    let _ = protocol::encode(&input, &mut buf);
+    buf
+}
+
+/// A settled operation as records show it.
+fn settled(op: &str, step: usize, handle: &str, holder: &str, status: NtStatus) -> Value {
+    json!({
+        "op": op,
+        "step": step,
+        "handle": handle,
+        "holder": holder,
+        "status": status.to_string(),
+        "status_name": status.name(),
+    })
+}
+
+/// What the step's operations did, gathered for its record.
+#[derive(Default)]
+struct Seen {
+    breaks: Vec<BreakEvent>,
+    closed: Vec<FileObjectId>,
+    held: bool,
+    retried: u32,
+    window_status: Option<NtStatus>,
+    reissued: Vec<Value>,
+    cancelled: Vec<Value>,
+    data: Vec<u8>,
+}
+
+impl Runner {
+    /// Boots a machine and loads the driver; opens the control device.
+    pub(super) fn new() -> Result<Self, NtStatus> {
+        let machine = Machine::boot(&MachineConfig::default());
+        if !machine.loaded() {
+            return Err(NtStatus::from_i32(machine.entry_status()));
+        }
+        let control = machine.open_control().map_err(NtStatus::from_i32)?;
+        Ok(Self {
+            machine,
+            control,
+            handles: BTreeMap::new(),
+            names: BTreeMap::new(),
+            files: BTreeMap::new(),
+            opens: BTreeMap::new(),
+            held: BTreeMap::new(),
+        })
+    }
+
+    /// Closes what the scenario left open and unloads the driver; every violation the
+    /// kernel saw, including what the driver left behind.
+    pub(super) fn finish(mut self) -> Vec<Violation> {
+        let open: Vec<u64> = self.handles.values().map(|live| live.handle).collect();
+        for handle in open {
+            let _ = volume::close(handle);
+        }
+        let _ = self.machine.close_control(self.control);
+        match self.machine.unload(true) {
+            Ok(unloaded) => unloaded.violations,
+            Err(_) => self.machine.violations(),
+        }
+    }
+
+    fn name_of(&self, open: FileObjectId) -> String {
+        self.names
+            .get(&open)
+            .cloned()
+            .unwrap_or_else(|| format!("open#{open}"))
+    }
+
+    fn ioctl(&self, code: u32, input: &[u8], output_length: usize) -> (NtStatus, Vec<u8>) {
+        let reply = self.machine.ioctl(self.control, code, input, output_length);
+        (NtStatus::from_i32(reply.status), reply.output)
+    }
+
+    fn handle_value(&self, name: &str) -> u64 {
+        self.handles
+            .get(name)
+            .map_or(NO_SUCH_HANDLE, |live| live.handle)
+    }
+
+    /// Takes in what one kernel operation did.
+    fn absorb(&self, seen: &mut Seen, done: &volume::Completed) {
+        seen.retried += done.retried;
+        if seen.window_status.is_none() {
+            seen.window_status = done.window_status;
+        }
+        for (io, status) in &done.reissued {
+            seen.reissued.push(self.file_system_settled(io, *status));
+        }
+        if let Some(outcome) = &done.outcome {
+            seen.breaks.extend(outcome.breaks.iter().copied());
+            seen.closed.extend(outcome.closed.iter().copied());
+            seen.held |= outcome.held;
+            seen.data.clone_from(&outcome.data);
+            for io in &outcome.cancelled {
+                seen.cancelled
+                    .push(self.file_system_settled(io, NtStatus::CANCELLED));
+            }
+        }
+    }
+
+    fn file_system_settled(&self, io: &HeldIo, status: NtStatus) -> Value {
+        settled(
+            io.kind.name(),
+            io.step,
+            &self.name_of(io.file_object),
+            "file_system",
+            status,
+        )
+    }
+
+    /// What became of the purge requests the driver held, as the kernel sees it: a flush the
+    /// driver issued through a file object re-issued that file object's oldest held request; a
+    /// reference the driver dropped without a flush completed one (`STATUS_CANCELLED`).
+    fn settle_held(&mut self, seen: &mut Seen, own_flush: bool) {
+        let flushed = self
+            .machine
+            .kernel(|k| std::mem::take(&mut k.volume.flushed));
+        for (open, outcome) in flushed {
+            if own_flush {
+                continue;
+            }
+            let file = self.opens.get(&open).copied();
+            let Some(step) = file.and_then(|f| self.held.get_mut(&f)?.pop_front()) else {
+                continue;
+            };
+            seen.reissued.push(settled(
+                "purge",
+                step,
+                &self.name_of(open),
+                "filter",
+                outcome.status,
+            ));
+        }
+        let files: Vec<usize> = self.held.keys().copied().collect();
+        for file in files {
+            let left = self.machine.kernel(|k| volume::driver_references(k, file)) as usize;
+            let name = self
+                .files
+                .get(&file)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default();
+            if let Some(queue) = self.held.get_mut(&file) {
+                while queue.len() > left {
+                    if let Some(step) = queue.pop_front() {
+                        seen.cancelled.push(settled(
+                            "purge",
+                            step,
+                            &name,
+                            "filter",
+                            NtStatus::CANCELLED,
+                        ));
+                    }
+                }
+            }
+        }
+        self.held.retain(|_, queue| !queue.is_empty());
+    }
+
+    /// Handles the file system closed for their owners are gone from the scenario.
+    fn forget_closed(&mut self, closed: &[FileObjectId]) {
+        for open in closed {
+            if let Some(name) = self.names.get(open).cloned() {
+                self.handles.remove(&name);
+            }
+        }
+    }
+
+    fn seen_fields(&self, seen: &Seen, out: &mut Map<String, Value>) {
+        let breaks: Vec<Value> = seen
+            .breaks
+            .iter()
+            .map(|b| {
+                json!({
+                    "handle": self.name_of(b.file_object),
+                    "from": level_name(b.from),
+                    "to": level_name(b.to),
+                    "ack": ack_name(b.ack),
+                    "owner_closed": b.owner_closed,
+                })
+            })
+            .collect();
+        out.insert("breaks".into(), Value::Array(breaks));
+        out.insert("held".into(), Value::Bool(seen.held));
+        out.insert("retried".into(), json!(seen.retried));
+        out.insert(
+            "window_status".into(),
+            json!(seen.window_status.map(|s| s.to_string())),
+        );
+        out.insert("reissued".into(), Value::Array(seen.reissued.clone()));
+        out.insert("cancelled".into(), Value::Array(seen.cancelled.clone()));
+    }
+
+    /// The driver's `PURGE_STATUS` rows by path: the driver numbers its streams in the order it
+    /// attached their contexts, which the kernel saw.
+    fn purge_rows(&self) -> (Option<PurgeStatusHeader>, Vec<(String, PurgeStreamEntry)>) {
+        let (status, output) = self.ioctl(ioctl::PURGE_STATUS, &[], 4096);
+        let Ok((head, _)) = PurgeStatusHeader::read_from_prefix(&output) else {
+            return (None, Vec::new());
+        };
+        if !status.is_success() {
+            return (None, Vec::new());
+        }
+        let mut rows = Vec::new();
+        let mut at = size_of::<PurgeStatusHeader>();
+        for _ in 0..head.returned {
+            let Some(Ok((row, _))) = output.get(at..).map(PurgeStreamEntry::read_from_prefix)
+            else {
+                break;
+            };
+            at += size_of::<PurgeStreamEntry>();
+            rows.push(row);
+        }
+        rows.sort_by_key(|row| row.stream_id);
+        let paths = self.machine.kernel(|k| k.volume.streams_with_context());
+        let named = if paths.len() == rows.len() {
+            paths.into_iter().zip(rows).collect()
+        } else {
+            Vec::new()
+        };
+        (Some(head), named)
+    }
+
+    fn fs_numbers(&self, path: &str) -> (u32, usize, &'static str) {
+        self.machine.kernel(|k| {
+            k.volume.fs.stream(path).map_or((0, 0, "none"), |s| {
+                (
+                    s.purge.count(),
+                    s.purge.held_len(),
+                    level_name(s.oplock.level()),
+                )
+            })
+        })
+    }
+
+    fn stream_fields(&self, path: &str, out: &mut Map<String, Value>) {
+        let (_, rows) = self.purge_rows();
+        let mirror = rows
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or(0, |(_, row)| row.count);
+        let filter_held: u32 = self.machine.kernel(|k| {
+            self.files
+                .iter()
+                .filter(|(_, (_, p))| p == path)
+                .map(|(file, _)| volume::driver_references(k, *file))
+                .sum()
+        });
+        let (count, fs_held, oplock) = self.fs_numbers(path);
+        out.insert("path".into(), json!(path));
+        out.insert("purge_count".into(), json!(count));
+        out.insert("mirror_count".into(), json!(mirror));
+        out.insert("fs_held".into(), json!(fs_held));
+        out.insert("filter_held".into(), json!(filter_held));
+        out.insert("oplock".into(), json!(oplock));
+    }
+
+    /// The verifier's mirror rule, after every step: while the filter is attached, the counts
+    /// it reports for its streams are the file system's counts of those streams.
+    fn check_mirror(&self) {
+        let (Some(_), rows) = self.purge_rows() else {
+            return;
+        };
+        let attached = self.machine.kernel(|k| k.flt.attached);
+        if !attached {
+            return;
+        }
+        let mut mirror: Vec<u32> = rows.iter().map(|(_, row)| row.count).collect();
+        let mut file_system: Vec<u32> = rows
+            .iter()
+            .map(|(path, _)| self.fs_numbers(path).0)
+            .collect();
+        mirror.sort_unstable();
+        file_system.sort_unstable();
+        if mirror != file_system {
+            self.machine.kernel(|k| {
+                k.report(Violation::MirrorDiverged {
+                    file_system,
+                    mirror,
+                });
+            });
+        }
+    }
+
+    /// Runs one step; `records` are the earlier steps' records.
+    #[allow(clippy::too_many_lines, reason = "one arm per op, each short")]
+    pub(super) fn run(&mut self, index: usize, step: &Step, records: &[StepRecord]) -> StepRecord {
+        let mut out = Map::new();
+        let status = match step {
+            Step::Expect { fields } => {
+                let prev = records.last().map_or(Value::Null, StepRecord::to_json);
+                let mut mismatches = Vec::new();
+                for (key, expected) in fields {
+                    let actual = prev.get(key).unwrap_or(&Value::Null);
+                    if !matches_json(expected, actual) {
+                        mismatches
+                            .push(json!({"field": key, "expected": expected, "actual": actual}));
+                    }
+                }
+                let passed = mismatches.is_empty();
+                out.insert("passed".into(), Value::Bool(passed));
+                out.insert("mismatches".into(), Value::Array(mismatches));
+                if passed {
+                    NtStatus::SUCCESS
+                } else {
+                    NtStatus::UNSUCCESSFUL
+                }
+            }
+            Step::Detach => {
+                let status = self
+                    .machine
+                    .detach()
+                    .map_or_else(NtStatus::from_i32, |()| NtStatus::SUCCESS);
+                let mut seen = Seen::default();
+                self.settle_held(&mut seen, false);
+                self.seen_fields(&seen, &mut out);
+                status
+            }
+            Step::PurgeStatus => self.purge_status(&mut out),
+            Step::QueryKeys {
+                handle,
+                handle_value,
+            } => {
+                let value = match (handle, handle_value) {
+                    (Some(name), _) => {
+                        out.insert("handle".into(), json!(name));
+                        self.handle_value(name)
+                    }
+                    (None, Some(v)) => *v,
+                    (None, None) => 0,
+                };
+                let (status, keys) = self.query_keys(value);
+                if let Some(keys) = keys {
+                    out.insert("keys".into(), keys);
+                }
+                status
+            }
+            Step::Open {
+                handle,
+                path,
+                params,
+                kind,
+                ecps,
+                cf_flags,
+                on_break,
+            } => {
+                out.insert("handle".into(), json!(handle));
+                let mut params = *params;
+                let mut oplock = None;
+                let mut action = on_break.unwrap_or_default();
+                if let Some(flags) = cf_flags {
+                    match cf_open(*flags) {
+                        Ok(cf) => {
+                            params.desired_access = cf.desired_access;
+                            params.share_access = cf.share_access;
+                            oplock = cf.oplock;
+                            action = on_break.unwrap_or(BreakAction::Close);
+                            out.insert(
+                                "cf".into(),
+                                json!({
+                                    "desired_access": format!("0x{:08X}", cf.desired_access),
+                                    "share_access": format!("0x{:X}", cf.share_access),
+                                    "oplock": cf.oplock.map(level_name),
+                                }),
+                            );
+                        }
+                        Err(unknown) => {
+                            out.insert("error".into(), json!(unknown.to_string()));
+                            return record(index, step, unknown.status(), out);
+                        }
+                    }
+                }
+                if self.handles.contains_key(handle) {
+                    out.insert("error".into(), json!("handle name already open"));
+                    return record(index, step, NtStatus::INVALID_PARAMETER, out);
+                }
+                let args = CreateArgs {
+                    path: path.clone(),
+                    params,
+                    kind: *kind,
+                    ecps: ecps
+                        .iter()
+                        .map(|e| SimEcp {
+                            ecp_type: e.ecp_type,
+                            from_user_mode: e.from_user_mode,
+                            context: e.context.clone(),
+                        })
+                        .collect(),
+                };
+                let done = volume::create(&args);
+                let mut seen = Seen::default();
+                self.absorb(&mut seen, &done);
+                let mut status = NtStatus::from_i32(done.status);
+                if let (Some(value), Some(open)) = (done.handle, done.file) {
+                    let file = self
+                        .machine
+                        .kernel(|k| k.io.handle(value).map(|entry| entry.file))
+                        .unwrap_or_default();
+                    self.handles.insert(
+                        handle.clone(),
+                        Live {
+                            handle: value,
+                            file,
+                        },
+                    );
+                    self.names.insert(open, handle.clone());
+                    self.files.insert(file, (handle.clone(), path.clone()));
+                    self.opens.insert(open, file);
+                    if let Some(level) = oplock {
+                        let granted = volume::request_oplock(value, level, action);
+                        out.insert(
+                            "oplock_status".into(),
+                            json!(NtStatus::from_i32(granted.status).to_string()),
+                        );
+                        let mut extra = Seen::default();
+                        self.absorb(&mut extra, &granted);
+                        seen.breaks.extend(extra.breaks);
+                        seen.closed.extend(extra.closed);
+                        seen.cancelled.extend(extra.cancelled);
+                    }
+                    if let (_, Some(keys)) = self.query_keys(value) {
+                        out.insert("keys".into(), keys);
+                    }
+                }
+                self.settle_held(&mut seen, false);
+                self.forget_closed(&seen.closed.clone());
+                self.seen_fields(&seen, &mut out);
+                self.stream_fields(path, &mut out);
+                if status == NtStatus::PENDING && !seen.held {
+                    status = NtStatus::UNSUCCESSFUL;
+                }
+                status
+            }
+            Step::Oplock { handle, .. }
+            | Step::Read { handle, .. }
+            | Step::Write { handle, .. }
+            | Step::SetInformation { handle, .. }
+            | Step::SetPurgeFailureMode { handle, .. }
+            | Step::BeginDataScan { handle }
+            | Step::EndDataScan { handle }
+            | Step::MapSection { handle, .. }
+            | Step::Purge { handle }
+            | Step::Inspect { handle, .. }
+            | Step::Close { handle } => {
+                out.insert("handle".into(), json!(handle));
+                let Some(live) = self.handles.get(handle) else {
+                    out.insert("error".into(), json!("no open handle by this name"));
+                    return record(index, step, NtStatus::INVALID_HANDLE, out);
+                };
+                let (value, file) = (live.handle, live.file);
+                let path = self
+                    .files
+                    .get(&file)
+                    .map(|(_, p)| p.clone())
+                    .unwrap_or_default();
+                let mut seen = Seen::default();
+                let status = self.handle_op(index, step, value, &mut seen, &mut out);
+                self.settle_held(&mut seen, matches!(step, Step::Purge { .. }));
+                self.forget_closed(&seen.closed.clone());
+                if matches!(step, Step::Close { .. }) {
+                    self.handles.remove(handle);
+                }
+                if matches!(step, Step::Read { .. } | Step::Inspect { .. }) {
+                    out.insert("data".into(), json!(String::from_utf8_lossy(&seen.data)));
+                }
+                self.seen_fields(&seen, &mut out);
+                self.stream_fields(&path, &mut out);
+                status
+            }
+        };
+        self.check_mirror();
+        record(index, step, status, out)
+    }
+
+    fn handle_op(
+        &mut self,
+        index: usize,
+        step: &Step,
+        handle: u64,
+        seen: &mut Seen,
+        out: &mut Map<String, Value>,
+    ) -> NtStatus {
+        let done = match step {
+            Step::Oplock {
+                level, on_break, ..
+            } => volume::request_oplock(handle, *level, *on_break),
+            Step::Read { offset, length, .. } => volume::read(handle, *offset, *length),
+            Step::Inspect {
+                offset,
+                length,
+                new_handle: true,
+                ..
+            } => volume::read_through_own_open(handle, *offset, *length),
+            Step::Inspect {
+                offset,
+                length,
+                new_handle: false,
+                ..
+            } => return self.inspect(handle, *offset, *length, seen),
+            Step::Write {
+                offset,
+                data,
+                non_cached,
+                ..
+            } => volume::write(handle, *offset, data, *non_cached, index),
+            Step::SetInformation { class, resize, .. } => {
+                out.insert("class".into(), json!(class));
+                volume::set_information(handle, *resize)
+            }
+            Step::SetPurgeFailureMode {
+                requestor, input, ..
+            } => volume::set_purge_failure_mode(handle, *requestor, input),
+            Step::BeginDataScan { .. } => volume::begin_data_scan(handle),
+            Step::EndDataScan { .. } => volume::end_data_scan(handle),
+            Step::MapSection { map, .. } => volume::user_section(handle, *map),
+            Step::Purge { .. } => return self.purge(index, handle, seen, out),
+            Step::Close { .. } => volume::close(handle),
+            _ => volume::Completed::default(),
+        };
+        self.absorb(seen, &done);
+        NtStatus::from_i32(done.status)
+    }
+
+    /// `INSPECT` on the control device: the driver reads through the caller's own file object.
+    fn inspect(&self, handle: u64, offset: u64, length: u32, seen: &mut Seen) -> NtStatus {
+        let input = InspectInput {
+            header: Header::for_struct::<InspectInput>(),
+            handle,
+            offset,
+            length,
+            reserved: 0,
+        };
+        let mut buf = vec![0u8; size_of::<InspectInput>()];
+        let _ = protocol::encode(&input, &mut buf);
+        let room = size_of::<InspectOutput>() + length as usize;
+        let (status, output) = self.ioctl(ioctl::INSPECT, &buf, room);
+        if status.is_success()
+            && let Ok((head, rest)) = InspectOutput::read_from_prefix(&output)
+        {
+            let read = (head.bytes_read as usize).min(rest.len());
+            seen.data = rest[..read].to_vec();
+        }
+        status
+    }
+
+    /// `PURGE_REQUEST` on the control device for the handle.
+    fn purge(
+        &mut self,
+        index: usize,
+        handle: u64,
+        seen: &mut Seen,
+        out: &mut Map<String, Value>,
+    ) -> NtStatus {
+        let (ioctl_status, output) = self.ioctl(
+            ioctl::PURGE_REQUEST,
+            &handle_input(handle),
+            size_of::<PurgeRequestOutput>(),
+        );
+        out.insert("ioctl_status".into(), json!(ioctl_status.to_string()));
+        let Ok(reply) = protocol::decode::<PurgeRequestOutput>(&output) else {
+            return ioctl_status;
+        };
+        let outcome = match reply.outcome {
+            protocol::PURGE_OUTCOME_DONE => "done",
+            protocol::PURGE_OUTCOME_HELD => "held",
+            _ => "failed",
+        };
+        out.insert("outcome".into(), json!(outcome));
+        if reply.outcome == protocol::PURGE_OUTCOME_HELD {
+            seen.held = true;
+            let file = self
+                .handles
+                .values()
+                .find(|live| live.handle == handle)
+                .map(|live| live.file);
+            if let Some(file) = file {
+                self.held.entry(file).or_default().push_back(index);
+            }
+        }
+        NtStatus(reply.status)
+    }
+
+    fn query_keys(&self, handle: u64) -> (NtStatus, Option<Value>) {
+        let (status, output) = self.ioctl(
+            ioctl::QUERY_KEYS,
+            &handle_input(handle),
+            size_of::<HandleKeysInfo>(),
+        );
+        let keys = status
+            .is_success()
+            .then(|| protocol::decode::<HandleKeysInfo>(&output).ok())
+            .flatten()
+            .map(|info| keys_info_json(&info));
+        (status, keys)
+    }
+
+    fn purge_status(&self, out: &mut Map<String, Value>) -> NtStatus {
+        let (status, _) = self.ioctl(ioctl::PURGE_STATUS, &[], 4096);
+        let (Some(head), mut rows) = self.purge_rows() else {
+            return status;
+        };
+        // Records list the streams by path, whatever order the driver keeps them in.
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|(path, row)| {
+                let (fs_count, fs_held, _) = self.fs_numbers(path);
+                json!({
+                    "path": path,
+                    "count": row.count,
+                    "held": row.held,
+                    "handles": row.handles,
+                    "enables": row.enables,
+                    "disables": row.disables,
+                    "fs_count": fs_count,
+                    "fs_held": fs_held,
+                })
+            })
+            .collect();
+        out.insert("streams".into(), Value::Array(rows));
+        out.insert("streams_total".into(), json!(head.streams_total));
+        out.insert("held_total".into(), json!(head.held_total));
+        out.insert("windows_open".into(), json!(head.windows_open));
+        out.insert("reissued_total".into(), json!(head.reissued));
+        out.insert("torn_down_total".into(), json!(head.torn_down));
+        status
+    }
+}
