@@ -255,18 +255,24 @@ where
             return Err(NtStatus::INVALID_PARAMETER);
         }
         cancel_id.check_owner(owner.partial())?;
-        let handles = self.lock.with(|s| {
-            let mut handles = Vec::new();
-            handles
-                .try_reserve_exact(s.table.group_len(cancel_id) as usize)
-                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+        // The list is allocated between two acquisitions, never under the lock: the members
+        // are those of the group when the call began (a request that joins it meanwhile, beyond
+        // the room taken, is not part of this cancel).
+        let members = self.lock.with(|s| s.table.group_len(cancel_id) as usize);
+        let mut handles = Vec::new();
+        handles
+            .try_reserve_exact(members)
+            .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+        let room = handles.capacity();
+        self.lock.with(|s| {
             s.table.for_each_in_group(cancel_id, |_, handle| {
-                self.ops.reference(handle);
-                handles.push(handle);
+                if handles.len() < room {
+                    self.ops.reference(handle);
+                    handles.push(handle);
+                }
             });
             s.stats.cancel_attempts += handles.len() as u64;
-            Ok(handles)
-        })?;
+        });
         Ok(self.cancel_referenced(&handles))
     }
 
@@ -339,18 +345,22 @@ where
     /// # Errors
     /// `STATUS_INSUFFICIENT_RESOURCES` if the list cannot be allocated.
     pub fn list(&self, owner: OwnerId, max: usize) -> Result<Vec<(RequestId, CancelId)>, NtStatus> {
+        // Allocated between two acquisitions, never under the lock.
+        let outstanding = self
+            .lock
+            .with(|s| s.table.owner_outstanding(owner) as usize);
+        let wanted = max.min(outstanding);
+        let mut rows = Vec::new();
+        rows.try_reserve_exact(wanted)
+            .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
         self.lock.with(|s| {
-            let wanted = max.min(s.table.owner_outstanding(owner) as usize);
-            let mut rows = Vec::new();
-            rows.try_reserve_exact(wanted)
-                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
             s.table.for_each_of_owner(owner, |row| {
                 if rows.len() < wanted {
                     rows.push((row.id, row.cancel_id));
                 }
             });
-            Ok(rows)
-        })
+        });
+        Ok(rows)
     }
 
     /// Counters and sizes.

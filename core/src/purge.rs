@@ -37,8 +37,6 @@
 
 extern crate alloc;
 
-use alloc::collections::VecDeque;
-
 use crate::oplock::CreateDisposition;
 use crate::protocol::ctl_code;
 use crate::status::NtStatus;
@@ -169,11 +167,20 @@ impl PurgeFailureCount {
     }
 }
 
-/// Operations held while a window is open, in arrival order. `T` is the caller's token for an
-/// operation (a pended callback-data pointer in the driver, a request ID in the sim).
+/// Held operations a stream keeps at most; one more is refused (`STATUS_INSUFFICIENT_RESOURCES`).
+///
+/// The queue lives in the stream's context and is changed under the filter's spin lock, where
+/// nothing may be allocated, so its room is fixed when the context is allocated.
+pub const MAX_HELD: usize = 16;
+
+/// Operations held while a window is open, in arrival order, at most [`MAX_HELD`]. `T` is the
+/// caller's token for an operation (a purge request's file-object reference in the driver, a
+/// request ID in the sim). Never allocates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeldQueue<T> {
-    items: VecDeque<T>,
+    slots: [Option<T>; MAX_HELD],
+    head: usize,
+    len: usize,
 }
 
 impl<T> Default for HeldQueue<T> {
@@ -183,36 +190,50 @@ impl<T> Default for HeldQueue<T> {
 }
 
 impl<T> HeldQueue<T> {
-    /// An empty queue (allocates nothing).
+    /// An empty queue.
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            items: VecDeque::new(),
+            slots: [const { None }; MAX_HELD],
+            head: 0,
+            len: 0,
         }
     }
 
     /// Appends `op`.
     ///
     /// # Errors
-    /// Gives `op` back when memory for it cannot be had, so it is never lost.
+    /// Gives `op` back when [`MAX_HELD`] are held already, so it is never lost.
     pub fn push(&mut self, op: T) -> Result<(), T> {
-        if self.items.try_reserve(1).is_err() {
+        if self.len == MAX_HELD {
             return Err(op);
         }
-        self.items.push_back(op);
+        self.slots[(self.head + self.len) % MAX_HELD] = Some(op);
+        self.len += 1;
         Ok(())
+    }
+
+    /// Takes the oldest.
+    pub fn pop_front(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        let op = self.slots[self.head].take();
+        self.head = (self.head + 1) % MAX_HELD;
+        self.len -= 1;
+        op
     }
 
     /// Held operations.
     #[must_use]
-    pub fn len(&self) -> usize {
-        self.items.len()
+    pub const fn len(&self) -> usize {
+        self.len
     }
 
     /// `true` when nothing is held.
     #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Takes every held operation, leaving the queue empty.
@@ -223,17 +244,33 @@ impl<T> HeldQueue<T> {
 
     /// The held operations, oldest first, without removing them.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.items.iter()
+        (0..self.len).filter_map(|i| self.slots[(self.head + i) % MAX_HELD].as_ref())
+    }
+}
+
+/// The operations of a [`HeldQueue`], oldest first.
+#[derive(Debug)]
+pub struct HeldIter<T>(HeldQueue<T>);
+
+impl<T> Iterator for HeldIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.0.len, Some(self.0.len))
     }
 }
 
 impl<T> IntoIterator for HeldQueue<T> {
     type Item = T;
-    type IntoIter = alloc::collections::vec_deque::IntoIter<T>;
+    type IntoIter = HeldIter<T>;
 
     /// Oldest first: the order the operations must be re-issued in.
     fn into_iter(self) -> Self::IntoIter {
-        self.items.into_iter()
+        HeldIter(self)
     }
 }
 
@@ -456,25 +493,23 @@ impl<T> PurgeStream<T> {
 
     /// Takes out the held operations `matches` selects (those of a handle being cleaned up),
     /// oldest first, to be completed with [`TEARDOWN_STATUS`]; the others stay held in order.
-    ///
-    /// Allocates once, up front; when that fails nothing is taken out and the operations stay
-    /// held (to be re-issued or torn down later), so none is ever lost.
+    /// Never allocates (it runs under the filter's spin lock).
     pub fn cancel_where(&mut self, mut matches: impl FnMut(&T) -> bool) -> HeldQueue<T> {
-        let wanted = self.held.items.iter().filter(|op| matches(op)).count();
         let mut cancelled = HeldQueue::new();
-        if wanted == 0 || cancelled.items.try_reserve(wanted).is_err() {
-            return cancelled;
-        }
         // Rotate once through the queue: each kept operation goes back to the end, so the kept
         // ones stay in order and no slot is ever added.
-        for _ in 0..self.held.items.len() {
-            let Some(op) = self.held.items.pop_front() else {
+        for _ in 0..self.held.len() {
+            let Some(op) = self.held.pop_front() else {
                 break;
             };
-            if matches(&op) && cancelled.items.len() < wanted {
-                cancelled.items.push_back(op);
+            let kept = if matches(&op) {
+                cancelled.push(op).err()
             } else {
-                self.held.items.push_back(op);
+                Some(op)
+            };
+            if let Some(op) = kept {
+                // Room: this very slot was just freed.
+                let _ = self.held.push(op);
             }
         }
         bump(&mut self.counters.torn_down, cancelled.len());
@@ -641,6 +676,33 @@ mod tests {
 
     const ENABLE: [u8; 4] = SET_PURGE_FAILURE_MODE_ENABLED.to_le_bytes();
     const DISABLE: [u8; 4] = SET_PURGE_FAILURE_MODE_DISABLED.to_le_bytes();
+
+    #[test]
+    fn a_stream_holds_at_most_max_held_and_refuses_the_next() {
+        let mut s = PurgeStream::<usize>::new();
+        let _ = s.on_set_mode_completed(&ENABLE, NtStatus::SUCCESS);
+        for op in 0..MAX_HELD {
+            assert_eq!(s.on_purge_request(op), PurgeRequestDecision::Held);
+        }
+        assert_eq!(
+            s.on_purge_failure(PurgeOp::Other, 100, NtStatus::UNSUCCESSFUL),
+            FailureResponse::Fail {
+                status: NtStatus::INSUFFICIENT_RESOURCES,
+                op: 100
+            }
+        );
+        // No room to hold it: the request runs now instead of being lost.
+        assert_eq!(s.on_purge_request(101), PurgeRequestDecision::Proceed(101));
+        assert_eq!(s.counters().hold_failures, 2);
+        // A cleanup takes out the odd ones; the even ones stay, in order, and room is back.
+        let odd: Vec<usize> = s.cancel_where(|op| op % 2 == 1).into_iter().collect();
+        assert_eq!(odd, (1..MAX_HELD).step_by(2).collect::<Vec<_>>());
+        assert_eq!(s.on_purge_request(102), PurgeRequestDecision::Held);
+        let update = s.on_set_mode_completed(&DISABLE, NtStatus::SUCCESS);
+        let mut expected: Vec<usize> = (0..MAX_HELD).step_by(2).collect();
+        expected.push(102);
+        assert_eq!(update.reissue.into_iter().collect::<Vec<_>>(), expected);
+    }
 
     #[test]
     fn codes_match_ntifs() {

@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 
 use ferrofilter_core::oplock::CreateDisposition;
 use ferrofilter_core::purge::{
-    FailureResponse, MirrorOutcome, PurgeOp, PurgeRequestDecision, PurgeStream, TEARDOWN_STATUS,
+    FailureResponse, MAX_HELD, MirrorOutcome, PurgeOp, PurgeRequestDecision, PurgeStream,
+    TEARDOWN_STATUS,
 };
 use ferrofilter_core::status::NtStatus;
 use proptest::prelude::*;
@@ -46,13 +47,15 @@ const ORIGINAL: NtStatus = NtStatus::UNSUCCESSFUL;
 
 proptest! {
     #[test]
-    fn window_matches_the_model(events in proptest::collection::vec(event(), 0..80)) {
+    fn window_matches_the_model(events in proptest::collection::vec(event(), 0..120)) {
         let mut stream = PurgeStream::<u32>::new();
         let mut count: u64 = 0;
         let mut held: VecDeque<u32> = VecDeque::new();
         // Every token ends up here exactly once.
         let mut finished: Vec<u32> = Vec::new();
         let mut next = 0u32;
+        // Holds refused because MAX_HELD were held already.
+        let mut refused = 0u64;
 
         for event in events {
             match event {
@@ -100,6 +103,10 @@ proptest! {
                             PurgeOp::Write { non_cached: true } | PurgeOp::SetInformation => {
                                 FailureResponse::Fail { status: NtStatus::PURGE_FAILED, op: token }
                             }
+                            _ if held.len() == MAX_HELD => {
+                                refused += 1;
+                                FailureResponse::Fail { status: NtStatus::INSUFFICIENT_RESOURCES, op: token }
+                            }
                             _ => FailureResponse::Held,
                         }
                     };
@@ -114,9 +121,12 @@ proptest! {
                 Event::PurgeRequest => {
                     let token = next;
                     next += 1;
+                    let full = count > 0 && held.len() == MAX_HELD;
                     match stream.on_purge_request(token) {
                         PurgeRequestDecision::Proceed(op) => {
-                            prop_assert_eq!(count, 0);
+                            // Runs now: no window, or no room to hold it.
+                            prop_assert!(count == 0 || full);
+                            refused += u64::from(full);
                             finished.push(op);
                         }
                         PurgeRequestDecision::Held => {
@@ -141,6 +151,6 @@ proptest! {
         // None lost, none twice.
         finished.sort_unstable();
         prop_assert_eq!(finished, (0..next).collect::<Vec<_>>());
-        prop_assert_eq!(counters.hold_failures, 0);
+        prop_assert_eq!(counters.hold_failures, refused);
     }
 }
