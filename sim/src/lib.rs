@@ -20,6 +20,12 @@ pub use driver::{SimConfig, SimDriver, Teardown};
 pub use verifier::{Verifier, Violation};
 pub use wdf::{Faults, Framework, RequestHandle, SimRequests, TargetState};
 
+/// The process's allocator, which accounts the driver's heap blocks to the kernel's pool
+/// ([`kernel::pool`]): counted, failed by the fault plan, and checked at unload.
+#[cfg(not(windows))]
+#[global_allocator]
+static ALLOCATOR: kernel::pool::Tracking = kernel::pool::Tracking;
+
 // The driver runs on the simulated kernel; this links it in.
 #[cfg(not(windows))]
 use ferrofilter as _;

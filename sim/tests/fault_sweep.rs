@@ -6,8 +6,11 @@ mod common;
 
 use common::{PIPE, forward_input, inspect_input, open_file, open_target_input};
 
+use ferrofilter_core::ecp;
+use ferrofilter_core::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_core::protocol::{CancelGroupInput, Header, InspectOutput, ioctl};
 use ferrofilter_core::{CancelId, NtStatus};
+use ferrofilter_sim::fs::StreamKind;
 use ferrofilter_sim::kernel::{
     Fault, FaultPlan, Machine, MachineConfig, Violation, rules::FALLIBLE, volume,
 };
@@ -49,6 +52,29 @@ fn inspect_once(machine: &Machine, control: u64) -> Option<i32> {
     }
     assert!(volume::close(file).status >= 0);
     Some(reply.status)
+}
+
+/// A create carrying an oplock-key ECP (the pre-create's ECP walk and key decisions), closed
+/// again: whatever fails, the create is never failed for the filter's sake.
+fn keyed_open_once() {
+    let key = ferrofilter_core::guid::Guid::from_fields(0x1111_1111, 0x2222, 0x3333, [4; 8]);
+    let created = volume::create(&volume::CreateArgs {
+        path: "\\keyed.txt".to_owned(),
+        params: CreateParams {
+            disposition: CreateDisposition::OpenIf,
+            ..CreateParams::open(0x1, share::FILE_SHARE_ALL) // FILE_READ_DATA
+        },
+        kind: StreamKind::File,
+        ecps: vec![volume::SimEcp {
+            ecp_type: ecp::GUID_ECP_OPLOCK_KEY,
+            from_user_mode: false,
+            context: ecp::encode_oplock_key(ecp::OplockKeyEcp { key }).to_vec(),
+        }],
+    });
+    assert_eq!(created.status, 0, "a keyed create failed: {created:?}");
+    if let Some(handle) = created.handle {
+        assert!(volume::close(handle).status >= 0);
+    }
 }
 
 /// Load, open two handles, open targets, forward, cancel a group, inspect a file through the
@@ -94,6 +120,7 @@ fn session(faults: FaultPlan) -> (bool, Vec<Violation>, Machine, Option<i32>) {
     let inspected = handles
         .first()
         .and_then(|&control| inspect_once(&machine, control));
+    keyed_open_once();
     machine.complete_one_at_target(0, 16);
     machine.deliver_all();
     for handle in handles {
@@ -149,6 +176,7 @@ fn every_fallible_call_failed_once_in_turn() {
     }
     // The session reaches the calls that matter on the forwarding and load paths.
     for routine in [
+        ferrofilter_sim::kernel::pool::ROUTINE,
         "FltRegisterFilter",
         "FltStartFiltering",
         "WdfDriverCreate",
@@ -168,4 +196,8 @@ fn every_fallible_call_failed_once_in_turn() {
         );
     }
     assert!(runs >= 20, "{runs} runs");
+    eprintln!(
+        "fault sweep: {runs} runs over {} routines: {calls:?}",
+        reached.len()
+    );
 }

@@ -371,35 +371,37 @@ pub unsafe extern "C" fn FltRegisterFilter(
     registration: *const FLT_REGISTRATION,
     filter: *mut *mut c_void,
 ) -> i32 {
-    // SAFETY: forwarded from the caller.
-    let copied = unsafe { copy_registration(registration) };
-    // SAFETY: the driver object is the sim's, live while the driver is loaded.
-    let saved = unsafe { (*driver).DriverUnload };
-    let status = with(|k| {
-        k.enter("FltRegisterFilter", PASSIVE_LEVEL);
-        let copied = copied?;
-        if k.flt.registration.is_some() {
-            return Err(STATUS_INVALID_PARAMETER);
+    super::pool::as_kernel(|| {
+        // SAFETY: forwarded from the caller.
+        let copied = unsafe { copy_registration(registration) };
+        // SAFETY: the driver object is the sim's, live while the driver is loaded.
+        let saved = unsafe { (*driver).DriverUnload };
+        let status = with(|k| {
+            k.enter("FltRegisterFilter", PASSIVE_LEVEL);
+            let copied = copied?;
+            if k.flt.registration.is_some() {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            if k.fails("FltRegisterFilter") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            k.flt.registration = Some(copied);
+            k.flt.saved_unload = saved;
+            Ok(())
+        });
+        match status {
+            Ok(()) => {
+                // Filter Manager replaces the unload routine and calls the saved one after the
+                // filter's unload callback.
+                // SAFETY: as above.
+                unsafe { (*driver).DriverUnload = Some(super::machine::fltmgr_driver_unload) };
+                // SAFETY: the driver's out pointer.
+                unsafe { write_out(filter, FILTER_HANDLE as *mut c_void) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
         }
-        if k.fails("FltRegisterFilter") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        k.flt.registration = Some(copied);
-        k.flt.saved_unload = saved;
-        Ok(())
-    });
-    match status {
-        Ok(()) => {
-            // Filter Manager replaces the unload routine and calls the saved one after the
-            // filter's unload callback.
-            // SAFETY: as above.
-            unsafe { (*driver).DriverUnload = Some(super::machine::fltmgr_driver_unload) };
-            // SAFETY: the driver's out pointer.
-            unsafe { write_out(filter, FILTER_HANDLE as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    })
 }
 
 /// `FltStartFiltering`: attaches the instance to the volume through `InstanceSetupCallback`.
@@ -408,21 +410,23 @@ pub unsafe extern "C" fn FltRegisterFilter(
 /// A filter handle from `FltRegisterFilter`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltStartFiltering(filter: *mut c_void) -> i32 {
-    let status = with(|k| {
-        k.enter("FltStartFiltering", PASSIVE_LEVEL);
-        if !filter_ok(k, "FltStartFiltering", filter) {
-            return STATUS_INVALID_PARAMETER;
+    super::pool::as_kernel(|| {
+        let status = with(|k| {
+            k.enter("FltStartFiltering", PASSIVE_LEVEL);
+            if !filter_ok(k, "FltStartFiltering", filter) {
+                return STATUS_INVALID_PARAMETER;
+            }
+            if k.fails("FltStartFiltering") {
+                return STATUS_INSUFFICIENT_RESOURCES;
+            }
+            k.flt.started = true;
+            STATUS_SUCCESS
+        });
+        if status == STATUS_SUCCESS {
+            super::machine::attach_instance();
         }
-        if k.fails("FltStartFiltering") {
-            return STATUS_INSUFFICIENT_RESOURCES;
-        }
-        k.flt.started = true;
-        STATUS_SUCCESS
-    });
-    if status == STATUS_SUCCESS {
-        super::machine::attach_instance();
-    }
-    status
+        status
+    })
 }
 
 /// `FltUnregisterFilter`: tears the instance down (its contexts go) and checks nothing the
@@ -432,52 +436,54 @@ pub unsafe extern "C" fn FltStartFiltering(filter: *mut c_void) -> i32 {
 /// A filter handle from `FltRegisterFilter`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltUnregisterFilter(filter: *mut c_void) {
-    let mut deferred = Vec::new();
-    with(|k| {
-        k.enter("FltUnregisterFilter", PASSIVE_LEVEL);
-        if !filter_ok(k, "FltUnregisterFilter", filter) {
-            return;
-        }
-        k.flt.attached = false;
-        k.flt.detach_all(&mut deferred);
-    });
-    super::run_deferred(deferred);
-    super::machine::run_work_items();
-    with(|k| {
-        let held: Vec<String> = k
-            .flt
-            .contexts
-            .values()
-            .map(|c| format!("type {:#x} with {} references", c.kind, c.refs))
-            .collect();
-        if !held.is_empty() {
-            k.report(Violation::Leak {
-                what: "contexts",
-                count: held.len(),
-                detail: held.join(", "),
-            });
-        }
-        if k.flt.volume_refs + k.flt.instance_refs != 0 {
-            let detail = format!(
-                "volume {} instance {}",
-                k.flt.volume_refs, k.flt.instance_refs
-            );
-            k.report(Violation::Leak {
-                what: "Filter Manager object references",
-                count: (k.flt.volume_refs + k.flt.instance_refs) as usize,
-                detail,
-            });
-        }
-        if !k.flt.work_items.is_empty() {
-            let count = k.flt.work_items.len();
-            k.report(Violation::Leak {
-                what: "generic work items",
-                count,
-                detail: String::new(),
-            });
-        }
-        k.flt.registration = None;
-        k.flt.started = false;
+    super::pool::as_kernel(|| {
+        let mut deferred = Vec::new();
+        with(|k| {
+            k.enter("FltUnregisterFilter", PASSIVE_LEVEL);
+            if !filter_ok(k, "FltUnregisterFilter", filter) {
+                return;
+            }
+            k.flt.attached = false;
+            k.flt.detach_all(&mut deferred);
+        });
+        super::run_deferred(deferred);
+        super::machine::run_work_items();
+        with(|k| {
+            let held: Vec<String> = k
+                .flt
+                .contexts
+                .values()
+                .map(|c| format!("type {:#x} with {} references", c.kind, c.refs))
+                .collect();
+            if !held.is_empty() {
+                k.report(Violation::Leak {
+                    what: "contexts",
+                    count: held.len(),
+                    detail: held.join(", "),
+                });
+            }
+            if k.flt.volume_refs + k.flt.instance_refs != 0 {
+                let detail = format!(
+                    "volume {} instance {}",
+                    k.flt.volume_refs, k.flt.instance_refs
+                );
+                k.report(Violation::Leak {
+                    what: "Filter Manager object references",
+                    count: (k.flt.volume_refs + k.flt.instance_refs) as usize,
+                    detail,
+                });
+            }
+            if !k.flt.work_items.is_empty() {
+                let count = k.flt.work_items.len();
+                k.report(Violation::Leak {
+                    what: "generic work items",
+                    count,
+                    detail: String::new(),
+                });
+            }
+            k.flt.registration = None;
+            k.flt.started = false;
+        });
     });
 }
 
@@ -487,10 +493,12 @@ pub unsafe extern "C" fn FltUnregisterFilter(filter: *mut c_void) {
 /// A volume or instance, and a writable out pointer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltIsVolumeWritable(_object: *mut c_void, writable: *mut u8) -> i32 {
-    with(|k| k.enter("FltIsVolumeWritable", APC_LEVEL));
-    // SAFETY: the driver's out pointer.
-    unsafe { write_out(writable, 1) };
-    STATUS_SUCCESS
+    super::pool::as_kernel(|| {
+        with(|k| k.enter("FltIsVolumeWritable", APC_LEVEL));
+        // SAFETY: the driver's out pointer.
+        unsafe { write_out(writable, 1) };
+        STATUS_SUCCESS
+    })
 }
 
 // ---- ECPs ---------------------------------------------------------------------------------------
@@ -505,16 +513,18 @@ pub unsafe extern "C" fn FltGetEcpListFromCallbackData(
     data: *mut FLT_CALLBACK_DATA,
     list: *mut *mut c_void,
 ) -> i32 {
-    let found = with(|k| {
-        k.enter("FltGetEcpListFromCallbackData", APC_LEVEL);
-        if !filter_ok(k, "FltGetEcpListFromCallbackData", filter) {
-            return None;
-        }
-        k.flt.ecp_of_data.get(&(data as usize)).copied()
-    });
-    // SAFETY: the driver's out pointer.
-    unsafe { write_out(list, found.unwrap_or(0) as *mut c_void) };
-    STATUS_SUCCESS
+    super::pool::as_kernel(|| {
+        let found = with(|k| {
+            k.enter("FltGetEcpListFromCallbackData", APC_LEVEL);
+            if !filter_ok(k, "FltGetEcpListFromCallbackData", filter) {
+                return None;
+            }
+            k.flt.ecp_of_data.get(&(data as usize)).copied()
+        });
+        // SAFETY: the driver's out pointer.
+        unsafe { write_out(list, found.unwrap_or(0) as *mut c_void) };
+        STATUS_SUCCESS
+    })
 }
 
 /// `FltGetNextExtraCreateParameter`.
@@ -530,37 +540,39 @@ pub unsafe extern "C" fn FltGetNextExtraCreateParameter(
     context: *mut *mut c_void,
     size: *mut u32,
 ) -> i32 {
-    let next = with(|k| {
-        k.enter("FltGetNextExtraCreateParameter", APC_LEVEL);
-        if !filter_ok(k, "FltGetNextExtraCreateParameter", filter) {
-            return None;
-        }
-        let Some((ecps, live)) = k.flt.ecp_lists.get(&(list as usize)) else {
-            k.report(Violation::EcpUseAfterFree { list: list as u64 });
-            return None;
+    super::pool::as_kernel(|| {
+        let next = with(|k| {
+            k.enter("FltGetNextExtraCreateParameter", APC_LEVEL);
+            if !filter_ok(k, "FltGetNextExtraCreateParameter", filter) {
+                return None;
+            }
+            let Some((ecps, live)) = k.flt.ecp_lists.get(&(list as usize)) else {
+                k.report(Violation::EcpUseAfterFree { list: list as u64 });
+                return None;
+            };
+            if !*live {
+                k.report(Violation::EcpUseAfterFree { list: list as u64 });
+                return None;
+            }
+            let position = if current.is_null() {
+                0
+            } else {
+                ecps.iter().position(|e| e.address() == current as usize)? + 1
+            };
+            ecps.get(position)
+                .map(|ecp| (ecp.ecp_type, ecp.address(), ecp.size))
+        });
+        let Some((kind, address, length)) = next else {
+            return STATUS_NOT_FOUND;
         };
-        if !*live {
-            k.report(Violation::EcpUseAfterFree { list: list as u64 });
-            return None;
-        }
-        let position = if current.is_null() {
-            0
-        } else {
-            ecps.iter().position(|e| e.address() == current as usize)? + 1
-        };
-        ecps.get(position)
-            .map(|ecp| (ecp.ecp_type, ecp.address(), ecp.size))
-    });
-    let Some((kind, address, length)) = next else {
-        return STATUS_NOT_FOUND;
-    };
-    // SAFETY: the driver's out pointers.
-    unsafe { write_out(ecp_type, kind) };
-    // SAFETY: as above.
-    unsafe { write_out(context, address as *mut c_void) };
-    // SAFETY: as above.
-    unsafe { write_out(size, u32::try_from(length).unwrap_or(u32::MAX)) };
-    STATUS_SUCCESS
+        // SAFETY: the driver's out pointers.
+        unsafe { write_out(ecp_type, kind) };
+        // SAFETY: as above.
+        unsafe { write_out(context, address as *mut c_void) };
+        // SAFETY: as above.
+        unsafe { write_out(size, u32::try_from(length).unwrap_or(u32::MAX)) };
+        STATUS_SUCCESS
+    })
 }
 
 /// `FltIsEcpFromUserMode`.
@@ -569,17 +581,19 @@ pub unsafe extern "C" fn FltGetNextExtraCreateParameter(
 /// An ECP context pointer from `FltGetNextExtraCreateParameter`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltIsEcpFromUserMode(filter: *mut c_void, context: *mut c_void) -> u8 {
-    with(|k| {
-        k.enter("FltIsEcpFromUserMode", DISPATCH_LEVEL);
-        if !filter_ok(k, "FltIsEcpFromUserMode", filter) {
-            return 0;
-        }
-        let from_user = k.flt.ecp_lists.values().find_map(|(ecps, _)| {
-            ecps.iter()
-                .find(|e| e.address() == context as usize)
-                .map(|e| e.from_user_mode)
-        });
-        u8::from(from_user.unwrap_or(false))
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("FltIsEcpFromUserMode", DISPATCH_LEVEL);
+            if !filter_ok(k, "FltIsEcpFromUserMode", filter) {
+                return 0;
+            }
+            let from_user = k.flt.ecp_lists.values().find_map(|(ecps, _)| {
+                ecps.iter()
+                    .find(|e| e.address() == context as usize)
+                    .map(|e| e.from_user_mode)
+            });
+            u8::from(from_user.unwrap_or(false))
+        })
     })
 }
 
@@ -597,55 +611,57 @@ pub unsafe extern "C" fn FltAllocateContext(
     _pool_type: i32,
     context: *mut *mut c_void,
 ) -> i32 {
-    let allocated = with(|k| {
-        k.enter("FltAllocateContext", APC_LEVEL);
-        if !filter_ok(k, "FltAllocateContext", filter) {
-            return Err(STATUS_INVALID_PARAMETER);
+    super::pool::as_kernel(|| {
+        let allocated = with(|k| {
+            k.enter("FltAllocateContext", APC_LEVEL);
+            if !filter_ok(k, "FltAllocateContext", filter) {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            let registered = k
+                .flt
+                .registration
+                .as_ref()
+                .and_then(|r| r.contexts.iter().find(|c| c.0 == context_type).copied());
+            let Some((_, cleanup, registered_size, _)) = registered else {
+                return Err(STATUS_FLT_INVALID_CONTEXT_REGISTRATION);
+            };
+            if size != registered_size {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            if k.fails("FltAllocateContext") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let layout =
+                Layout::from_size_align(size.max(1), 16).map_err(|_| STATUS_INVALID_PARAMETER)?;
+            // SAFETY: a non-zero size.
+            let address = unsafe { std::alloc::alloc(layout) };
+            if address.is_null() {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            // Pool memory is not zeroed; a recognisable pattern shows a read before a write.
+            // SAFETY: `address` has `layout.size()` writable bytes.
+            unsafe { address.write_bytes(0xA5, layout.size()) };
+            k.flt.contexts.insert(
+                address as usize,
+                Context {
+                    kind: context_type,
+                    refs: 1,
+                    attached: None,
+                    layout,
+                    cleanup,
+                },
+            );
+            Ok(address as usize)
+        });
+        match allocated {
+            Ok(address) => {
+                // SAFETY: the driver's out pointer.
+                unsafe { write_out(context, address as *mut c_void) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
         }
-        let registered = k
-            .flt
-            .registration
-            .as_ref()
-            .and_then(|r| r.contexts.iter().find(|c| c.0 == context_type).copied());
-        let Some((_, cleanup, registered_size, _)) = registered else {
-            return Err(STATUS_FLT_INVALID_CONTEXT_REGISTRATION);
-        };
-        if size != registered_size {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
-        if k.fails("FltAllocateContext") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        let layout =
-            Layout::from_size_align(size.max(1), 16).map_err(|_| STATUS_INVALID_PARAMETER)?;
-        // SAFETY: a non-zero size.
-        let address = unsafe { std::alloc::alloc(layout) };
-        if address.is_null() {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        // Pool memory is not zeroed; a recognisable pattern shows a read before a write.
-        // SAFETY: `address` has `layout.size()` writable bytes.
-        unsafe { address.write_bytes(0xA5, layout.size()) };
-        k.flt.contexts.insert(
-            address as usize,
-            Context {
-                kind: context_type,
-                refs: 1,
-                attached: None,
-                layout,
-                cleanup,
-            },
-        );
-        Ok(address as usize)
-    });
-    match allocated {
-        Ok(address) => {
-            // SAFETY: the driver's out pointer.
-            unsafe { write_out(context, address as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    })
 }
 
 /// `FltReleaseContext`.
@@ -654,17 +670,19 @@ pub unsafe extern "C" fn FltAllocateContext(
 /// A context the caller holds a reference on.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltReleaseContext(context: *mut c_void) {
-    let mut deferred = Vec::new();
-    with(|k| {
-        k.enter("FltReleaseContext", DISPATCH_LEVEL);
-        if k.flt.release(context as usize, &mut deferred).is_none() {
-            k.report(Violation::ReferenceUnderflow {
-                routine: "FltReleaseContext",
-                handle: format!("{context:p}"),
-            });
-        }
+    super::pool::as_kernel(|| {
+        let mut deferred = Vec::new();
+        with(|k| {
+            k.enter("FltReleaseContext", DISPATCH_LEVEL);
+            if k.flt.release(context as usize, &mut deferred).is_none() {
+                k.report(Violation::ReferenceUnderflow {
+                    routine: "FltReleaseContext",
+                    handle: format!("{context:p}"),
+                });
+            }
+        });
+        super::run_deferred(deferred);
     });
-    super::run_deferred(deferred);
 }
 
 fn get_context(
@@ -707,15 +725,17 @@ pub unsafe extern "C" fn FltGetStreamContext(
     file: *mut c_void,
     context: *mut *mut c_void,
 ) -> i32 {
-    get_context(
-        "FltGetStreamContext",
-        instance,
-        |flt| {
-            let stream = flt.file_streams.get(&(file as usize))?;
-            flt.stream_contexts.get(stream).copied()
-        },
-        context,
-    )
+    super::pool::as_kernel(|| {
+        get_context(
+            "FltGetStreamContext",
+            instance,
+            |flt| {
+                let stream = flt.file_streams.get(&(file as usize))?;
+                flt.stream_contexts.get(stream).copied()
+            },
+            context,
+        )
+    })
 }
 
 /// `FltGetStreamHandleContext`.
@@ -728,12 +748,14 @@ pub unsafe extern "C" fn FltGetStreamHandleContext(
     file: *mut c_void,
     context: *mut *mut c_void,
 ) -> i32 {
-    get_context(
-        "FltGetStreamHandleContext",
-        instance,
-        |flt| flt.handle_contexts.get(&(file as usize)).copied(),
-        context,
-    )
+    super::pool::as_kernel(|| {
+        get_context(
+            "FltGetStreamHandleContext",
+            instance,
+            |flt| flt.handle_contexts.get(&(file as usize)).copied(),
+            context,
+        )
+    })
 }
 
 fn set_context(
@@ -836,15 +858,17 @@ pub unsafe extern "C" fn FltSetStreamContext(
     new: *mut c_void,
     old: *mut *mut c_void,
 ) -> i32 {
-    set_context(
-        "FltSetStreamContext",
-        instance,
-        file as usize,
-        true,
-        operation,
-        new as usize,
-        old,
-    )
+    super::pool::as_kernel(|| {
+        set_context(
+            "FltSetStreamContext",
+            instance,
+            file as usize,
+            true,
+            operation,
+            new as usize,
+            old,
+        )
+    })
 }
 
 /// `FltSetStreamHandleContext`.
@@ -859,15 +883,17 @@ pub unsafe extern "C" fn FltSetStreamHandleContext(
     new: *mut c_void,
     old: *mut *mut c_void,
 ) -> i32 {
-    set_context(
-        "FltSetStreamHandleContext",
-        instance,
-        file as usize,
-        false,
-        operation,
-        new as usize,
-        old,
-    )
+    super::pool::as_kernel(|| {
+        set_context(
+            "FltSetStreamHandleContext",
+            instance,
+            file as usize,
+            false,
+            operation,
+            new as usize,
+            old,
+        )
+    })
 }
 
 // ---- volumes and instances ------------------------------------------------------------------
@@ -882,25 +908,27 @@ pub unsafe extern "C" fn FltGetVolumeFromFileObject(
     file: *mut c_void,
     volume: *mut *mut c_void,
 ) -> i32 {
-    let status = with(|k| {
-        k.enter("FltGetVolumeFromFileObject", APC_LEVEL);
-        if !filter_ok(k, "FltGetVolumeFromFileObject", filter) {
-            return STATUS_INVALID_PARAMETER;
+    super::pool::as_kernel(|| {
+        let status = with(|k| {
+            k.enter("FltGetVolumeFromFileObject", APC_LEVEL);
+            if !filter_ok(k, "FltGetVolumeFromFileObject", filter) {
+                return STATUS_INVALID_PARAMETER;
+            }
+            if k.fails("FltGetVolumeFromFileObject") {
+                return STATUS_INSUFFICIENT_RESOURCES;
+            }
+            if !k.flt.file_streams.contains_key(&(file as usize)) {
+                return STATUS_INVALID_PARAMETER;
+            }
+            k.flt.volume_refs += 1;
+            STATUS_SUCCESS
+        });
+        if status == STATUS_SUCCESS {
+            // SAFETY: the driver's out pointer.
+            unsafe { write_out(volume, VOLUME_HANDLE as *mut c_void) };
         }
-        if k.fails("FltGetVolumeFromFileObject") {
-            return STATUS_INSUFFICIENT_RESOURCES;
-        }
-        if !k.flt.file_streams.contains_key(&(file as usize)) {
-            return STATUS_INVALID_PARAMETER;
-        }
-        k.flt.volume_refs += 1;
-        STATUS_SUCCESS
-    });
-    if status == STATUS_SUCCESS {
-        // SAFETY: the driver's out pointer.
-        unsafe { write_out(volume, VOLUME_HANDLE as *mut c_void) };
-    }
-    status
+        status
+    })
 }
 
 /// `FltGetVolumeInstanceFromName` (the filter's own instance; one per volume).
@@ -914,29 +942,31 @@ pub unsafe extern "C" fn FltGetVolumeInstanceFromName(
     _name: *const c_void,
     instance: *mut *mut c_void,
 ) -> i32 {
-    let status = with(|k| {
-        k.enter("FltGetVolumeInstanceFromName", APC_LEVEL);
-        if !filter_ok(k, "FltGetVolumeInstanceFromName", filter) {
-            return STATUS_INVALID_PARAMETER;
+    super::pool::as_kernel(|| {
+        let status = with(|k| {
+            k.enter("FltGetVolumeInstanceFromName", APC_LEVEL);
+            if !filter_ok(k, "FltGetVolumeInstanceFromName", filter) {
+                return STATUS_INVALID_PARAMETER;
+            }
+            if volume as usize != VOLUME_HANDLE || k.flt.volume_refs == 0 {
+                k.report(Violation::UseAfterFree {
+                    routine: "FltGetVolumeInstanceFromName",
+                    handle: format!("{volume:p}"),
+                });
+                return STATUS_INVALID_PARAMETER;
+            }
+            if k.fails("FltGetVolumeInstanceFromName") || !k.flt.attached {
+                return STATUS_FLT_INSTANCE_NOT_FOUND;
+            }
+            k.flt.instance_refs += 1;
+            STATUS_SUCCESS
+        });
+        if status == STATUS_SUCCESS {
+            // SAFETY: the driver's out pointer.
+            unsafe { write_out(instance, INSTANCE_HANDLE as *mut c_void) };
         }
-        if volume as usize != VOLUME_HANDLE || k.flt.volume_refs == 0 {
-            k.report(Violation::UseAfterFree {
-                routine: "FltGetVolumeInstanceFromName",
-                handle: format!("{volume:p}"),
-            });
-            return STATUS_INVALID_PARAMETER;
-        }
-        if k.fails("FltGetVolumeInstanceFromName") || !k.flt.attached {
-            return STATUS_FLT_INSTANCE_NOT_FOUND;
-        }
-        k.flt.instance_refs += 1;
-        STATUS_SUCCESS
-    });
-    if status == STATUS_SUCCESS {
-        // SAFETY: the driver's out pointer.
-        unsafe { write_out(instance, INSTANCE_HANDLE as *mut c_void) };
-    }
-    status
+        status
+    })
 }
 
 /// `FltObjectDereference`.
@@ -945,27 +975,29 @@ pub unsafe extern "C" fn FltGetVolumeInstanceFromName(
 /// A volume or instance the caller referenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltObjectDereference(object: *mut c_void) {
-    with(|k| {
-        k.enter("FltObjectDereference", DISPATCH_LEVEL);
-        let count = match object as usize {
-            VOLUME_HANDLE => &mut k.flt.volume_refs,
-            INSTANCE_HANDLE => &mut k.flt.instance_refs,
-            _ => {
-                k.report(Violation::UseAfterFree {
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("FltObjectDereference", DISPATCH_LEVEL);
+            let count = match object as usize {
+                VOLUME_HANDLE => &mut k.flt.volume_refs,
+                INSTANCE_HANDLE => &mut k.flt.instance_refs,
+                _ => {
+                    k.report(Violation::UseAfterFree {
+                        routine: "FltObjectDereference",
+                        handle: format!("{object:p}"),
+                    });
+                    return;
+                }
+            };
+            if let Some(left) = count.checked_sub(1) {
+                *count = left;
+            } else {
+                k.report(Violation::ReferenceUnderflow {
                     routine: "FltObjectDereference",
                     handle: format!("{object:p}"),
                 });
-                return;
             }
-        };
-        if let Some(left) = count.checked_sub(1) {
-            *count = left;
-        } else {
-            k.report(Violation::ReferenceUnderflow {
-                routine: "FltObjectDereference",
-                handle: format!("{object:p}"),
-            });
-        }
+        });
     });
 }
 
@@ -982,14 +1014,16 @@ pub unsafe extern "C" fn FltFlushBuffers2(
     _flush_type: u32,
     _data: *mut c_void,
 ) -> i32 {
-    let ok = with(|k| {
-        k.enter("FltFlushBuffers2", PASSIVE_LEVEL);
-        instance_ok(k, "FltFlushBuffers2", instance)
-    });
-    if !ok {
-        return STATUS_INVALID_PARAMETER;
-    }
-    super::machine::flush_and_purge(file as usize)
+    super::pool::as_kernel(|| {
+        let ok = with(|k| {
+            k.enter("FltFlushBuffers2", PASSIVE_LEVEL);
+            instance_ok(k, "FltFlushBuffers2", instance)
+        });
+        if !ok {
+            return STATUS_INVALID_PARAMETER;
+        }
+        super::machine::flush_and_purge(file as usize)
+    })
 }
 
 /// `PFLT_COMPLETED_ASYNC_IO_CALLBACK`.
@@ -1031,100 +1065,102 @@ pub unsafe extern "C" fn FltReadFile(
     callback: Option<AsyncIoCallback>,
     _callback_context: *mut c_void,
 ) -> i32 {
-    // SAFETY: the driver's out pointer (optional).
-    unsafe { write_out(bytes_read, 0) };
-    let offset = if byte_offset.is_null() {
-        None
-    } else {
-        // SAFETY: a non-null offset the caller passes is readable (caller).
-        Some(unsafe { byte_offset.read() })
-    };
-    let read = with(|k| {
-        k.enter("FltReadFile", PASSIVE_LEVEL);
-        if !instance_ok(k, "FltReadFile", instance) {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
-        if callback.is_some() {
-            return Err(STATUS_NOT_SUPPORTED);
-        }
-        let file = file as usize;
-        let Some(open) = k.volume.open_of.get(&file).copied() else {
-            if k.flt.file_streams.contains_key(&file) {
-                return Err(STATUS_FILE_CLOSED);
-            }
-            k.report(Violation::BadArgument {
-                routine: "FltReadFile",
-                detail: format!("{file:#x} is not a file object of the instance's volume"),
-            });
-            return Err(STATUS_INVALID_PARAMETER);
-        };
-        let Some(offset) = offset else {
-            k.report(Violation::BadArgument {
-                routine: "FltReadFile",
-                detail: "no ByteOffset (the file object's position is not modelled)".to_owned(),
-            });
-            return Err(STATUS_INVALID_PARAMETER);
-        };
-        let Ok(offset) = u64::try_from(offset) else {
-            return Err(STATUS_INVALID_PARAMETER);
-        };
-        if buffer.is_null() && length > 0 {
-            k.report(Violation::BadArgument {
-                routine: "FltReadFile",
-                detail: "a null buffer".to_owned(),
-            });
-            return Err(STATUS_INVALID_PARAMETER);
-        }
-        if k.fails("FltReadFile") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        let outcome = k.volume.fs.read(open, offset, length);
-        let mut status = outcome.status.as_i32();
-        if status >= 0 && outcome.data.is_empty() && length > 0 {
-            // The read started at or after the end of the file.
-            status = STATUS_END_OF_FILE;
-        }
-        let data = if status >= 0 {
-            outcome.data.clone()
+    super::pool::as_kernel(|| {
+        // SAFETY: the driver's out pointer (optional).
+        unsafe { write_out(bytes_read, 0) };
+        let offset = if byte_offset.is_null() {
+            None
         } else {
-            Vec::new()
+            // SAFETY: a non-null offset the caller passes is readable (caller).
+            Some(unsafe { byte_offset.read() })
         };
-        k.flt.reads.push(FilterRead {
-            file,
-            offset,
-            length,
-            status,
-            outcome,
+        let read = with(|k| {
+            k.enter("FltReadFile", PASSIVE_LEVEL);
+            if !instance_ok(k, "FltReadFile", instance) {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            if callback.is_some() {
+                return Err(STATUS_NOT_SUPPORTED);
+            }
+            let file = file as usize;
+            let Some(open) = k.volume.open_of.get(&file).copied() else {
+                if k.flt.file_streams.contains_key(&file) {
+                    return Err(STATUS_FILE_CLOSED);
+                }
+                k.report(Violation::BadArgument {
+                    routine: "FltReadFile",
+                    detail: format!("{file:#x} is not a file object of the instance's volume"),
+                });
+                return Err(STATUS_INVALID_PARAMETER);
+            };
+            let Some(offset) = offset else {
+                k.report(Violation::BadArgument {
+                    routine: "FltReadFile",
+                    detail: "no ByteOffset (the file object's position is not modelled)".to_owned(),
+                });
+                return Err(STATUS_INVALID_PARAMETER);
+            };
+            let Ok(offset) = u64::try_from(offset) else {
+                return Err(STATUS_INVALID_PARAMETER);
+            };
+            if buffer.is_null() && length > 0 {
+                k.report(Violation::BadArgument {
+                    routine: "FltReadFile",
+                    detail: "a null buffer".to_owned(),
+                });
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            if k.fails("FltReadFile") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let outcome = k.volume.fs.read(open, offset, length);
+            let mut status = outcome.status.as_i32();
+            if status >= 0 && outcome.data.is_empty() && length > 0 {
+                // The read started at or after the end of the file.
+                status = STATUS_END_OF_FILE;
+            }
+            let data = if status >= 0 {
+                outcome.data.clone()
+            } else {
+                Vec::new()
+            };
+            k.flt.reads.push(FilterRead {
+                file,
+                offset,
+                length,
+                status,
+                outcome,
+            });
+            Ok((status, data, offset))
         });
-        Ok((status, data, offset))
-    });
-    let (status, data, offset) = match read {
-        Ok(done) => done,
-        Err(status) => return status,
-    };
-    if status < 0 {
-        return status;
-    }
-    let count = data
-        .len()
-        .min(usize::try_from(length).unwrap_or(usize::MAX));
-    // SAFETY: `buffer` has `length` writable bytes (caller) and `count <= length`; the file
-    // system's data is a separate allocation.
-    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), buffer.cast::<u8>(), count) };
-    let count = u32::try_from(count).unwrap_or(u32::MAX);
-    // SAFETY: the driver's out pointer (optional).
-    unsafe { write_out(bytes_read, count) };
-    if flags & FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET == 0 {
-        // SAFETY: a file object of the volume (checked above), allocated by the sim's I/O
-        // manager and referenced by the caller, so live; the driver does not touch it during
-        // this call.
-        let object = unsafe { &mut *file.cast::<super::layout::FILE_OBJECT>() };
-        if object.Flags & FO_SYNCHRONOUS_IO != 0 {
-            object.CurrentByteOffset =
-                i64::try_from(offset.saturating_add(u64::from(count))).unwrap_or(i64::MAX);
+        let (status, data, offset) = match read {
+            Ok(done) => done,
+            Err(status) => return status,
+        };
+        if status < 0 {
+            return status;
         }
-    }
-    status
+        let count = data
+            .len()
+            .min(usize::try_from(length).unwrap_or(usize::MAX));
+        // SAFETY: `buffer` has `length` writable bytes (caller) and `count <= length`; the file
+        // system's data is a separate allocation.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), buffer.cast::<u8>(), count) };
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        // SAFETY: the driver's out pointer (optional).
+        unsafe { write_out(bytes_read, count) };
+        if flags & FLTFL_IO_OPERATION_DO_NOT_UPDATE_BYTE_OFFSET == 0 {
+            // SAFETY: a file object of the volume (checked above), allocated by the sim's I/O
+            // manager and referenced by the caller, so live; the driver does not touch it during
+            // this call.
+            let object = unsafe { &mut *file.cast::<super::layout::FILE_OBJECT>() };
+            if object.Flags & FO_SYNCHRONOUS_IO != 0 {
+                object.CurrentByteOffset =
+                    i64::try_from(offset.saturating_add(u64::from(count))).unwrap_or(i64::MAX);
+            }
+        }
+        status
+    })
 }
 
 /// A test's view of the file object behind one of the caller's handles: marks it opened for
@@ -1159,15 +1195,17 @@ pub fn byte_offset(handle: u64) -> Option<i64> {
 /// `FltAllocateGenericWorkItem`.
 #[unsafe(no_mangle)]
 pub extern "C" fn FltAllocateGenericWorkItem() -> *mut c_void {
-    with(|k| {
-        k.enter("FltAllocateGenericWorkItem", DISPATCH_LEVEL);
-        if k.fails("FltAllocateGenericWorkItem") {
-            return core::ptr::null_mut();
-        }
-        k.flt.next_item += 1;
-        let handle = FLT_TAG | 0x20_0000 | k.flt.next_item;
-        k.flt.work_items.insert(handle, WorkItem { queued: None });
-        handle as *mut c_void
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("FltAllocateGenericWorkItem", DISPATCH_LEVEL);
+            if k.fails("FltAllocateGenericWorkItem") {
+                return core::ptr::null_mut();
+            }
+            k.flt.next_item += 1;
+            let handle = FLT_TAG | 0x20_0000 | k.flt.next_item;
+            k.flt.work_items.insert(handle, WorkItem { queued: None });
+            handle as *mut c_void
+        })
     })
 }
 
@@ -1183,28 +1221,30 @@ pub unsafe extern "C" fn FltQueueGenericWorkItem(
     _queue_type: i32,
     context: *mut c_void,
 ) -> i32 {
-    with(|k| {
-        k.enter("FltQueueGenericWorkItem", DISPATCH_LEVEL);
-        let Some(routine) = routine else {
-            return STATUS_INVALID_PARAMETER;
-        };
-        if k.fails("FltQueueGenericWorkItem") {
-            return STATUS_FLT_DELETING_OBJECT;
-        }
-        match k.flt.work_items.get_mut(&(item as usize)) {
-            Some(work) if work.queued.is_none() => {
-                work.queued = Some((routine, object as usize, context as usize));
-                k.flt.queue.push_back(item as usize);
-                STATUS_SUCCESS
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("FltQueueGenericWorkItem", DISPATCH_LEVEL);
+            let Some(routine) = routine else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            if k.fails("FltQueueGenericWorkItem") {
+                return STATUS_FLT_DELETING_OBJECT;
             }
-            _ => {
-                k.report(Violation::UseAfterFree {
-                    routine: "FltQueueGenericWorkItem",
-                    handle: format!("{item:p}"),
-                });
-                STATUS_INVALID_PARAMETER
+            match k.flt.work_items.get_mut(&(item as usize)) {
+                Some(work) if work.queued.is_none() => {
+                    work.queued = Some((routine, object as usize, context as usize));
+                    k.flt.queue.push_back(item as usize);
+                    STATUS_SUCCESS
+                }
+                _ => {
+                    k.report(Violation::UseAfterFree {
+                        routine: "FltQueueGenericWorkItem",
+                        handle: format!("{item:p}"),
+                    });
+                    STATUS_INVALID_PARAMETER
+                }
             }
-        }
+        })
     })
 }
 
@@ -1214,13 +1254,15 @@ pub unsafe extern "C" fn FltQueueGenericWorkItem(
 /// A work item from `FltAllocateGenericWorkItem`, not queued or already run.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltFreeGenericWorkItem(item: *mut c_void) {
-    with(|k| {
-        k.enter("FltFreeGenericWorkItem", DISPATCH_LEVEL);
-        if k.flt.work_items.remove(&(item as usize)).is_none() {
-            k.report(Violation::UseAfterFree {
-                routine: "FltFreeGenericWorkItem",
-                handle: format!("{item:p}"),
-            });
-        }
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("FltFreeGenericWorkItem", DISPATCH_LEVEL);
+            if k.flt.work_items.remove(&(item as usize)).is_none() {
+                k.report(Violation::UseAfterFree {
+                    routine: "FltFreeGenericWorkItem",
+                    handle: format!("{item:p}"),
+                });
+            }
+        });
     });
 }

@@ -228,12 +228,12 @@ impl Machine {
         };
         // SAFETY: the driver object and registry path are live for the machine's life, as the
         // I/O manager keeps them for a loaded driver.
-        let status = unsafe {
+        let status = super::pool::into_driver(|| unsafe {
             DriverEntry(
                 core::ptr::from_mut(machine.driver_object.as_mut()),
                 core::ptr::from_ref(machine.registry.as_ref()),
             )
-        };
+        });
         machine.entry_status = status;
         machine.loaded = status >= 0;
         if !machine.loaded {
@@ -381,7 +381,7 @@ impl Machine {
         // FLTFL_INSTANCE_TEARDOWN_MANUAL (1).
         // SAFETY: the filter's InstanceQueryTeardownCallback at PASSIVE_LEVEL with related
         // objects that live across the call.
-        let status = unsafe { query(&raw const objects, 1) };
+        let status = super::pool::into_driver(|| unsafe { query(&raw const objects, 1) });
         if status < 0 {
             return Err(status);
         }
@@ -442,7 +442,9 @@ impl Machine {
         self.loaded = false;
         if let Some(unload) = saved {
             // SAFETY: the routine the framework installed for this driver object.
-            unsafe { unload(core::ptr::from_mut(self.driver_object.as_mut())) };
+            super::pool::into_driver(|| unsafe {
+                unload(core::ptr::from_mut(self.driver_object.as_mut()));
+            });
         } else {
             with(|k| {
                 k.report(Violation::UnloadIncomplete {
@@ -478,7 +480,7 @@ fn filter_unload(flags: u32) -> i32 {
     let callback = with(|k| k.flt.registration.as_ref().and_then(|r| r.unload));
     match callback {
         // SAFETY: the filter's registered unload callback, at PASSIVE_LEVEL.
-        Some(callback) => unsafe { callback(flags) },
+        Some(callback) => super::pool::into_driver(|| unsafe { callback(flags) }),
         None => STATUS_SUCCESS,
     }
 }
@@ -489,11 +491,13 @@ fn filter_unload(flags: u32) -> i32 {
 /// # Safety
 /// Called by the I/O manager with the driver's object.
 pub unsafe extern "C" fn fltmgr_driver_unload(driver: *mut DRIVER_OBJECT) {
-    let _ = filter_unload(FLTFL_FILTER_UNLOAD_MANDATORY);
-    if let Some(saved) = with(|k| k.flt.saved_unload) {
-        // SAFETY: forwarded from the caller.
-        unsafe { saved(driver) };
-    }
+    super::pool::as_kernel(|| {
+        let _ = filter_unload(FLTFL_FILTER_UNLOAD_MANDATORY);
+        if let Some(saved) = with(|k| k.flt.saved_unload) {
+            // SAFETY: forwarded from the caller.
+            super::pool::into_driver(|| unsafe { saved(driver) });
+        }
+    });
 }
 
 /// The unload routine KMDF installs in `WdfDriverCreate`: `EvtDriverUnload`, then the
@@ -502,20 +506,22 @@ pub unsafe extern "C" fn fltmgr_driver_unload(driver: *mut DRIVER_OBJECT) {
 /// # Safety
 /// Called with the driver's object.
 pub unsafe extern "C" fn kmdf_driver_unload(_driver: *mut DRIVER_OBJECT) {
-    let found = with(|k| {
-        let index = k.wdf.driver?;
-        let handle = k.wdf.handle(index);
-        let unload = match k.wdf.get(index).map(|o| &o.body) {
-            Some(Body::Driver { unload }) => *unload,
-            _ => None,
-        };
-        Some((handle, unload))
+    super::pool::as_kernel(|| {
+        let found = with(|k| {
+            let index = k.wdf.driver?;
+            let handle = k.wdf.handle(index);
+            let unload = match k.wdf.get(index).map(|o| &o.body) {
+                Some(Body::Driver { unload }) => *unload,
+                _ => None,
+            };
+            Some((handle, unload))
+        });
+        if let Some((handle, Some(unload))) = found {
+            // SAFETY: the driver's EvtDriverUnload with its WDFDRIVER, at PASSIVE_LEVEL.
+            super::pool::into_driver(|| unsafe { unload(handle as *mut c_void) });
+        }
+        delete_driver_object();
     });
-    if let Some((handle, Some(unload))) = found {
-        // SAFETY: the driver's EvtDriverUnload with its WDFDRIVER, at PASSIVE_LEVEL.
-        unsafe { unload(handle as *mut c_void) };
-    }
-    delete_driver_object();
 }
 
 fn delete_driver_object() {
@@ -560,6 +566,15 @@ fn check_nothing_left() {
                 detail: String::new(),
             });
         }
+        if !k.pool.blocks.is_empty() {
+            let bytes: usize = k.pool.blocks.values().sum();
+
+            k.report(Violation::Leak {
+                what: "pool allocations",
+                count: k.pool.blocks.len(),
+                detail: format!("{bytes} bytes"),
+            });
+        }
         if !k.held_locks.is_empty() || k.irql != PASSIVE_LEVEL {
             let detail = format!("IRQL {} with {} locks held", k.irql, k.held_locks.len());
             k.report(Violation::UnloadIncomplete { detail });
@@ -574,14 +589,14 @@ pub fn attach_instance() {
     let objects = related_objects(filter, volume, instance, core::ptr::null_mut());
     let status = match setup {
         // SAFETY: the filter's InstanceSetupCallback with related objects that live across it.
-        Some(Some(setup)) => unsafe {
+        Some(Some(setup)) => super::pool::into_driver(|| unsafe {
             setup(
                 &raw const objects,
                 0,
                 FILE_DEVICE_DISK_FILE_SYSTEM,
                 FLT_FSTYPE_NTFS,
             )
-        },
+        }),
         _ => STATUS_SUCCESS,
     };
     with(|k| k.flt.attached = status >= 0);
@@ -676,14 +691,14 @@ impl CompletionCall {
         let mut params = completion_params(self.status, self.information);
         // SAFETY: the routine the driver set for this request, with the request back in its
         // hands, the target it was sent to, parameters that live across the call.
-        unsafe {
+        super::pool::into_driver(|| unsafe {
             (self.routine)(
                 self.request as *mut c_void,
                 self.target as *mut c_void,
                 &raw mut params,
                 self.context as *mut c_void,
             );
-        }
+        });
     }
 }
 
@@ -811,13 +826,13 @@ fn run_one_work_item() -> bool {
     let saved = with(|k| core::mem::replace(&mut k.irql, PASSIVE_LEVEL));
     // SAFETY: the routine the filter queued, with its item, object and context, on a worker
     // thread at PASSIVE_LEVEL.
-    unsafe {
+    super::pool::into_driver(|| unsafe {
         routine(
             item as *mut c_void,
             object as *mut c_void,
             context as *mut c_void,
         );
-    }
+    });
     with(|k| k.irql = saved);
     true
 }
@@ -938,13 +953,13 @@ fn open_control() -> Result<u64, i32> {
     match create {
         // SAFETY: the driver's EvtDeviceFileCreate with the device, the create request and the
         // new file object, at PASSIVE_LEVEL.
-        Some(create) => unsafe {
+        Some(create) => super::pool::into_driver(|| unsafe {
             create(
                 device as *mut c_void,
                 request as *mut c_void,
                 file_handle as *mut c_void,
             );
-        },
+        }),
         None => complete_framework(request, STATUS_SUCCESS),
     }
     let reply = with(|k| k.wdf.replies.remove(&irp));
@@ -1007,7 +1022,7 @@ fn close_control(handle: u64) -> Result<(), i32> {
     };
     if let Some(cleanup) = cleanup {
         // SAFETY: the driver's EvtFileCleanup for a file object whose create succeeded.
-        unsafe { cleanup(file_handle as *mut c_void) };
+        super::pool::into_driver(|| unsafe { cleanup(file_handle as *mut c_void) });
     }
     // EvtFileClose runs once no request references the file object any more.
     let mut deferred = Vec::new();
@@ -1061,7 +1076,9 @@ fn ioctl(handle: u64, code: u32, input: &[u8], output_length: usize) -> IoctlRep
         Some(callback) => {
             // SAFETY: the driver's EvtIoInCallerContext in the requesting thread, at
             // PASSIVE_LEVEL, with a request it has not queued yet.
-            unsafe { callback(device as *mut c_void, request as *mut c_void) };
+            super::pool::into_driver(|| unsafe {
+                callback(device as *mut c_void, request as *mut c_void);
+            });
             let queued = with(|k| {
                 let position = k.world.enqueued.iter().position(|&r| r == index);
                 position.map(|p| k.world.enqueued.remove(p))
@@ -1168,7 +1185,7 @@ pub fn dispatch_to_queue(index: u32) {
     if let Some((callback, queue, request, output, input, code)) = call {
         // SAFETY: the driver's EvtIoDeviceControl with its queue and a request presented to it,
         // at PASSIVE_LEVEL (the queue's execution level).
-        unsafe {
+        super::pool::into_driver(|| unsafe {
             callback(
                 queue as *mut c_void,
                 request as *mut c_void,
@@ -1176,6 +1193,6 @@ pub fn dispatch_to_queue(index: u32) {
                 input,
                 code,
             );
-        }
+        });
     }
 }

@@ -15,6 +15,7 @@ pub mod flt;
 pub mod layout;
 pub mod machine;
 pub mod nt;
+pub mod pool;
 pub mod rules;
 pub mod volume;
 pub mod wdf;
@@ -64,6 +65,8 @@ pub struct Kernel {
     pub world: machine::World,
     /// The volume below Filter Manager.
     pub volume: volume::Volume,
+    /// The driver's outstanding heap blocks.
+    pub pool: pool::Pool,
 }
 
 impl Kernel {
@@ -83,6 +86,7 @@ impl Kernel {
             calls: hashbrown::HashMap::new(),
             world: machine::World::default(),
             volume: volume::Volume::default(),
+            pool: pool::Pool::default(),
         }
     }
 
@@ -146,17 +150,32 @@ static KERNEL: Mutex<Option<Kernel>> = Mutex::new(None);
 /// Without a loaded machine, or when the state is already borrowed (the sim re-entered itself,
 /// a bug in the sim rather than in the driver).
 pub fn with<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
-    let mut guard: MutexGuard<'_, Option<Kernel>> = match KERNEL.try_lock() {
-        Ok(guard) => guard,
-        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-        Err(TryLockError::WouldBlock) => {
-            panic!("the simulated kernel was re-entered while its state was borrowed")
-        }
-    };
-    let kernel = guard
-        .as_mut()
-        .expect("a kernel routine was called with no machine loaded");
-    f(kernel)
+    pool::as_kernel(|| {
+        let mut guard: MutexGuard<'_, Option<Kernel>> = match KERNEL.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                panic!("the simulated kernel was re-entered while its state was borrowed")
+            }
+        };
+        let kernel = guard
+            .as_mut()
+            .expect("a kernel routine was called with no machine loaded");
+        f(kernel)
+    })
+}
+
+/// As [`with`], but `None` instead of a panic when no machine is loaded or the state is
+/// borrowed (by another thread): for the allocator, which must not panic.
+fn try_with<R>(f: impl FnOnce(&mut Kernel) -> R) -> Option<R> {
+    pool::as_kernel(|| {
+        let mut guard: MutexGuard<'_, Option<Kernel>> = match KERNEL.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        guard.as_mut().map(f)
+    })
 }
 
 fn install(kernel: Option<Kernel>) -> Option<Kernel> {
@@ -191,12 +210,12 @@ pub fn run_deferred(work: Vec<Deferred>) {
             Deferred::Cleanup(callback, handle) => {
                 // SAFETY: the driver registered `callback` for this object in its attributes; the
                 // handle is live until its destroy step, which comes later.
-                unsafe { callback(handle as *mut core::ffi::c_void) };
+                pool::into_driver(|| unsafe { callback(handle as *mut core::ffi::c_void) });
             }
             Deferred::Destroy(callback, handle, index) => {
                 if let Some(callback) = callback {
                     // SAFETY: as above; this is the object's last callback.
-                    unsafe { callback(handle as *mut core::ffi::c_void) };
+                    pool::into_driver(|| unsafe { callback(handle as *mut core::ffi::c_void) });
                 }
                 let more = with(|k| k.wdf.free(index));
                 run_deferred(more);
@@ -217,7 +236,7 @@ pub fn run_deferred(work: Vec<Deferred>) {
                 if let Some(callback) = callback {
                     // SAFETY: the driver's EvtFileClose for a file object whose create
                     // succeeded and which no request references any more.
-                    unsafe { callback(handle as *mut core::ffi::c_void) };
+                    pool::into_driver(|| unsafe { callback(handle as *mut core::ffi::c_void) });
                 }
                 let mut more = Vec::new();
                 with(|k| k.wdf.delete(index, &mut more));
@@ -227,7 +246,9 @@ pub fn run_deferred(work: Vec<Deferred>) {
                 if let Some(callback) = callback {
                     // SAFETY: the driver registered `callback` for contexts of this type; the
                     // context's memory is live until the release below.
-                    unsafe { callback(address as *mut core::ffi::c_void, context_type) };
+                    pool::into_driver(|| unsafe {
+                        callback(address as *mut core::ffi::c_void, context_type);
+                    });
                 }
                 with(|k| k.flt.free_context(address));
             }

@@ -194,7 +194,7 @@ impl Io {
 /// `KeGetCurrentIrql`.
 #[unsafe(no_mangle)]
 pub extern "C" fn KeGetCurrentIrql() -> u8 {
-    with(|k| k.irql)
+    super::pool::as_kernel(|| with(|k| k.irql))
 }
 
 fn acquire(k: &mut Kernel, routine: &'static str, lock: usize) -> u8 {
@@ -227,7 +227,7 @@ pub(crate) fn release(k: &mut Kernel, routine: &'static str, lock: usize, old: u
 /// `lock` is the address of the caller's `EX_SPIN_LOCK`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ExAcquireSpinLockExclusive(lock: *mut i32) -> u8 {
-    with(|k| acquire(k, "ExAcquireSpinLockExclusive", lock as usize))
+    super::pool::as_kernel(|| with(|k| acquire(k, "ExAcquireSpinLockExclusive", lock as usize)))
 }
 
 /// `ExReleaseSpinLockExclusive`.
@@ -236,10 +236,12 @@ pub unsafe extern "C" fn ExAcquireSpinLockExclusive(lock: *mut i32) -> u8 {
 /// `lock` was acquired by [`ExAcquireSpinLockExclusive`], which returned `old`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ExReleaseSpinLockExclusive(lock: *mut i32, old: u8) {
-    let free = with(|k| release(k, "ExReleaseSpinLockExclusive", lock as usize, old));
-    if free {
-        super::machine::maybe_preempt();
-    }
+    super::pool::as_kernel(|| {
+        let free = with(|k| release(k, "ExReleaseSpinLockExclusive", lock as usize, old));
+        if free {
+            super::machine::maybe_preempt();
+        }
+    });
 }
 
 // ---- events ----------------------------------------------------------------------------------
@@ -250,12 +252,14 @@ pub unsafe extern "C" fn ExReleaseSpinLockExclusive(lock: *mut i32, old: u8) {
 /// `event` points to a `KEVENT` the caller owns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn KeInitializeEvent(event: *mut KEVENT, kind: i32, state: u8) {
-    with(|k| k.enter("KeInitializeEvent", DISPATCH_LEVEL));
-    // SAFETY: the caller passes its own, writable KEVENT.
-    let event = unsafe { &mut *event };
-    event.Header.Type = u8::try_from(kind).unwrap_or(0);
-    event.Header.SignalState = i32::from(state != 0);
-    event.Header.WaitListHead = [core::ptr::null_mut(); 2];
+    super::pool::as_kernel(|| {
+        with(|k| k.enter("KeInitializeEvent", DISPATCH_LEVEL));
+        // SAFETY: the caller passes its own, writable KEVENT.
+        let event = unsafe { &mut *event };
+        event.Header.Type = u8::try_from(kind).unwrap_or(0);
+        event.Header.SignalState = i32::from(state != 0);
+        event.Header.WaitListHead = [core::ptr::null_mut(); 2];
+    });
 }
 
 /// `KeSetEvent`: returns the previous state.
@@ -264,10 +268,12 @@ pub unsafe extern "C" fn KeInitializeEvent(event: *mut KEVENT, kind: i32, state:
 /// `event` points to an initialized `KEVENT`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn KeSetEvent(event: *mut KEVENT, _increment: i32, _wait: u8) -> i32 {
-    with(|k| k.enter("KeSetEvent", DISPATCH_LEVEL));
-    // SAFETY: the caller passes an initialized event it keeps alive across the call.
-    let header = unsafe { &mut (*event).Header };
-    core::mem::replace(&mut header.SignalState, 1)
+    super::pool::as_kernel(|| {
+        with(|k| k.enter("KeSetEvent", DISPATCH_LEVEL));
+        // SAFETY: the caller passes an initialized event it keeps alive across the call.
+        let header = unsafe { &mut (*event).Header };
+        core::mem::replace(&mut header.SignalState, 1)
+    })
 }
 
 /// `KeClearEvent`.
@@ -276,9 +282,11 @@ pub unsafe extern "C" fn KeSetEvent(event: *mut KEVENT, _increment: i32, _wait: 
 /// `event` points to an initialized `KEVENT`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn KeClearEvent(event: *mut KEVENT) {
-    with(|k| k.enter("KeClearEvent", DISPATCH_LEVEL));
-    // SAFETY: as for KeSetEvent.
-    unsafe { (*event).Header.SignalState = 0 };
+    super::pool::as_kernel(|| {
+        with(|k| k.enter("KeClearEvent", DISPATCH_LEVEL));
+        // SAFETY: as for KeSetEvent.
+        unsafe { (*event).Header.SignalState = 0 };
+    });
 }
 
 /// `KeWaitForSingleObject` on an event. While it is not signalled the other processors run:
@@ -296,37 +304,39 @@ pub unsafe extern "C" fn KeWaitForSingleObject(
     _alertable: u8,
     timeout: *mut i64,
 ) -> i32 {
-    let event = object.cast::<KEVENT>();
-    with(|k| k.enter("KeWaitForSingleObject", PASSIVE_LEVEL));
-    super::machine::run_waiting_threads();
-    loop {
-        // SAFETY: the caller keeps the event alive while it waits on it.
-        let header = unsafe { &mut (*event).Header };
-        if header.SignalState != 0 {
-            if header.Type == 1 {
-                header.SignalState = 0;
+    super::pool::as_kernel(|| {
+        let event = object.cast::<KEVENT>();
+        with(|k| k.enter("KeWaitForSingleObject", PASSIVE_LEVEL));
+        super::machine::run_waiting_threads();
+        loop {
+            // SAFETY: the caller keeps the event alive while it waits on it.
+            let header = unsafe { &mut (*event).Header };
+            if header.SignalState != 0 {
+                if header.Type == 1 {
+                    header.SignalState = 0;
+                }
+                return STATUS_SUCCESS;
             }
-            return STATUS_SUCCESS;
-        }
-        if !super::machine::run_other_processor() {
-            if timeout.is_null() {
-                with(|k| {
-                    k.report(Violation::UnloadIncomplete {
-                        detail: "an infinite wait that nothing can satisfy".to_owned(),
+            if !super::machine::run_other_processor() {
+                if timeout.is_null() {
+                    with(|k| {
+                        k.report(Violation::UnloadIncomplete {
+                            detail: "an infinite wait that nothing can satisfy".to_owned(),
+                        });
                     });
-                });
-            }
-            // SAFETY: a non-null timeout points to the caller's LARGE_INTEGER.
-            let relative = if timeout.is_null() {
-                0
-            } else {
+                }
                 // SAFETY: a non-null timeout points to the caller's LARGE_INTEGER.
-                unsafe { *timeout }
-            };
-            super::machine::advance_clock(relative.unsigned_abs());
-            return STATUS_TIMEOUT;
+                let relative = if timeout.is_null() {
+                    0
+                } else {
+                    // SAFETY: a non-null timeout points to the caller's LARGE_INTEGER.
+                    unsafe { *timeout }
+                };
+                super::machine::advance_clock(relative.unsigned_abs());
+                return STATUS_TIMEOUT;
+            }
         }
-    }
+    })
 }
 
 // ---- UUIDs and debug output ------------------------------------------------------------------
@@ -337,38 +347,40 @@ pub unsafe extern "C" fn KeWaitForSingleObject(
 /// `uuid` points to a writable GUID.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ExUuidCreate(uuid: *mut GUID) -> i32 {
-    let value = with(|k| {
-        k.enter("ExUuidCreate", PASSIVE_LEVEL);
-        if k.fails("ExUuidCreate") {
-            return None;
-        }
-        let bits =
-            u128::from(k.random_below(u64::MAX)) << 64 | u128::from(k.random_below(u64::MAX));
-        Some(bits)
-    });
-    let Some(bits) = value else {
-        // RPC_S_UUID_NO_ADDRESS is a warning; the documented failure is an NTSTATUS error.
-        return STATUS_INSUFFICIENT_RESOURCES;
-    };
-    let bytes = bits.to_le_bytes();
-    let guid = GUID {
-        Data1: u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
-        Data2: u16::from_le_bytes([bytes[4], bytes[5]]),
-        Data3: (u16::from_le_bytes([bytes[6], bytes[7]]) & 0x0FFF) | 0x4000,
-        Data4: [
-            (bytes[8] & 0x3F) | 0x80,
-            bytes[9],
-            bytes[10],
-            bytes[11],
-            bytes[12],
-            bytes[13],
-            bytes[14],
-            bytes[15],
-        ],
-    };
-    // SAFETY: the caller passes a writable GUID.
-    unsafe { uuid.write(guid) };
-    STATUS_SUCCESS
+    super::pool::as_kernel(|| {
+        let value = with(|k| {
+            k.enter("ExUuidCreate", PASSIVE_LEVEL);
+            if k.fails("ExUuidCreate") {
+                return None;
+            }
+            let bits =
+                u128::from(k.random_below(u64::MAX)) << 64 | u128::from(k.random_below(u64::MAX));
+            Some(bits)
+        });
+        let Some(bits) = value else {
+            // RPC_S_UUID_NO_ADDRESS is a warning; the documented failure is an NTSTATUS error.
+            return STATUS_INSUFFICIENT_RESOURCES;
+        };
+        let bytes = bits.to_le_bytes();
+        let guid = GUID {
+            Data1: u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            Data2: u16::from_le_bytes([bytes[4], bytes[5]]),
+            Data3: (u16::from_le_bytes([bytes[6], bytes[7]]) & 0x0FFF) | 0x4000,
+            Data4: [
+                (bytes[8] & 0x3F) | 0x80,
+                bytes[9],
+                bytes[10],
+                bytes[11],
+                bytes[12],
+                bytes[13],
+                bytes[14],
+                bytes[15],
+            ],
+        };
+        // SAFETY: the caller passes a writable GUID.
+        unsafe { uuid.write(guid) };
+        STATUS_SUCCESS
+    })
 }
 
 /// Where the C `DbgPrintEx` (kernel/dbgprint.c, which formats the variadic arguments) hands
@@ -382,15 +394,17 @@ pub unsafe extern "C" fn ferrofilter_sim_debug_print(
     level: u32,
     text: *const c_char,
 ) {
-    // SAFETY: the C side passes its NUL-terminated buffer.
-    let text = unsafe { core::ffi::CStr::from_ptr(text) }
-        .to_string_lossy()
-        .trim_end()
-        .to_owned();
-    with(|k| {
-        if k.keep_log {
-            k.log.push(format!("[{component}:{level}] {text}"));
-        }
+    super::pool::as_kernel(|| {
+        // SAFETY: the C side passes its NUL-terminated buffer.
+        let text = unsafe { core::ffi::CStr::from_ptr(text) }
+            .to_string_lossy()
+            .trim_end()
+            .to_owned();
+        with(|k| {
+            if k.keep_log {
+                k.log.push(format!("[{component}:{level}] {text}"));
+            }
+        });
     });
 }
 
@@ -459,39 +473,41 @@ pub unsafe extern "C" fn ObReferenceObjectByHandle(
     object: *mut *mut c_void,
     _handle_information: *mut c_void,
 ) -> i32 {
-    let result = with(|k| {
-        k.enter("ObReferenceObjectByHandle", PASSIVE_LEVEL);
-        if k.fails("ObReferenceObjectByHandle") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+    super::pool::as_kernel(|| {
+        let result = with(|k| {
+            k.enter("ObReferenceObjectByHandle", PASSIVE_LEVEL);
+            if k.fails("ObReferenceObjectByHandle") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let value = handle as u64;
+            // Kernel handles have the top bit set; user mode may not name them.
+            if access_mode == USER_MODE && value >> 63 != 0 {
+                return Err(STATUS_INVALID_HANDLE);
+            }
+            let entry = k.io.handle(value).ok_or(STATUS_INVALID_HANDLE)?;
+            if !object_type.is_null() && object_type as usize != file_object_type() {
+                return Err(STATUS_OBJECT_TYPE_MISMATCH);
+            }
+            let wanted = map_generic(desired_access);
+            if access_mode == USER_MODE && wanted & !entry.granted != 0 {
+                return Err(STATUS_ACCESS_DENIED);
+            }
+            let file =
+                k.io.files
+                    .get_mut(&entry.file)
+                    .ok_or(STATUS_INVALID_HANDLE)?;
+            file.refs += 1;
+            Ok(entry.file)
+        });
+        match result {
+            Ok(address) => {
+                // SAFETY: the caller passes a writable out pointer.
+                unsafe { object.write(address as *mut c_void) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
         }
-        let value = handle as u64;
-        // Kernel handles have the top bit set; user mode may not name them.
-        if access_mode == USER_MODE && value >> 63 != 0 {
-            return Err(STATUS_INVALID_HANDLE);
-        }
-        let entry = k.io.handle(value).ok_or(STATUS_INVALID_HANDLE)?;
-        if !object_type.is_null() && object_type as usize != file_object_type() {
-            return Err(STATUS_OBJECT_TYPE_MISMATCH);
-        }
-        let wanted = map_generic(desired_access);
-        if access_mode == USER_MODE && wanted & !entry.granted != 0 {
-            return Err(STATUS_ACCESS_DENIED);
-        }
-        let file =
-            k.io.files
-                .get_mut(&entry.file)
-                .ok_or(STATUS_INVALID_HANDLE)?;
-        file.refs += 1;
-        Ok(entry.file)
-    });
-    match result {
-        Ok(address) => {
-            // SAFETY: the caller passes a writable out pointer.
-            unsafe { object.write(address as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    })
 }
 
 /// `ObfDereferenceObject` (file objects are the only objects the driver references).
@@ -500,22 +516,24 @@ pub unsafe extern "C" fn ObReferenceObjectByHandle(
 /// `object` is an object the caller holds a reference on.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ObfDereferenceObject(object: *mut c_void) -> isize {
-    let left = with(|k| {
-        k.enter("ObfDereferenceObject", DISPATCH_LEVEL);
-        if let Some(left) = k.io.dereference(object as usize) {
-            isize::try_from(left).unwrap_or(isize::MAX)
-        } else {
-            {
-                k.report(Violation::ReferenceUnderflow {
-                    routine: "ObfDereferenceObject",
-                    handle: format!("{object:p}"),
-                });
-                0
+    super::pool::as_kernel(|| {
+        let left = with(|k| {
+            k.enter("ObfDereferenceObject", DISPATCH_LEVEL);
+            if let Some(left) = k.io.dereference(object as usize) {
+                isize::try_from(left).unwrap_or(isize::MAX)
+            } else {
+                {
+                    k.report(Violation::ReferenceUnderflow {
+                        routine: "ObfDereferenceObject",
+                        handle: format!("{object:p}"),
+                    });
+                    0
+                }
             }
-        }
-    });
-    super::machine::after_dereference();
-    left
+        });
+        super::machine::after_dereference();
+        left
+    })
 }
 
 // ---- files by name -------------------------------------------------------------------------------
@@ -549,58 +567,61 @@ pub unsafe extern "C" fn ZwCreateFile(
     _ea_buffer: *mut c_void,
     _ea_length: u32,
 ) -> i32 {
-    // SAFETY: the caller passes valid object attributes with a name.
-    let attributes = unsafe { &*attributes };
-    let name: Vec<u16> = if attributes.ObjectName.is_null() {
-        Vec::new()
-    } else {
-        // SAFETY: as above.
-        let name = unsafe { &*attributes.ObjectName };
-        // SAFETY: the name's buffer holds Length bytes.
-        unsafe { core::slice::from_raw_parts(name.Buffer, usize::from(name.Length) / 2) }.to_vec()
-    };
-    let flags = attributes.Attributes;
-    let opened = with(|k| {
-        k.enter("ZwCreateFile", PASSIVE_LEVEL);
-        if flags & OBJ_KERNEL_HANDLE == 0 {
-            k.report(Violation::BadArgument {
+    super::pool::as_kernel(|| {
+        // SAFETY: the caller passes valid object attributes with a name.
+        let attributes = unsafe { &*attributes };
+        let name: Vec<u16> = if attributes.ObjectName.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: as above.
+            let name = unsafe { &*attributes.ObjectName };
+            // SAFETY: the name's buffer holds Length bytes.
+            unsafe { core::slice::from_raw_parts(name.Buffer, usize::from(name.Length) / 2) }
+                .to_vec()
+        };
+        let flags = attributes.Attributes;
+        let opened = with(|k| {
+            k.enter("ZwCreateFile", PASSIVE_LEVEL);
+            if flags & OBJ_KERNEL_HANDLE == 0 {
+                k.report(Violation::BadArgument {
                 routine: "ZwCreateFile",
                 detail:
                     "a driver's handle without OBJ_KERNEL_HANDLE lands in the caller's handle table"
                         .to_owned(),
             });
-        }
-        let pipe = k.io.pipes.iter().find(|p| p.name == name).cloned();
-        let Some(pipe) = pipe else {
-            return Err(STATUS_OBJECT_NAME_NOT_FOUND);
+            }
+            let pipe = k.io.pipes.iter().find(|p| p.name == name).cloned();
+            let Some(pipe) = pipe else {
+                return Err(STATUS_OBJECT_NAME_NOT_FOUND);
+            };
+            if flags & OBJ_FORCE_ACCESS_CHECK != 0 && !pipe.caller_allowed {
+                return Err(STATUS_ACCESS_DENIED);
+            }
+            k.io.next_pipe_open += 1;
+            let id = k.io.next_pipe_open;
+            let file = k.io.create_file(FileKind::Other(id));
+            Ok(k.io.insert_kernel_handle(file, map_generic(desired_access)))
+        });
+        let status = match opened {
+            Ok(value) => {
+                // SAFETY: the caller's out pointer.
+                unsafe { handle.write(value as *mut c_void) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
         };
-        if flags & OBJ_FORCE_ACCESS_CHECK != 0 && !pipe.caller_allowed {
-            return Err(STATUS_ACCESS_DENIED);
+        if !io_status.is_null() {
+            // SAFETY: the caller's IO_STATUS_BLOCK.
+            unsafe {
+                io_status.write(IO_STATUS_BLOCK {
+                    Status: status,
+                    Reserved: 0,
+                    Information: 0,
+                });
+            }
         }
-        k.io.next_pipe_open += 1;
-        let id = k.io.next_pipe_open;
-        let file = k.io.create_file(FileKind::Other(id));
-        Ok(k.io.insert_kernel_handle(file, map_generic(desired_access)))
-    });
-    let status = match opened {
-        Ok(value) => {
-            // SAFETY: the caller's out pointer.
-            unsafe { handle.write(value as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    };
-    if !io_status.is_null() {
-        // SAFETY: the caller's IO_STATUS_BLOCK.
-        unsafe {
-            io_status.write(IO_STATUS_BLOCK {
-                Status: status,
-                Reserved: 0,
-                Information: 0,
-            });
-        }
-    }
-    status
+        status
+    })
 }
 
 /// `ZwClose` of a kernel handle.
@@ -609,16 +630,18 @@ pub unsafe extern "C" fn ZwCreateFile(
 /// A handle the caller opened.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ZwClose(handle: *mut c_void) -> i32 {
-    let status = with(|k| {
-        k.enter("ZwClose", PASSIVE_LEVEL);
-        let Some(file) = k.io.remove_handle(handle as u64) else {
-            return STATUS_INVALID_HANDLE;
-        };
-        let _ = k.io.dereference(file);
-        STATUS_SUCCESS
-    });
-    super::machine::after_dereference();
-    status
+    super::pool::as_kernel(|| {
+        let status = with(|k| {
+            k.enter("ZwClose", PASSIVE_LEVEL);
+            let Some(file) = k.io.remove_handle(handle as u64) else {
+                return STATUS_INVALID_HANDLE;
+            };
+            let _ = k.io.dereference(file);
+            STATUS_SUCCESS
+        });
+        super::machine::after_dereference();
+        status
+    })
 }
 
 /// `IoGetRelatedDeviceObject`: the top of the stack a file object was opened on.
@@ -627,24 +650,26 @@ pub unsafe extern "C" fn ZwClose(handle: *mut c_void) -> i32 {
 /// A referenced file object.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IoGetRelatedDeviceObject(file: *mut FILE_OBJECT) -> *mut DEVICE_OBJECT {
-    with(|k| {
-        k.enter("IoGetRelatedDeviceObject", DISPATCH_LEVEL);
-        if k.io.file(file as usize).is_none() {
-            k.report(Violation::UseAfterFree {
-                routine: "IoGetRelatedDeviceObject",
-                handle: format!("{file:p}"),
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("IoGetRelatedDeviceObject", DISPATCH_LEVEL);
+            if k.io.file(file as usize).is_none() {
+                k.report(Violation::UseAfterFree {
+                    routine: "IoGetRelatedDeviceObject",
+                    handle: format!("{file:p}"),
+                });
+                return core::ptr::null_mut();
+            }
+            let device = k.io.pipe_device.get_or_insert_with(|| {
+                // SAFETY: DEVICE_OBJECT is plain data; all-zero is valid.
+                let mut device: Box<DEVICE_OBJECT> = Box::new(unsafe { core::mem::zeroed() });
+                device.Type = 3;
+                device.StackSize = 1;
+                device.DeviceType = 0x11; // FILE_DEVICE_NAMED_PIPE
+                device
             });
-            return core::ptr::null_mut();
-        }
-        let device = k.io.pipe_device.get_or_insert_with(|| {
-            // SAFETY: DEVICE_OBJECT is plain data; all-zero is valid.
-            let mut device: Box<DEVICE_OBJECT> = Box::new(unsafe { core::mem::zeroed() });
-            device.Type = 3;
-            device.StackSize = 1;
-            device.DeviceType = 0x11; // FILE_DEVICE_NAMED_PIPE
-            device
-        });
-        core::ptr::from_mut(device.as_mut())
+            core::ptr::from_mut(device.as_mut())
+        })
     })
 }
 

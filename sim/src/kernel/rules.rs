@@ -231,6 +231,7 @@ pub struct FaultPlan {
 
 /// Every routine the kernel can fail, with what its failure means.
 pub const FALLIBLE: &[&str] = &[
+    super::pool::ROUTINE,
     "ExUuidCreate",
     "ObReferenceObjectByHandle",
     "FltRegisterFilter",

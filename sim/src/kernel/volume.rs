@@ -371,7 +371,9 @@ impl Operation {
         let mut context: *mut c_void = core::ptr::null_mut();
         // SAFETY: the filter's registered pre-operation callback with callback data, related
         // objects and a completion-context slot that live across the call.
-        let status = unsafe { pre(self.data(), &raw const objects, &raw mut context) };
+        let status = super::pool::into_driver(|| unsafe {
+            pre(self.data(), &raw const objects, &raw mut context)
+        });
         match status {
             PREOP_SUCCESS_WITH_CALLBACK => (post.map(|post| (post, context as usize)), None),
             PREOP_SUCCESS_NO_CALLBACK => (None, None),
@@ -402,7 +404,9 @@ impl Operation {
         let objects = related_objects(filter, volume, instance, file as *mut _);
         // SAFETY: the filter's post-operation callback for the operation its pre-operation
         // callback asked it for, with the context it returned, not draining.
-        let _ = unsafe { post(self.data(), &raw const objects, context as *mut c_void, 0) };
+        let _ = super::pool::into_driver(|| unsafe {
+            post(self.data(), &raw const objects, context as *mut c_void, 0)
+        });
     }
 }
 

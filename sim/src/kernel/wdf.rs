@@ -715,32 +715,35 @@ unsafe extern "C" fn WdfDriverCreate(
     config: *const WDF_DRIVER_CONFIG,
     driver: *mut *mut c_void,
 ) -> i32 {
-    // SAFETY: the driver passes its configuration.
-    let unload = unsafe { (*config).EvtDriverUnload };
-    let created = with(|k| {
-        k.enter("WdfDriverCreate", PASSIVE_LEVEL);
-        if k.fails("WdfDriverCreate") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        // SAFETY: the attributes are null or the driver's.
-        let (index, handle) = unsafe { k.wdf.create(Body::Driver { unload }, attributes, None) }?;
-        k.wdf.driver = Some(index);
-        Ok(handle)
-    });
-    match created {
-        Ok(handle) => {
-            // KMDF installs its own unload routine, which calls EvtDriverUnload.
-            // SAFETY: the driver object the sim passed to DriverEntry.
-            unsafe {
-                (*driver_object.cast::<super::layout::DRIVER_OBJECT>()).DriverUnload =
-                    Some(super::machine::kmdf_driver_unload);
+    super::pool::as_kernel(|| {
+        // SAFETY: the driver passes its configuration.
+        let unload = unsafe { (*config).EvtDriverUnload };
+        let created = with(|k| {
+            k.enter("WdfDriverCreate", PASSIVE_LEVEL);
+            if k.fails("WdfDriverCreate") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
             }
-            // SAFETY: the driver's out pointer.
-            unsafe { write_out(driver, handle as *mut c_void) };
-            STATUS_SUCCESS
+            // SAFETY: the attributes are null or the driver's.
+            let (index, handle) =
+                unsafe { k.wdf.create(Body::Driver { unload }, attributes, None) }?;
+            k.wdf.driver = Some(index);
+            Ok(handle)
+        });
+        match created {
+            Ok(handle) => {
+                // KMDF installs its own unload routine, which calls EvtDriverUnload.
+                // SAFETY: the driver object the sim passed to DriverEntry.
+                unsafe {
+                    (*driver_object.cast::<super::layout::DRIVER_OBJECT>()).DriverUnload =
+                        Some(super::machine::kmdf_driver_unload);
+                }
+                // SAFETY: the driver's out pointer.
+                unsafe { write_out(driver, handle as *mut c_void) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
         }
-        Err(status) => status,
-    }
+    })
 }
 
 unsafe extern "C" fn WdfControlDeviceInitAllocate(
@@ -748,24 +751,26 @@ unsafe extern "C" fn WdfControlDeviceInitAllocate(
     driver: *mut c_void,
     _sddl: *const UNICODE_STRING,
 ) -> *mut c_void {
-    with(|k| {
-        k.enter("WdfControlDeviceInitAllocate", PASSIVE_LEVEL);
-        resolve(k, "WdfControlDeviceInitAllocate", driver, "WDFDRIVER")?;
-        if k.fails("WdfControlDeviceInitAllocate") {
-            return None;
-        }
-        // SAFETY: null attributes.
-        let (_, handle) = unsafe {
-            k.wdf.create(
-                Body::DeviceInit(DeviceSetup::default()),
-                core::ptr::null(),
-                None,
-            )
-        }
-        .ok()?;
-        Some(handle as *mut c_void)
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfControlDeviceInitAllocate", PASSIVE_LEVEL);
+            resolve(k, "WdfControlDeviceInitAllocate", driver, "WDFDRIVER")?;
+            if k.fails("WdfControlDeviceInitAllocate") {
+                return None;
+            }
+            // SAFETY: null attributes.
+            let (_, handle) = unsafe {
+                k.wdf.create(
+                    Body::DeviceInit(DeviceSetup::default()),
+                    core::ptr::null(),
+                    None,
+                )
+            }
+            .ok()?;
+            Some(handle as *mut c_void)
+        })
+        .unwrap_or(core::ptr::null_mut())
     })
-    .unwrap_or(core::ptr::null_mut())
 }
 
 fn with_init(routine: &'static str, init: *mut c_void, f: impl FnOnce(&mut DeviceSetup)) {
@@ -783,14 +788,16 @@ fn with_init(routine: &'static str, init: *mut c_void, f: impl FnOnce(&mut Devic
 }
 
 unsafe extern "C" fn WdfDeviceInitFree(_globals: *mut WDF_DRIVER_GLOBALS, init: *mut c_void) {
-    let mut deferred = Vec::new();
-    with(|k| {
-        k.enter("WdfDeviceInitFree", PASSIVE_LEVEL);
-        if let Some(index) = resolve(k, "WdfDeviceInitFree", init, "PWDFDEVICE_INIT") {
-            k.wdf.delete(index, &mut deferred);
-        }
+    super::pool::as_kernel(|| {
+        let mut deferred = Vec::new();
+        with(|k| {
+            k.enter("WdfDeviceInitFree", PASSIVE_LEVEL);
+            if let Some(index) = resolve(k, "WdfDeviceInitFree", init, "PWDFDEVICE_INIT") {
+                k.wdf.delete(index, &mut deferred);
+            }
+        });
+        super::run_deferred(deferred);
     });
-    super::run_deferred(deferred);
 }
 
 unsafe extern "C" fn WdfDeviceInitAssignName(
@@ -798,12 +805,14 @@ unsafe extern "C" fn WdfDeviceInitAssignName(
     init: *mut c_void,
     name: *const UNICODE_STRING,
 ) -> i32 {
-    if with(|k| k.fails("WdfDeviceInitAssignName")) {
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
-    let named = !name.is_null();
-    with_init("WdfDeviceInitAssignName", init, |setup| setup.named = named);
-    STATUS_SUCCESS
+    super::pool::as_kernel(|| {
+        if with(|k| k.fails("WdfDeviceInitAssignName")) {
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
+        let named = !name.is_null();
+        with_init("WdfDeviceInitAssignName", init, |setup| setup.named = named);
+        STATUS_SUCCESS
+    })
 }
 
 unsafe extern "C" fn WdfDeviceInitSetFileObjectConfig(
@@ -812,26 +821,28 @@ unsafe extern "C" fn WdfDeviceInitSetFileObjectConfig(
     config: *const WDF_FILEOBJECT_CONFIG,
     attributes: *const WDF_OBJECT_ATTRIBUTES,
 ) {
-    // SAFETY: the driver passes its configuration; the framework copies it.
-    let config = unsafe { &*config };
-    let context = if attributes.is_null() {
-        None
-    } else {
-        // SAFETY: as above.
-        let info = unsafe { (*attributes).ContextTypeInfo };
-        // SAFETY: the type info is the driver's static.
-        (!info.is_null()).then(|| (info as usize, unsafe { (*info).ContextSize }))
-    };
-    let (create, cleanup, close) = (
-        config.EvtDeviceFileCreate,
-        config.EvtFileCleanup,
-        config.EvtFileClose,
-    );
-    with_init("WdfDeviceInitSetFileObjectConfig", init, |setup| {
-        setup.file_create = create;
-        setup.file_cleanup = cleanup;
-        setup.file_close = close;
-        setup.file_context = context;
+    super::pool::as_kernel(|| {
+        // SAFETY: the driver passes its configuration; the framework copies it.
+        let config = unsafe { &*config };
+        let context = if attributes.is_null() {
+            None
+        } else {
+            // SAFETY: as above.
+            let info = unsafe { (*attributes).ContextTypeInfo };
+            // SAFETY: the type info is the driver's static.
+            (!info.is_null()).then(|| (info as usize, unsafe { (*info).ContextSize }))
+        };
+        let (create, cleanup, close) = (
+            config.EvtDeviceFileCreate,
+            config.EvtFileCleanup,
+            config.EvtFileClose,
+        );
+        with_init("WdfDeviceInitSetFileObjectConfig", init, |setup| {
+            setup.file_create = create;
+            setup.file_cleanup = cleanup;
+            setup.file_close = close;
+            setup.file_context = context;
+        });
     });
 }
 
@@ -840,8 +851,10 @@ unsafe extern "C" fn WdfDeviceInitSetIoInCallerContextCallback(
     init: *mut c_void,
     callback: Option<InCallerContext>,
 ) {
-    with_init("WdfDeviceInitSetIoInCallerContextCallback", init, |setup| {
-        setup.in_caller_context = callback;
+    super::pool::as_kernel(|| {
+        with_init("WdfDeviceInitSetIoInCallerContextCallback", init, |setup| {
+            setup.in_caller_context = callback;
+        });
     });
 }
 
@@ -850,15 +863,17 @@ unsafe extern "C" fn WdfDeviceInitSetRequestAttributes(
     init: *mut c_void,
     attributes: *const WDF_OBJECT_ATTRIBUTES,
 ) {
-    // SAFETY: the driver passes its attributes; the framework copies them.
-    let attributes = unsafe { &*attributes };
-    let info = attributes.ContextTypeInfo;
-    // SAFETY: the type info is the driver's static.
-    let context = (!info.is_null()).then(|| (info as usize, unsafe { (*info).ContextSize }));
-    let cleanup = attributes.EvtCleanupCallback;
-    with_init("WdfDeviceInitSetRequestAttributes", init, |setup| {
-        setup.request_context = context;
-        setup.request_cleanup = cleanup;
+    super::pool::as_kernel(|| {
+        // SAFETY: the driver passes its attributes; the framework copies them.
+        let attributes = unsafe { &*attributes };
+        let info = attributes.ContextTypeInfo;
+        // SAFETY: the type info is the driver's static.
+        let context = (!info.is_null()).then(|| (info as usize, unsafe { (*info).ContextSize }));
+        let cleanup = attributes.EvtCleanupCallback;
+        with_init("WdfDeviceInitSetRequestAttributes", init, |setup| {
+            setup.request_context = context;
+            setup.request_cleanup = cleanup;
+        });
     });
 }
 
@@ -868,53 +883,55 @@ unsafe extern "C" fn WdfDeviceCreate(
     attributes: *const WDF_OBJECT_ATTRIBUTES,
     device: *mut *mut c_void,
 ) -> i32 {
-    // SAFETY: the driver passes the address of its init pointer.
-    let init_handle = unsafe { *init };
-    let mut deferred = Vec::new();
-    let created = with(|k| {
-        k.enter("WdfDeviceCreate", PASSIVE_LEVEL);
-        let index = resolve(k, "WdfDeviceCreate", init_handle, "PWDFDEVICE_INIT")
-            .ok_or(STATUS_INVALID_PARAMETER)?;
-        if k.fails("WdfDeviceCreate") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+    super::pool::as_kernel(|| {
+        // SAFETY: the driver passes the address of its init pointer.
+        let init_handle = unsafe { *init };
+        let mut deferred = Vec::new();
+        let created = with(|k| {
+            k.enter("WdfDeviceCreate", PASSIVE_LEVEL);
+            let index = resolve(k, "WdfDeviceCreate", init_handle, "PWDFDEVICE_INIT")
+                .ok_or(STATUS_INVALID_PARAMETER)?;
+            if k.fails("WdfDeviceCreate") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let setup = match &k.wdf.get(index).map(|object| &object.body) {
+                Some(Body::DeviceInit(setup)) => *setup,
+                _ => return Err(STATUS_INVALID_PARAMETER),
+            };
+            // SAFETY: DEVICE_OBJECT is plain data; all-zero is valid.
+            let mut device_object: Box<DEVICE_OBJECT> = Box::new(unsafe { core::mem::zeroed() });
+            device_object.Type = 3;
+            device_object.Size = u16::try_from(size_of::<DEVICE_OBJECT>()).unwrap_or(u16::MAX);
+            device_object.StackSize = 1;
+            device_object.DeviceType = 0x22; // FILE_DEVICE_UNKNOWN
+            device_object.Flags = 0x80; // DO_DEVICE_INITIALIZING
+            let body = Body::Device {
+                setup,
+                queue: None,
+                device_object,
+                finished: None,
+                linked: false,
+            };
+            let driver = k.wdf.driver;
+            // SAFETY: the attributes are null or the driver's.
+            let (device_index, handle) = unsafe { k.wdf.create(body, attributes, driver) }?;
+            k.wdf.device = Some(device_index);
+            // The framework owns the init structure from here on.
+            k.wdf.delete(index, &mut deferred);
+            Ok(handle)
+        });
+        super::run_deferred(deferred);
+        match created {
+            Ok(handle) => {
+                // SAFETY: the driver's pointers, as above.
+                unsafe { init.write(core::ptr::null_mut()) };
+                // SAFETY: as above.
+                unsafe { write_out(device, handle as *mut c_void) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
         }
-        let setup = match &k.wdf.get(index).map(|object| &object.body) {
-            Some(Body::DeviceInit(setup)) => *setup,
-            _ => return Err(STATUS_INVALID_PARAMETER),
-        };
-        // SAFETY: DEVICE_OBJECT is plain data; all-zero is valid.
-        let mut device_object: Box<DEVICE_OBJECT> = Box::new(unsafe { core::mem::zeroed() });
-        device_object.Type = 3;
-        device_object.Size = u16::try_from(size_of::<DEVICE_OBJECT>()).unwrap_or(u16::MAX);
-        device_object.StackSize = 1;
-        device_object.DeviceType = 0x22; // FILE_DEVICE_UNKNOWN
-        device_object.Flags = 0x80; // DO_DEVICE_INITIALIZING
-        let body = Body::Device {
-            setup,
-            queue: None,
-            device_object,
-            finished: None,
-            linked: false,
-        };
-        let driver = k.wdf.driver;
-        // SAFETY: the attributes are null or the driver's.
-        let (device_index, handle) = unsafe { k.wdf.create(body, attributes, driver) }?;
-        k.wdf.device = Some(device_index);
-        // The framework owns the init structure from here on.
-        k.wdf.delete(index, &mut deferred);
-        Ok(handle)
-    });
-    super::run_deferred(deferred);
-    match created {
-        Ok(handle) => {
-            // SAFETY: the driver's pointers, as above.
-            unsafe { init.write(core::ptr::null_mut()) };
-            // SAFETY: as above.
-            unsafe { write_out(device, handle as *mut c_void) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    })
 }
 
 unsafe extern "C" fn WdfDeviceCreateSymbolicLink(
@@ -922,22 +939,24 @@ unsafe extern "C" fn WdfDeviceCreateSymbolicLink(
     device: *mut c_void,
     _name: *const UNICODE_STRING,
 ) -> i32 {
-    with(|k| {
-        k.enter("WdfDeviceCreateSymbolicLink", PASSIVE_LEVEL);
-        let Some(index) = resolve(k, "WdfDeviceCreateSymbolicLink", device, "WDFDEVICE") else {
-            return STATUS_INVALID_PARAMETER;
-        };
-        if k.fails("WdfDeviceCreateSymbolicLink") {
-            return STATUS_INSUFFICIENT_RESOURCES;
-        }
-        if let Some(Object {
-            body: Body::Device { linked, .. },
-            ..
-        }) = k.wdf.get_mut(index)
-        {
-            *linked = true;
-        }
-        STATUS_SUCCESS
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfDeviceCreateSymbolicLink", PASSIVE_LEVEL);
+            let Some(index) = resolve(k, "WdfDeviceCreateSymbolicLink", device, "WDFDEVICE") else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            if k.fails("WdfDeviceCreateSymbolicLink") {
+                return STATUS_INSUFFICIENT_RESOURCES;
+            }
+            if let Some(Object {
+                body: Body::Device { linked, .. },
+                ..
+            }) = k.wdf.get_mut(index)
+            {
+                *linked = true;
+            }
+            STATUS_SUCCESS
+        })
     })
 }
 
@@ -945,22 +964,24 @@ unsafe extern "C" fn WdfControlFinishInitializing(
     _globals: *mut WDF_DRIVER_GLOBALS,
     device: *mut c_void,
 ) {
-    with(|k| {
-        k.enter("WdfControlFinishInitializing", DISPATCH_LEVEL);
-        if let Some(index) = resolve(k, "WdfControlFinishInitializing", device, "WDFDEVICE")
-            && let Some(Object {
-                body:
-                    Body::Device {
-                        device_object,
-                        finished,
-                        ..
-                    },
-                ..
-            }) = k.wdf.get_mut(index)
-        {
-            device_object.Flags &= !0x80;
-            *finished = Some(device_object.StackSize);
-        }
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfControlFinishInitializing", DISPATCH_LEVEL);
+            if let Some(index) = resolve(k, "WdfControlFinishInitializing", device, "WDFDEVICE")
+                && let Some(Object {
+                    body:
+                        Body::Device {
+                            device_object,
+                            finished,
+                            ..
+                        },
+                    ..
+                }) = k.wdf.get_mut(index)
+            {
+                device_object.Flags &= !0x80;
+                *finished = Some(device_object.StackSize);
+            }
+        });
     });
 }
 
@@ -968,35 +989,39 @@ unsafe extern "C" fn WdfDeviceWdmGetDeviceObject(
     _globals: *mut WDF_DRIVER_GLOBALS,
     device: *mut c_void,
 ) -> *mut DEVICE_OBJECT {
-    with(|k| {
-        k.enter("WdfDeviceWdmGetDeviceObject", DISPATCH_LEVEL);
-        let index = resolve(k, "WdfDeviceWdmGetDeviceObject", device, "WDFDEVICE")?;
-        match k.wdf.get_mut(index) {
-            Some(Object {
-                body: Body::Device { device_object, .. },
-                ..
-            }) => Some(core::ptr::from_mut(device_object.as_mut())),
-            _ => None,
-        }
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfDeviceWdmGetDeviceObject", DISPATCH_LEVEL);
+            let index = resolve(k, "WdfDeviceWdmGetDeviceObject", device, "WDFDEVICE")?;
+            match k.wdf.get_mut(index) {
+                Some(Object {
+                    body: Body::Device { device_object, .. },
+                    ..
+                }) => Some(core::ptr::from_mut(device_object.as_mut())),
+                _ => None,
+            }
+        })
+        .unwrap_or(core::ptr::null_mut())
     })
-    .unwrap_or(core::ptr::null_mut())
 }
 
 unsafe extern "C" fn WdfDeviceGetDefaultQueue(
     _globals: *mut WDF_DRIVER_GLOBALS,
     device: *mut c_void,
 ) -> *mut c_void {
-    with(|k| {
-        k.enter("WdfDeviceGetDefaultQueue", DISPATCH_LEVEL);
-        let index = resolve(k, "WdfDeviceGetDefaultQueue", device, "WDFDEVICE")?;
-        match k.wdf.get(index).map(|object| &object.body) {
-            Some(Body::Device {
-                queue: Some(queue), ..
-            }) => Some(k.wdf.handle(*queue) as *mut c_void),
-            _ => None,
-        }
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfDeviceGetDefaultQueue", DISPATCH_LEVEL);
+            let index = resolve(k, "WdfDeviceGetDefaultQueue", device, "WDFDEVICE")?;
+            match k.wdf.get(index).map(|object| &object.body) {
+                Some(Body::Device {
+                    queue: Some(queue), ..
+                }) => Some(k.wdf.handle(*queue) as *mut c_void),
+                _ => None,
+            }
+        })
+        .unwrap_or(core::ptr::null_mut())
     })
-    .unwrap_or(core::ptr::null_mut())
 }
 
 unsafe extern "C" fn WdfIoQueueCreate(
@@ -1006,37 +1031,39 @@ unsafe extern "C" fn WdfIoQueueCreate(
     attributes: *const WDF_OBJECT_ATTRIBUTES,
     queue: *mut *mut c_void,
 ) -> i32 {
-    // SAFETY: the driver passes its configuration; the framework copies it.
-    let device_control = unsafe { (*config).EvtIoDeviceControl };
-    // SAFETY: as above.
-    let default = unsafe { (*config).DefaultQueue } != 0;
-    let created = with(|k| {
-        k.enter("WdfIoQueueCreate", DISPATCH_LEVEL);
-        let device_index =
-            resolve(k, "WdfIoQueueCreate", device, "WDFDEVICE").ok_or(STATUS_INVALID_PARAMETER)?;
-        if k.fails("WdfIoQueueCreate") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        let body = Body::Queue {
-            device: device_index,
-            stopped: false,
-            device_control,
-            waiting: VecDeque::new(),
-        };
-        // SAFETY: the attributes are null or the driver's.
-        let (index, handle) = unsafe { k.wdf.create(body, attributes, Some(device_index)) }?;
-        if default
-            && let Some(Object {
-                body: Body::Device { queue, .. },
-                ..
-            }) = k.wdf.get_mut(device_index)
-        {
-            *queue = Some(index);
-        }
-        Ok(handle)
-    });
-    // SAFETY: the driver's out pointer.
-    unsafe { out_handle(created, queue) }
+    super::pool::as_kernel(|| {
+        // SAFETY: the driver passes its configuration; the framework copies it.
+        let device_control = unsafe { (*config).EvtIoDeviceControl };
+        // SAFETY: as above.
+        let default = unsafe { (*config).DefaultQueue } != 0;
+        let created = with(|k| {
+            k.enter("WdfIoQueueCreate", DISPATCH_LEVEL);
+            let device_index = resolve(k, "WdfIoQueueCreate", device, "WDFDEVICE")
+                .ok_or(STATUS_INVALID_PARAMETER)?;
+            if k.fails("WdfIoQueueCreate") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let body = Body::Queue {
+                device: device_index,
+                stopped: false,
+                device_control,
+                waiting: VecDeque::new(),
+            };
+            // SAFETY: the attributes are null or the driver's.
+            let (index, handle) = unsafe { k.wdf.create(body, attributes, Some(device_index)) }?;
+            if default
+                && let Some(Object {
+                    body: Body::Device { queue, .. },
+                    ..
+                }) = k.wdf.get_mut(device_index)
+            {
+                *queue = Some(index);
+            }
+            Ok(handle)
+        });
+        // SAFETY: the driver's out pointer.
+        unsafe { out_handle(created, queue) }
+    })
 }
 
 fn queue_device(routine: &'static str, queue: *mut c_void) -> *mut c_void {
@@ -1055,7 +1082,7 @@ unsafe extern "C" fn WdfIoQueueGetDevice(
     _globals: *mut WDF_DRIVER_GLOBALS,
     queue: *mut c_void,
 ) -> *mut c_void {
-    queue_device("WdfIoQueueGetDevice", queue)
+    super::pool::as_kernel(|| queue_device("WdfIoQueueGetDevice", queue))
 }
 
 fn set_queue_stopped(routine: &'static str, queue: *mut c_void, value: bool) -> Vec<u32> {
@@ -1086,14 +1113,18 @@ unsafe extern "C" fn WdfIoQueueStop(
     _callback: super::layout::RawFn,
     _context: *mut c_void,
 ) {
-    let _ = set_queue_stopped("WdfIoQueueStop", queue, true);
+    super::pool::as_kernel(|| {
+        let _ = set_queue_stopped("WdfIoQueueStop", queue, true);
+    });
 }
 
 unsafe extern "C" fn WdfIoQueueStart(_globals: *mut WDF_DRIVER_GLOBALS, queue: *mut c_void) {
-    let waiting = set_queue_stopped("WdfIoQueueStart", queue, false);
-    for request in waiting {
-        super::machine::dispatch_to_queue(request);
-    }
+    super::pool::as_kernel(|| {
+        let waiting = set_queue_stopped("WdfIoQueueStart", queue, false);
+        for request in waiting {
+            super::machine::dispatch_to_queue(request);
+        }
+    });
 }
 
 unsafe extern "C" fn WdfDeviceEnqueueRequest(
@@ -1101,39 +1132,43 @@ unsafe extern "C" fn WdfDeviceEnqueueRequest(
     device: *mut c_void,
     request: *mut c_void,
 ) -> i32 {
-    let queued = with(|k| {
-        k.enter("WdfDeviceEnqueueRequest", DISPATCH_LEVEL);
-        resolve(k, "WdfDeviceEnqueueRequest", device, "WDFDEVICE")
-            .ok_or(STATUS_INVALID_PARAMETER)?;
-        let index = resolve(k, "WdfDeviceEnqueueRequest", request, "WDFREQUEST")
-            .ok_or(STATUS_INVALID_PARAMETER)?;
-        if k.fails("WdfDeviceEnqueueRequest") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+    super::pool::as_kernel(|| {
+        let queued = with(|k| {
+            k.enter("WdfDeviceEnqueueRequest", DISPATCH_LEVEL);
+            resolve(k, "WdfDeviceEnqueueRequest", device, "WDFDEVICE")
+                .ok_or(STATUS_INVALID_PARAMETER)?;
+            let index = resolve(k, "WdfDeviceEnqueueRequest", request, "WDFREQUEST")
+                .ok_or(STATUS_INVALID_PARAMETER)?;
+            if k.fails("WdfDeviceEnqueueRequest") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            Ok(index)
+        });
+        match queued {
+            Ok(index) => {
+                super::machine::enqueued(index);
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
         }
-        Ok(index)
-    });
-    match queued {
-        Ok(index) => {
-            super::machine::enqueued(index);
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    })
 }
 
 unsafe extern "C" fn WdfFileObjectGetDevice(
     _globals: *mut WDF_DRIVER_GLOBALS,
     file: *mut c_void,
 ) -> *mut c_void {
-    with(|k| {
-        k.enter("WdfFileObjectGetDevice", DISPATCH_LEVEL);
-        let index = resolve(k, "WdfFileObjectGetDevice", file, "WDFFILEOBJECT")?;
-        match k.wdf.get(index).map(|object| &object.body) {
-            Some(Body::File { device, .. }) => Some(k.wdf.handle(*device) as *mut c_void),
-            _ => None,
-        }
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfFileObjectGetDevice", DISPATCH_LEVEL);
+            let index = resolve(k, "WdfFileObjectGetDevice", file, "WDFFILEOBJECT")?;
+            match k.wdf.get(index).map(|object| &object.body) {
+                Some(Body::File { device, .. }) => Some(k.wdf.handle(*device) as *mut c_void),
+                _ => None,
+            }
+        })
+        .unwrap_or(core::ptr::null_mut())
     })
-    .unwrap_or(core::ptr::null_mut())
 }
 
 // ---- objects ------------------------------------------------------------------------------------
@@ -1143,18 +1178,20 @@ unsafe extern "C" fn WdfObjectGetTypedContextWorker(
     handle: *mut c_void,
     type_info: *const WDF_OBJECT_CONTEXT_TYPE_INFO,
 ) -> *mut c_void {
-    with(|k| {
-        k.enter("WdfObjectGetTypedContextWorker", DISPATCH_LEVEL);
-        let Some(index) = k.wdf.index(handle as usize) else {
-            k.report(Violation::UseAfterFree {
-                routine: "WdfObjectGetTypedContextWorker",
-                handle: format!("{handle:p}"),
-            });
-            return core::ptr::null_mut();
-        };
-        k.wdf
-            .context(index, type_info as usize)
-            .map_or(core::ptr::null_mut(), |address| address as *mut c_void)
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfObjectGetTypedContextWorker", DISPATCH_LEVEL);
+            let Some(index) = k.wdf.index(handle as usize) else {
+                k.report(Violation::UseAfterFree {
+                    routine: "WdfObjectGetTypedContextWorker",
+                    handle: format!("{handle:p}"),
+                });
+                return core::ptr::null_mut();
+            };
+            k.wdf
+                .context(index, type_info as usize)
+                .map_or(core::ptr::null_mut(), |address| address as *mut c_void)
+        })
     })
 }
 
@@ -1165,19 +1202,21 @@ unsafe extern "C" fn WdfObjectReferenceActual(
     _line: i32,
     _file: *const i8,
 ) {
-    with(|k| {
-        k.enter("WdfObjectReferenceActual", DISPATCH_LEVEL);
-        match k.wdf.index(handle as usize) {
-            Some(index) => {
-                if let Some(object) = k.wdf.get_mut(index) {
-                    object.refs += 1;
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfObjectReferenceActual", DISPATCH_LEVEL);
+            match k.wdf.index(handle as usize) {
+                Some(index) => {
+                    if let Some(object) = k.wdf.get_mut(index) {
+                        object.refs += 1;
+                    }
                 }
+                None => k.report(Violation::UseAfterFree {
+                    routine: "WdfObjectReferenceActual",
+                    handle: format!("{handle:p}"),
+                }),
             }
-            None => k.report(Violation::UseAfterFree {
-                routine: "WdfObjectReferenceActual",
-                handle: format!("{handle:p}"),
-            }),
-        }
+        });
     });
 }
 
@@ -1188,55 +1227,60 @@ unsafe extern "C" fn WdfObjectDereferenceActual(
     _line: i32,
     _file: *const i8,
 ) {
-    let mut deferred = Vec::new();
-    with(|k| {
-        k.enter("WdfObjectDereferenceActual", DISPATCH_LEVEL);
-        let Some(index) = k.wdf.index(handle as usize) else {
-            k.report(Violation::UseAfterFree {
-                routine: "WdfObjectDereferenceActual",
-                handle: format!("{handle:p}"),
-            });
-            return;
-        };
-        let refs = k.wdf.get(index).map_or(0, |object| object.refs);
-        if refs <= 1 && !k.wdf.get(index).is_some_and(|object| object.deleted) {
-            k.report(Violation::ReferenceUnderflow {
-                routine: "WdfObjectDereferenceActual",
-                handle: format!("{handle:p}"),
-            });
-            return;
-        }
-        k.wdf.release(index, &mut deferred);
+    super::pool::as_kernel(|| {
+        let mut deferred = Vec::new();
+        with(|k| {
+            k.enter("WdfObjectDereferenceActual", DISPATCH_LEVEL);
+            let Some(index) = k.wdf.index(handle as usize) else {
+                k.report(Violation::UseAfterFree {
+                    routine: "WdfObjectDereferenceActual",
+                    handle: format!("{handle:p}"),
+                });
+                return;
+            };
+            let refs = k.wdf.get(index).map_or(0, |object| object.refs);
+            if refs <= 1 && !k.wdf.get(index).is_some_and(|object| object.deleted) {
+                k.report(Violation::ReferenceUnderflow {
+                    routine: "WdfObjectDereferenceActual",
+                    handle: format!("{handle:p}"),
+                });
+                return;
+            }
+            k.wdf.release(index, &mut deferred);
+        });
+        super::run_deferred(deferred);
     });
-    super::run_deferred(deferred);
 }
 
 unsafe extern "C" fn WdfObjectDelete(_globals: *mut WDF_DRIVER_GLOBALS, handle: *mut c_void) {
-    let mut deferred = Vec::new();
-    with(|k| {
-        k.enter("WdfObjectDelete", DISPATCH_LEVEL);
-        let Some(index) = k.wdf.index(handle as usize) else {
-            k.report(Violation::UseAfterFree {
-                routine: "WdfObjectDelete",
-                handle: format!("{handle:p}"),
-            });
-            return;
-        };
-        if let Some(Object {
-            body: Body::Request(data),
-            ..
-        }) = k.wdf.get(index)
-            && !data.created
-        {
-            k.report(Violation::BadArgument {
-                routine: "WdfObjectDelete",
-                detail: "a request the framework delivered is completed, not deleted".to_owned(),
-            });
-            return;
-        }
-        k.wdf.delete(index, &mut deferred);
+    super::pool::as_kernel(|| {
+        let mut deferred = Vec::new();
+        with(|k| {
+            k.enter("WdfObjectDelete", DISPATCH_LEVEL);
+            let Some(index) = k.wdf.index(handle as usize) else {
+                k.report(Violation::UseAfterFree {
+                    routine: "WdfObjectDelete",
+                    handle: format!("{handle:p}"),
+                });
+                return;
+            };
+            if let Some(Object {
+                body: Body::Request(data),
+                ..
+            }) = k.wdf.get(index)
+                && !data.created
+            {
+                k.report(Violation::BadArgument {
+                    routine: "WdfObjectDelete",
+                    detail: "a request the framework delivered is completed, not deleted"
+                        .to_owned(),
+                });
+                return;
+            }
+            k.wdf.delete(index, &mut deferred);
+        });
+        super::run_deferred(deferred);
     });
-    super::run_deferred(deferred);
 }
 
 // ---- spin locks ---------------------------------------------------------------------------------
@@ -1246,59 +1290,65 @@ unsafe extern "C" fn WdfSpinLockCreate(
     attributes: *const WDF_OBJECT_ATTRIBUTES,
     lock: *mut *mut c_void,
 ) -> i32 {
-    let created = with(|k| {
-        k.enter("WdfSpinLockCreate", DISPATCH_LEVEL);
-        if k.fails("WdfSpinLockCreate") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        let driver = k.wdf.driver;
-        // SAFETY: the attributes are null or the driver's.
-        unsafe {
-            k.wdf
-                .create(Body::SpinLock { saved: 0 }, attributes, driver)
-        }
-        .map(|(_, h)| h)
-    });
-    // SAFETY: the driver's out pointer.
-    unsafe { out_handle(created, lock) }
+    super::pool::as_kernel(|| {
+        let created = with(|k| {
+            k.enter("WdfSpinLockCreate", DISPATCH_LEVEL);
+            if k.fails("WdfSpinLockCreate") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let driver = k.wdf.driver;
+            // SAFETY: the attributes are null or the driver's.
+            unsafe {
+                k.wdf
+                    .create(Body::SpinLock { saved: 0 }, attributes, driver)
+            }
+            .map(|(_, h)| h)
+        });
+        // SAFETY: the driver's out pointer.
+        unsafe { out_handle(created, lock) }
+    })
 }
 
 unsafe extern "C" fn WdfSpinLockAcquire(_globals: *mut WDF_DRIVER_GLOBALS, lock: *mut c_void) {
-    with(|k| {
-        k.enter("WdfSpinLockAcquire", DISPATCH_LEVEL);
-        if let Some(index) = resolve(k, "WdfSpinLockAcquire", lock, "WDFSPINLOCK") {
-            if k.held_locks.contains(&(lock as usize)) {
-                k.report(Violation::RecursiveSpinLock {
-                    routine: "WdfSpinLockAcquire",
-                });
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfSpinLockAcquire", DISPATCH_LEVEL);
+            if let Some(index) = resolve(k, "WdfSpinLockAcquire", lock, "WDFSPINLOCK") {
+                if k.held_locks.contains(&(lock as usize)) {
+                    k.report(Violation::RecursiveSpinLock {
+                        routine: "WdfSpinLockAcquire",
+                    });
+                }
+                k.held_locks.push(lock as usize);
+                let old = core::mem::replace(&mut k.irql, DISPATCH_LEVEL);
+                if let Some(Object {
+                    body: Body::SpinLock { saved },
+                    ..
+                }) = k.wdf.get_mut(index)
+                {
+                    *saved = old;
+                }
             }
-            k.held_locks.push(lock as usize);
-            let old = core::mem::replace(&mut k.irql, DISPATCH_LEVEL);
-            if let Some(Object {
-                body: Body::SpinLock { saved },
-                ..
-            }) = k.wdf.get_mut(index)
-            {
-                *saved = old;
-            }
-        }
+        });
     });
 }
 
 unsafe extern "C" fn WdfSpinLockRelease(_globals: *mut WDF_DRIVER_GLOBALS, lock: *mut c_void) {
-    let free = with(|k| {
-        let Some(index) = resolve(k, "WdfSpinLockRelease", lock, "WDFSPINLOCK") else {
-            return false;
-        };
-        let old = match k.wdf.get(index).map(|object| &object.body) {
-            Some(Body::SpinLock { saved }) => *saved,
-            _ => PASSIVE_LEVEL,
-        };
-        super::nt::release(k, "WdfSpinLockRelease", lock as usize, old)
+    super::pool::as_kernel(|| {
+        let free = with(|k| {
+            let Some(index) = resolve(k, "WdfSpinLockRelease", lock, "WDFSPINLOCK") else {
+                return false;
+            };
+            let old = match k.wdf.get(index).map(|object| &object.body) {
+                Some(Body::SpinLock { saved }) => *saved,
+                _ => PASSIVE_LEVEL,
+            };
+            super::nt::release(k, "WdfSpinLockRelease", lock as usize, old)
+        });
+        if free {
+            super::machine::maybe_preempt();
+        }
     });
-    if free {
-        super::machine::maybe_preempt();
-    }
 }
 
 // ---- requests -----------------------------------------------------------------------------------
@@ -1320,34 +1370,38 @@ unsafe extern "C" fn WdfRequestGetStatus(
     _globals: *mut WDF_DRIVER_GLOBALS,
     request: *mut c_void,
 ) -> i32 {
-    with_request(
-        "WdfRequestGetStatus",
-        DISPATCH_LEVEL,
-        request,
-        |k, index| {
-            k.wdf
-                .request(index)
-                .map_or(STATUS_INVALID_PARAMETER, |data| data.status)
-        },
-    )
-    .unwrap_or(STATUS_INVALID_PARAMETER)
+    super::pool::as_kernel(|| {
+        with_request(
+            "WdfRequestGetStatus",
+            DISPATCH_LEVEL,
+            request,
+            |k, index| {
+                k.wdf
+                    .request(index)
+                    .map_or(STATUS_INVALID_PARAMETER, |data| data.status)
+            },
+        )
+        .unwrap_or(STATUS_INVALID_PARAMETER)
+    })
 }
 
 unsafe extern "C" fn WdfRequestGetFileObject(
     _globals: *mut WDF_DRIVER_GLOBALS,
     request: *mut c_void,
 ) -> *mut c_void {
-    with_request(
-        "WdfRequestGetFileObject",
-        DISPATCH_LEVEL,
-        request,
-        |k, index| {
-            let file = k.wdf.request(index).and_then(|data| data.file)?;
-            Some(k.wdf.handle(file) as *mut c_void)
-        },
-    )
-    .flatten()
-    .unwrap_or(core::ptr::null_mut())
+    super::pool::as_kernel(|| {
+        with_request(
+            "WdfRequestGetFileObject",
+            DISPATCH_LEVEL,
+            request,
+            |k, index| {
+                let file = k.wdf.request(index).and_then(|data| data.file)?;
+                Some(k.wdf.handle(file) as *mut c_void)
+            },
+        )
+        .flatten()
+        .unwrap_or(core::ptr::null_mut())
+    })
 }
 
 unsafe extern "C" fn WdfRequestGetParameters(
@@ -1355,43 +1409,45 @@ unsafe extern "C" fn WdfRequestGetParameters(
     request: *mut c_void,
     parameters: *mut WDF_REQUEST_PARAMETERS,
 ) {
-    let values = with_request(
-        "WdfRequestGetParameters",
-        DISPATCH_LEVEL,
-        request,
-        |k, index| {
-            k.wdf
-                .request(index)
-                .map(|data| (data.kind, data.output_length, data.input_length, data.code))
-        },
-    )
-    .flatten();
-    let Some((kind, output, input, code)) = values else {
-        return;
-    };
-    // SAFETY: the driver passes its parameters structure, initialized with its size.
-    let parameters = unsafe { &mut *parameters };
-    if usize::from(parameters.Size) != size_of::<WDF_REQUEST_PARAMETERS>() {
-        with(|k| {
-            k.report(Violation::BadArgument {
-                routine: "WdfRequestGetParameters",
-                detail: format!(
-                    "Size {} (WDF_REQUEST_PARAMETERS_INIT sets {})",
-                    parameters.Size,
-                    size_of::<WDF_REQUEST_PARAMETERS>()
-                ),
+    super::pool::as_kernel(|| {
+        let values = with_request(
+            "WdfRequestGetParameters",
+            DISPATCH_LEVEL,
+            request,
+            |k, index| {
+                k.wdf
+                    .request(index)
+                    .map(|data| (data.kind, data.output_length, data.input_length, data.code))
+            },
+        )
+        .flatten();
+        let Some((kind, output, input, code)) = values else {
+            return;
+        };
+        // SAFETY: the driver passes its parameters structure, initialized with its size.
+        let parameters = unsafe { &mut *parameters };
+        if usize::from(parameters.Size) != size_of::<WDF_REQUEST_PARAMETERS>() {
+            with(|k| {
+                k.report(Violation::BadArgument {
+                    routine: "WdfRequestGetParameters",
+                    detail: format!(
+                        "Size {} (WDF_REQUEST_PARAMETERS_INIT sets {})",
+                        parameters.Size,
+                        size_of::<WDF_REQUEST_PARAMETERS>()
+                    ),
+                });
             });
-        });
-        return;
-    }
-    parameters.Type = kind;
-    parameters.MinorFunction = 0;
-    parameters.Parameters.DeviceIoControl = super::layout::WDF_DEVICE_IO_CONTROL_PARAMETERS {
-        OutputBufferLength: output,
-        InputBufferLength: input,
-        IoControlCode: code,
-        Type3InputBuffer: core::ptr::null_mut(),
-    };
+            return;
+        }
+        parameters.Type = kind;
+        parameters.MinorFunction = 0;
+        parameters.Parameters.DeviceIoControl = super::layout::WDF_DEVICE_IO_CONTROL_PARAMETERS {
+            OutputBufferLength: output,
+            InputBufferLength: input,
+            IoControlCode: code,
+            Type3InputBuffer: core::ptr::null_mut(),
+        };
+    });
 }
 
 fn retrieve(
@@ -1440,14 +1496,16 @@ unsafe extern "C" fn WdfRequestRetrieveInputBuffer(
     buffer: *mut *mut c_void,
     length: *mut usize,
 ) -> i32 {
-    retrieve(
-        "WdfRequestRetrieveInputBuffer",
-        request,
-        minimum,
-        true,
-        buffer,
-        length,
-    )
+    super::pool::as_kernel(|| {
+        retrieve(
+            "WdfRequestRetrieveInputBuffer",
+            request,
+            minimum,
+            true,
+            buffer,
+            length,
+        )
+    })
 }
 
 unsafe extern "C" fn WdfRequestRetrieveOutputBuffer(
@@ -1457,14 +1515,16 @@ unsafe extern "C" fn WdfRequestRetrieveOutputBuffer(
     buffer: *mut *mut c_void,
     length: *mut usize,
 ) -> i32 {
-    retrieve(
-        "WdfRequestRetrieveOutputBuffer",
-        request,
-        minimum,
-        false,
-        buffer,
-        length,
-    )
+    super::pool::as_kernel(|| {
+        retrieve(
+            "WdfRequestRetrieveOutputBuffer",
+            request,
+            minimum,
+            false,
+            buffer,
+            length,
+        )
+    })
 }
 
 unsafe extern "C" fn WdfRequestRetrieveOutputMemory(
@@ -1472,32 +1532,34 @@ unsafe extern "C" fn WdfRequestRetrieveOutputMemory(
     request: *mut c_void,
     memory: *mut *mut c_void,
 ) -> i32 {
-    let created = with_request(
-        "WdfRequestRetrieveOutputMemory",
-        DISPATCH_LEVEL,
-        request,
-        |k, index| {
-            if k.fails("WdfRequestRetrieveOutputMemory") {
-                return Err(STATUS_INSUFFICIENT_RESOURCES);
-            }
-            let size = k.wdf.request(index).map_or(0, |data| data.output_length);
-            if size == 0 {
-                return Err(STATUS_BUFFER_TOO_SMALL);
-            }
-            // SAFETY: null attributes.
-            unsafe {
-                k.wdf.create(
-                    Body::Memory { request: index },
-                    core::ptr::null(),
-                    Some(index),
-                )
-            }
-            .map(|(_, handle)| handle)
-        },
-    )
-    .unwrap_or(Err(STATUS_INVALID_PARAMETER));
-    // SAFETY: the driver's out pointer.
-    unsafe { out_handle(created, memory) }
+    super::pool::as_kernel(|| {
+        let created = with_request(
+            "WdfRequestRetrieveOutputMemory",
+            DISPATCH_LEVEL,
+            request,
+            |k, index| {
+                if k.fails("WdfRequestRetrieveOutputMemory") {
+                    return Err(STATUS_INSUFFICIENT_RESOURCES);
+                }
+                let size = k.wdf.request(index).map_or(0, |data| data.output_length);
+                if size == 0 {
+                    return Err(STATUS_BUFFER_TOO_SMALL);
+                }
+                // SAFETY: null attributes.
+                unsafe {
+                    k.wdf.create(
+                        Body::Memory { request: index },
+                        core::ptr::null(),
+                        Some(index),
+                    )
+                }
+                .map(|(_, handle)| handle)
+            },
+        )
+        .unwrap_or(Err(STATUS_INVALID_PARAMETER));
+        // SAFETY: the driver's out pointer.
+        unsafe { out_handle(created, memory) }
+    })
 }
 
 unsafe extern "C" fn WdfRequestSetCompletionRoutine(
@@ -1506,16 +1568,18 @@ unsafe extern "C" fn WdfRequestSetCompletionRoutine(
     routine: Option<CompletionRoutine>,
     context: *mut c_void,
 ) {
-    with_request(
-        "WdfRequestSetCompletionRoutine",
-        DISPATCH_LEVEL,
-        request,
-        |k, index| {
-            if let Some(data) = k.wdf.request(index) {
-                data.routine = routine.map(|routine| (routine, context as usize));
-            }
-        },
-    );
+    super::pool::as_kernel(|| {
+        with_request(
+            "WdfRequestSetCompletionRoutine",
+            DISPATCH_LEVEL,
+            request,
+            |k, index| {
+                if let Some(data) = k.wdf.request(index) {
+                    data.routine = routine.map(|routine| (routine, context as usize));
+                }
+            },
+        );
+    });
 }
 
 unsafe extern "C" fn WdfRequestCreate(
@@ -1524,33 +1588,35 @@ unsafe extern "C" fn WdfRequestCreate(
     target: *mut c_void,
     request: *mut *mut c_void,
 ) -> i32 {
-    let created = with(|k| {
-        k.enter("WdfRequestCreate", DISPATCH_LEVEL);
-        let stack_size = if target.is_null() {
-            1
-        } else {
-            let index = resolve(k, "WdfRequestCreate", target, "WDFIOTARGET")
-                .ok_or(STATUS_INVALID_PARAMETER)?;
-            match k.wdf.get(index).map(|object| &object.body) {
-                Some(Body::Target(data)) => data.device_object.StackSize.saturating_add(1),
-                _ => 1,
+    super::pool::as_kernel(|| {
+        let created = with(|k| {
+            k.enter("WdfRequestCreate", DISPATCH_LEVEL);
+            let stack_size = if target.is_null() {
+                1
+            } else {
+                let index = resolve(k, "WdfRequestCreate", target, "WDFIOTARGET")
+                    .ok_or(STATUS_INVALID_PARAMETER)?;
+                match k.wdf.get(index).map(|object| &object.body) {
+                    Some(Body::Target(data)) => data.device_object.StackSize.saturating_add(1),
+                    _ => 1,
+                }
+            };
+            if k.fails("WdfRequestCreate") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
             }
-        };
-        if k.fails("WdfRequestCreate") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        let irp = k.wdf.next_irp();
-        let data = RequestData::new(REQUEST_TYPE_READ, true, irp, stack_size);
-        let driver = k.wdf.driver;
-        // SAFETY: the attributes are null or the driver's.
-        unsafe {
-            k.wdf
-                .create(Body::Request(Box::new(data)), attributes, driver)
-        }
-        .map(|(_, h)| h)
-    });
-    // SAFETY: the driver's out pointer.
-    unsafe { out_handle(created, request) }
+            let irp = k.wdf.next_irp();
+            let data = RequestData::new(REQUEST_TYPE_READ, true, irp, stack_size);
+            let driver = k.wdf.driver;
+            // SAFETY: the attributes are null or the driver's.
+            unsafe {
+                k.wdf
+                    .create(Body::Request(Box::new(data)), attributes, driver)
+            }
+            .map(|(_, h)| h)
+        });
+        // SAFETY: the driver's out pointer.
+        unsafe { out_handle(created, request) }
+    })
 }
 
 unsafe extern "C" fn WdfRequestCompleteWithInformation(
@@ -1559,55 +1625,57 @@ unsafe extern "C" fn WdfRequestCompleteWithInformation(
     status: i32,
     information: usize,
 ) {
-    let mut deferred = Vec::new();
-    with(|k| {
-        k.enter("WdfRequestCompleteWithInformation", DISPATCH_LEVEL);
-        let Some(index) = resolve(
-            k,
-            "WdfRequestCompleteWithInformation",
-            request,
-            "WDFREQUEST",
-        ) else {
-            return;
-        };
-        let handle = format!("{request:p}");
-        let Some(data) = k.wdf.request(index) else {
-            return;
-        };
-        match data.state {
-            RequestState::Sent | RequestState::Returned => {
-                k.report(Violation::CompletedWhileSent { handle });
+    super::pool::as_kernel(|| {
+        let mut deferred = Vec::new();
+        with(|k| {
+            k.enter("WdfRequestCompleteWithInformation", DISPATCH_LEVEL);
+            let Some(index) = resolve(
+                k,
+                "WdfRequestCompleteWithInformation",
+                request,
+                "WDFREQUEST",
+            ) else {
+                return;
+            };
+            let handle = format!("{request:p}");
+            let Some(data) = k.wdf.request(index) else {
+                return;
+            };
+            match data.state {
+                RequestState::Sent | RequestState::Returned => {
+                    k.report(Violation::CompletedWhileSent { handle });
+                    return;
+                }
+                RequestState::Completed => {
+                    k.report(Violation::DoubleCompletion { handle });
+                    return;
+                }
+                RequestState::Owned => {}
+            }
+            if data.created {
+                k.report(Violation::BadArgument {
+                    routine: "WdfRequestCompleteWithInformation",
+                    detail: "a request the driver created is deleted, not completed".to_owned(),
+                });
                 return;
             }
-            RequestState::Completed => {
-                k.report(Violation::DoubleCompletion { handle });
-                return;
+            data.state = RequestState::Completed;
+            data.status = status;
+            let shown = information.min(data.output_length).min(data.buffer.len());
+            let reply = Reply {
+                status,
+                information,
+                output: data.buffer[..shown].to_vec(),
+            };
+            let irp = data.irp;
+            k.wdf.replies.insert(irp, reply);
+            if let Some(object) = k.wdf.get_mut(index) {
+                object.deleted = true;
             }
-            RequestState::Owned => {}
-        }
-        if data.created {
-            k.report(Violation::BadArgument {
-                routine: "WdfRequestCompleteWithInformation",
-                detail: "a request the driver created is deleted, not completed".to_owned(),
-            });
-            return;
-        }
-        data.state = RequestState::Completed;
-        data.status = status;
-        let shown = information.min(data.output_length).min(data.buffer.len());
-        let reply = Reply {
-            status,
-            information,
-            output: data.buffer[..shown].to_vec(),
-        };
-        let irp = data.irp;
-        k.wdf.replies.insert(irp, reply);
-        if let Some(object) = k.wdf.get_mut(index) {
-            object.deleted = true;
-        }
-        k.wdf.release(index, &mut deferred);
+            k.wdf.release(index, &mut deferred);
+        });
+        super::run_deferred(deferred);
     });
-    super::run_deferred(deferred);
 }
 
 unsafe extern "C" fn WdfRequestSend(
@@ -1616,111 +1684,115 @@ unsafe extern "C" fn WdfRequestSend(
     target: *mut c_void,
     _options: *mut c_void,
 ) -> u8 {
-    let sent = with(|k| {
-        k.enter("WdfRequestSend", DISPATCH_LEVEL);
-        if !k.held_locks.is_empty() {
-            k.report(Violation::CalledWithSpinLockHeld {
-                routine: "WdfRequestSend",
-            });
-        }
-        let index = resolve(k, "WdfRequestSend", request, "WDFREQUEST")?;
-        let target_index = resolve(k, "WdfRequestSend", target, "WDFIOTARGET")?;
-        let handle = format!("{request:p}");
-        let (target_open, target_stack) = match k.wdf.get(target_index).map(|o| &o.body) {
-            Some(Body::Target(data)) => (data.open, data.device_object.StackSize),
-            _ => (false, 0),
-        };
-        let fails = k.fails("WdfRequestSend");
-        let sync = {
-            let ppm = k.faults_sync_ppm();
-            k.chance(ppm)
-        };
-        let data = k.wdf.request(index)?;
-        let problem = if data.state != RequestState::Owned {
-            Some(Violation::SendWhileSent { handle })
-        } else if data.formatted.map(|(t, _)| t) != Some(target_index) {
-            data.status = STATUS_INVALID_PARAMETER;
-            Some(Violation::NotFormatted { handle })
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            k.report(problem);
-            return Some(Err(()));
-        }
-        let data = k.wdf.request(index)?;
-        // FxIoTarget: the IRP needs a stack location for every device of the target's stack.
-        let status = if !target_open {
-            Some(STATUS_INVALID_DEVICE_STATE)
-        } else if data.stack_size <= target_stack {
-            Some(STATUS_REQUEST_NOT_ACCEPTED)
-        } else if fails {
-            Some(STATUS_INSUFFICIENT_RESOURCES)
-        } else {
-            None
-        };
-        if let Some(status) = status {
-            data.status = status;
-            return Some(Err(()));
-        }
-        data.state = RequestState::Sent;
-        data.sent_to = Some(target_index);
-        data.cancel_requested = false;
-        if let Some(Object {
-            body: Body::Target(target),
-            ..
-        }) = k.wdf.get_mut(target_index)
-        {
-            target.pending.push(index);
-        }
-        Some(Ok(sync))
-    });
-    match sent {
-        Some(Ok(sync)) => {
-            if sync {
-                // The target finishes it before IoCallDriver returns: the completion routine
-                // runs inside WdfRequestSend, as it can on Windows.
-                let index = with(|k| k.wdf.index(request as usize));
-                if let Some(index) = index {
-                    super::machine::target_complete(index, STATUS_SUCCESS, 0);
-                    super::machine::deliver(index);
-                }
+    super::pool::as_kernel(|| {
+        let sent = with(|k| {
+            k.enter("WdfRequestSend", DISPATCH_LEVEL);
+            if !k.held_locks.is_empty() {
+                k.report(Violation::CalledWithSpinLockHeld {
+                    routine: "WdfRequestSend",
+                });
             }
-            1
+            let index = resolve(k, "WdfRequestSend", request, "WDFREQUEST")?;
+            let target_index = resolve(k, "WdfRequestSend", target, "WDFIOTARGET")?;
+            let handle = format!("{request:p}");
+            let (target_open, target_stack) = match k.wdf.get(target_index).map(|o| &o.body) {
+                Some(Body::Target(data)) => (data.open, data.device_object.StackSize),
+                _ => (false, 0),
+            };
+            let fails = k.fails("WdfRequestSend");
+            let sync = {
+                let ppm = k.faults_sync_ppm();
+                k.chance(ppm)
+            };
+            let data = k.wdf.request(index)?;
+            let problem = if data.state != RequestState::Owned {
+                Some(Violation::SendWhileSent { handle })
+            } else if data.formatted.map(|(t, _)| t) != Some(target_index) {
+                data.status = STATUS_INVALID_PARAMETER;
+                Some(Violation::NotFormatted { handle })
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                k.report(problem);
+                return Some(Err(()));
+            }
+            let data = k.wdf.request(index)?;
+            // FxIoTarget: the IRP needs a stack location for every device of the target's stack.
+            let status = if !target_open {
+                Some(STATUS_INVALID_DEVICE_STATE)
+            } else if data.stack_size <= target_stack {
+                Some(STATUS_REQUEST_NOT_ACCEPTED)
+            } else if fails {
+                Some(STATUS_INSUFFICIENT_RESOURCES)
+            } else {
+                None
+            };
+            if let Some(status) = status {
+                data.status = status;
+                return Some(Err(()));
+            }
+            data.state = RequestState::Sent;
+            data.sent_to = Some(target_index);
+            data.cancel_requested = false;
+            if let Some(Object {
+                body: Body::Target(target),
+                ..
+            }) = k.wdf.get_mut(target_index)
+            {
+                target.pending.push(index);
+            }
+            Some(Ok(sync))
+        });
+        match sent {
+            Some(Ok(sync)) => {
+                if sync {
+                    // The target finishes it before IoCallDriver returns: the completion routine
+                    // runs inside WdfRequestSend, as it can on Windows.
+                    let index = with(|k| k.wdf.index(request as usize));
+                    if let Some(index) = index {
+                        super::machine::target_complete(index, STATUS_SUCCESS, 0);
+                        super::machine::deliver(index);
+                    }
+                }
+                1
+            }
+            _ => 0,
         }
-        _ => 0,
-    }
+    })
 }
 
 unsafe extern "C" fn WdfRequestCancelSentRequest(
     _globals: *mut WDF_DRIVER_GLOBALS,
     request: *mut c_void,
 ) -> u8 {
-    let cancel = with(|k| {
-        k.enter("WdfRequestCancelSentRequest", DISPATCH_LEVEL);
-        if !k.held_locks.is_empty() {
-            k.report(Violation::CalledWithSpinLockHeld {
-                routine: "WdfRequestCancelSentRequest",
-            });
-        }
-        let index = resolve(k, "WdfRequestCancelSentRequest", request, "WDFREQUEST")?;
-        let ignores = k.wdf.target_ignores_cancel;
-        let data = k.wdf.request(index)?;
-        if data.state != RequestState::Sent || data.cancel_requested {
-            return Some((false, None));
-        }
-        data.cancel_requested = true;
-        Some((true, (!ignores).then_some(index)))
-    });
-    match cancel {
-        Some((attempted, complete)) => {
-            if let Some(index) = complete {
-                super::machine::target_complete(index, STATUS_CANCELLED, 0);
+    super::pool::as_kernel(|| {
+        let cancel = with(|k| {
+            k.enter("WdfRequestCancelSentRequest", DISPATCH_LEVEL);
+            if !k.held_locks.is_empty() {
+                k.report(Violation::CalledWithSpinLockHeld {
+                    routine: "WdfRequestCancelSentRequest",
+                });
             }
-            u8::from(attempted)
+            let index = resolve(k, "WdfRequestCancelSentRequest", request, "WDFREQUEST")?;
+            let ignores = k.wdf.target_ignores_cancel;
+            let data = k.wdf.request(index)?;
+            if data.state != RequestState::Sent || data.cancel_requested {
+                return Some((false, None));
+            }
+            data.cancel_requested = true;
+            Some((true, (!ignores).then_some(index)))
+        });
+        match cancel {
+            Some((attempted, complete)) => {
+                if let Some(index) = complete {
+                    super::machine::target_complete(index, STATUS_CANCELLED, 0);
+                }
+                u8::from(attempted)
+            }
+            None => 0,
         }
-        None => 0,
-    }
+    })
 }
 
 // ---- I/O targets --------------------------------------------------------------------------------
@@ -1731,29 +1803,31 @@ unsafe extern "C" fn WdfIoTargetCreate(
     attributes: *const WDF_OBJECT_ATTRIBUTES,
     target: *mut *mut c_void,
 ) -> i32 {
-    let created = with(|k| {
-        k.enter("WdfIoTargetCreate", PASSIVE_LEVEL);
-        let device_index =
-            resolve(k, "WdfIoTargetCreate", device, "WDFDEVICE").ok_or(STATUS_INVALID_PARAMETER)?;
-        if k.fails("WdfIoTargetCreate") {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
-        // SAFETY: DEVICE_OBJECT is plain data; all-zero is valid.
-        let mut device_object: Box<DEVICE_OBJECT> = Box::new(unsafe { core::mem::zeroed() });
-        device_object.Type = 3;
-        device_object.StackSize = 1;
-        let body = Body::Target(TargetData {
-            device: device_index,
-            open: false,
-            device_object,
-            pending: Vec::new(),
-            file: None,
+    super::pool::as_kernel(|| {
+        let created = with(|k| {
+            k.enter("WdfIoTargetCreate", PASSIVE_LEVEL);
+            let device_index = resolve(k, "WdfIoTargetCreate", device, "WDFDEVICE")
+                .ok_or(STATUS_INVALID_PARAMETER)?;
+            if k.fails("WdfIoTargetCreate") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            // SAFETY: DEVICE_OBJECT is plain data; all-zero is valid.
+            let mut device_object: Box<DEVICE_OBJECT> = Box::new(unsafe { core::mem::zeroed() });
+            device_object.Type = 3;
+            device_object.StackSize = 1;
+            let body = Body::Target(TargetData {
+                device: device_index,
+                open: false,
+                device_object,
+                pending: Vec::new(),
+                file: None,
+            });
+            // SAFETY: the attributes are null or the driver's.
+            unsafe { k.wdf.create(body, attributes, Some(device_index)) }.map(|(_, h)| h)
         });
-        // SAFETY: the attributes are null or the driver's.
-        unsafe { k.wdf.create(body, attributes, Some(device_index)) }.map(|(_, h)| h)
-    });
-    // SAFETY: the driver's out pointer.
-    unsafe { out_handle(created, target) }
+        // SAFETY: the driver's out pointer.
+        unsafe { out_handle(created, target) }
+    })
 }
 
 unsafe extern "C" fn WdfIoTargetOpen(
@@ -1761,117 +1835,125 @@ unsafe extern "C" fn WdfIoTargetOpen(
     target: *mut c_void,
     params: *const WDF_IO_TARGET_OPEN_PARAMS,
 ) -> i32 {
-    // SAFETY: the driver passes its parameters.
-    let params = unsafe { &*params };
-    let name: Vec<u16> = if params.TargetDeviceName.Buffer.is_null() {
-        Vec::new()
-    } else {
-        // SAFETY: the name's buffer holds Length bytes.
-        unsafe {
-            core::slice::from_raw_parts(
-                params.TargetDeviceName.Buffer,
-                usize::from(params.TargetDeviceName.Length) / 2,
-            )
-        }
-        .to_vec()
-    };
-    let (kind, file) = (params.Type, params.TargetFileObject as usize);
-    let related = params.TargetDeviceObject;
-    // SAFETY: an existing-device open names a device object the caller holds through its file
-    // object.
-    let related_stack = (!related.is_null()).then(|| unsafe { (*related).StackSize });
-    with(|k| {
-        k.enter("WdfIoTargetOpen", PASSIVE_LEVEL);
-        let Some(index) = resolve(k, "WdfIoTargetOpen", target, "WDFIOTARGET") else {
-            return STATUS_INVALID_PARAMETER;
-        };
-        if k.fails("WdfIoTargetOpen") {
-            return STATUS_INSUFFICIENT_RESOURCES;
-        }
-        // By name, the framework opens from kernel mode without an access check.
-        let opened = match kind {
-            OPEN_BY_NAME => k.io.pipes.iter().any(|pipe| pipe.name == name),
-            OPEN_USE_EXISTING_DEVICE => k.io.file(file).is_some() && related_stack.is_some(),
-            _ => false,
-        };
-        if !opened {
-            return STATUS_OBJECT_NAME_NOT_FOUND;
-        }
-        if let Some(Object {
-            body: Body::Target(data),
-            ..
-        }) = k.wdf.get_mut(index)
-        {
-            data.open = true;
-            data.file = (kind == OPEN_USE_EXISTING_DEVICE).then_some(file);
-            if let Some(stack) = related_stack {
-                data.device_object.StackSize = stack;
+    super::pool::as_kernel(|| {
+        // SAFETY: the driver passes its parameters.
+        let params = unsafe { &*params };
+        let name: Vec<u16> = if params.TargetDeviceName.Buffer.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: the name's buffer holds Length bytes.
+            unsafe {
+                core::slice::from_raw_parts(
+                    params.TargetDeviceName.Buffer,
+                    usize::from(params.TargetDeviceName.Length) / 2,
+                )
             }
-        }
-        STATUS_SUCCESS
+            .to_vec()
+        };
+        let (kind, file) = (params.Type, params.TargetFileObject as usize);
+        let related = params.TargetDeviceObject;
+        // SAFETY: an existing-device open names a device object the caller holds through its file
+        // object.
+        let related_stack = (!related.is_null()).then(|| unsafe { (*related).StackSize });
+        with(|k| {
+            k.enter("WdfIoTargetOpen", PASSIVE_LEVEL);
+            let Some(index) = resolve(k, "WdfIoTargetOpen", target, "WDFIOTARGET") else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            if k.fails("WdfIoTargetOpen") {
+                return STATUS_INSUFFICIENT_RESOURCES;
+            }
+            // By name, the framework opens from kernel mode without an access check.
+            let opened = match kind {
+                OPEN_BY_NAME => k.io.pipes.iter().any(|pipe| pipe.name == name),
+                OPEN_USE_EXISTING_DEVICE => k.io.file(file).is_some() && related_stack.is_some(),
+                _ => false,
+            };
+            if !opened {
+                return STATUS_OBJECT_NAME_NOT_FOUND;
+            }
+            if let Some(Object {
+                body: Body::Target(data),
+                ..
+            }) = k.wdf.get_mut(index)
+            {
+                data.open = true;
+                data.file = (kind == OPEN_USE_EXISTING_DEVICE).then_some(file);
+                if let Some(stack) = related_stack {
+                    data.device_object.StackSize = stack;
+                }
+            }
+            STATUS_SUCCESS
+        })
     })
 }
 
 unsafe extern "C" fn WdfIoTargetClose(_globals: *mut WDF_DRIVER_GLOBALS, target: *mut c_void) {
-    // Close cancels what is still sent and waits for it to come back.
-    let pending = with(|k| {
-        k.enter("WdfIoTargetClose", PASSIVE_LEVEL);
-        let index = resolve(k, "WdfIoTargetClose", target, "WDFIOTARGET")?;
-        match k.wdf.get_mut(index).map(|object| &mut object.body) {
-            Some(Body::Target(data)) => {
-                data.open = false;
-                Some(data.pending.clone())
+    super::pool::as_kernel(|| {
+        // Close cancels what is still sent and waits for it to come back.
+        let pending = with(|k| {
+            k.enter("WdfIoTargetClose", PASSIVE_LEVEL);
+            let index = resolve(k, "WdfIoTargetClose", target, "WDFIOTARGET")?;
+            match k.wdf.get_mut(index).map(|object| &mut object.body) {
+                Some(Body::Target(data)) => {
+                    data.open = false;
+                    Some(data.pending.clone())
+                }
+                _ => None,
             }
-            _ => None,
+        })
+        .unwrap_or_default();
+        for request in pending {
+            let sent = with(|k| {
+                k.wdf
+                    .request(request)
+                    .is_some_and(|data| data.state == RequestState::Sent)
+            });
+            if sent {
+                super::machine::target_complete(request, STATUS_CANCELLED, 0);
+            }
+            super::machine::deliver(request);
         }
-    })
-    .unwrap_or_default();
-    for request in pending {
-        let sent = with(|k| {
-            k.wdf
-                .request(request)
-                .is_some_and(|data| data.state == RequestState::Sent)
-        });
-        if sent {
-            super::machine::target_complete(request, STATUS_CANCELLED, 0);
-        }
-        super::machine::deliver(request);
-    }
+    });
 }
 
 unsafe extern "C" fn WdfIoTargetGetDevice(
     _globals: *mut WDF_DRIVER_GLOBALS,
     target: *mut c_void,
 ) -> *mut c_void {
-    with(|k| {
-        k.enter("WdfIoTargetGetDevice", DISPATCH_LEVEL);
-        let index = resolve(k, "WdfIoTargetGetDevice", target, "WDFIOTARGET")?;
-        match k.wdf.get(index).map(|object| &object.body) {
-            Some(Body::Target(data)) => Some(k.wdf.handle(data.device) as *mut c_void),
-            _ => None,
-        }
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfIoTargetGetDevice", DISPATCH_LEVEL);
+            let index = resolve(k, "WdfIoTargetGetDevice", target, "WDFIOTARGET")?;
+            match k.wdf.get(index).map(|object| &object.body) {
+                Some(Body::Target(data)) => Some(k.wdf.handle(data.device) as *mut c_void),
+                _ => None,
+            }
+        })
+        .unwrap_or(core::ptr::null_mut())
     })
-    .unwrap_or(core::ptr::null_mut())
 }
 
 unsafe extern "C" fn WdfIoTargetWdmGetTargetDeviceObject(
     _globals: *mut WDF_DRIVER_GLOBALS,
     target: *mut c_void,
 ) -> *mut DEVICE_OBJECT {
-    with(|k| {
-        k.enter("WdfIoTargetWdmGetTargetDeviceObject", DISPATCH_LEVEL);
-        let index = resolve(
-            k,
-            "WdfIoTargetWdmGetTargetDeviceObject",
-            target,
-            "WDFIOTARGET",
-        )?;
-        match k.wdf.get_mut(index).map(|object| &mut object.body) {
-            Some(Body::Target(data)) => Some(core::ptr::from_mut(data.device_object.as_mut())),
-            _ => None,
-        }
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfIoTargetWdmGetTargetDeviceObject", DISPATCH_LEVEL);
+            let index = resolve(
+                k,
+                "WdfIoTargetWdmGetTargetDeviceObject",
+                target,
+                "WDFIOTARGET",
+            )?;
+            match k.wdf.get_mut(index).map(|object| &mut object.body) {
+                Some(Body::Target(data)) => Some(core::ptr::from_mut(data.device_object.as_mut())),
+                _ => None,
+            }
+        })
+        .unwrap_or(core::ptr::null_mut())
     })
-    .unwrap_or(core::ptr::null_mut())
 }
 
 unsafe extern "C" fn WdfIoTargetFormatRequestForRead(
@@ -1882,41 +1964,43 @@ unsafe extern "C" fn WdfIoTargetFormatRequestForRead(
     _offset: *mut c_void,
     _device_offset: *mut i64,
 ) -> i32 {
-    with(|k| {
-        k.enter("WdfIoTargetFormatRequestForRead", DISPATCH_LEVEL);
-        let Some(target_index) =
-            resolve(k, "WdfIoTargetFormatRequestForRead", target, "WDFIOTARGET")
-        else {
-            return STATUS_INVALID_PARAMETER;
-        };
-        let Some(index) = resolve(k, "WdfIoTargetFormatRequestForRead", request, "WDFREQUEST")
-        else {
-            return STATUS_INVALID_PARAMETER;
-        };
-        let memory_index = if memory.is_null() {
-            None
-        } else {
-            match resolve(k, "WdfIoTargetFormatRequestForRead", memory, "WDFMEMORY") {
-                Some(index) => Some(index),
-                None => return STATUS_INVALID_PARAMETER,
+    super::pool::as_kernel(|| {
+        with(|k| {
+            k.enter("WdfIoTargetFormatRequestForRead", DISPATCH_LEVEL);
+            let Some(target_index) =
+                resolve(k, "WdfIoTargetFormatRequestForRead", target, "WDFIOTARGET")
+            else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            let Some(index) = resolve(k, "WdfIoTargetFormatRequestForRead", request, "WDFREQUEST")
+            else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            let memory_index = if memory.is_null() {
+                None
+            } else {
+                match resolve(k, "WdfIoTargetFormatRequestForRead", memory, "WDFMEMORY") {
+                    Some(index) => Some(index),
+                    None => return STATUS_INVALID_PARAMETER,
+                }
+            };
+            if k.fails("WdfIoTargetFormatRequestForRead") {
+                return STATUS_INSUFFICIENT_RESOURCES;
             }
-        };
-        if k.fails("WdfIoTargetFormatRequestForRead") {
-            return STATUS_INSUFFICIENT_RESOURCES;
-        }
-        let owner = memory_index.and_then(|m| match k.wdf.get(m).map(|o| &o.body) {
-            Some(Body::Memory { request }) => Some(*request),
-            _ => None,
-        });
-        let Some(data) = k.wdf.request(index) else {
-            return STATUS_INVALID_PARAMETER;
-        };
-        if data.state != RequestState::Owned {
-            return STATUS_INVALID_DEVICE_STATE;
-        }
-        data.formatted = Some((target_index, memory_index));
-        data.reads_into = owner;
-        STATUS_SUCCESS
+            let owner = memory_index.and_then(|m| match k.wdf.get(m).map(|o| &o.body) {
+                Some(Body::Memory { request }) => Some(*request),
+                _ => None,
+            });
+            let Some(data) = k.wdf.request(index) else {
+                return STATUS_INVALID_PARAMETER;
+            };
+            if data.state != RequestState::Owned {
+                return STATUS_INVALID_DEVICE_STATE;
+            }
+            data.formatted = Some((target_index, memory_index));
+            data.reads_into = owner;
+            STATUS_SUCCESS
+        })
     })
 }
 
