@@ -518,9 +518,14 @@ pub fn create(args: &CreateArgs) -> Completed {
         with(|k| k.flt.ecp_of_data.insert(data, list));
     }
     let (post, completed) = op.pre(file);
+    // The file system keeps the access the open is granted (a MAXIMUM_ALLOWED open gets every
+    // right the caller may have), and checks later I/O and share access against it.
     let request = CreateRequest {
         path: args.path.clone(),
-        params: args.params,
+        params: CreateParams {
+            desired_access: granted,
+            ..args.params
+        },
         kind: args.kind,
     };
     let mut done = Completed::default();
