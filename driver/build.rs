@@ -60,6 +60,10 @@ mod fltmgr {
         "FltFreeGenericWorkItem",
         // The control device's inspect: a read through the caller's own file object.
         "FltReadFile",
+        // Declared so that driver code could send an FSCTL below its instance; the driver does
+        // not. FSCTL_SET_PURGE_FAILURE_MODE is Filter Manager's alone (the sim's verifier
+        // reports a filter sending it; .ci/planted-bugs plants such a call).
+        "FltFsControlFile",
     ];
 
     /// Filter Manager types: `FLT_*`, `PFLT_*`, `PCFLT_*`, `PFLTOPLOCK_*` and the anonymous types
