@@ -15,7 +15,7 @@ use ferrofilter_core::protocol::{
 use ferrofilter_core::purge::RequestorMode;
 use ferrofilter_sim::fs::StreamKind;
 use ferrofilter_sim::kernel::volume::{CreateArgs, SimEcp};
-use ferrofilter_sim::kernel::{Machine, MachineConfig, volume};
+use ferrofilter_sim::kernel::{Machine, MachineConfig, Violation, flt, fsctl, volume};
 use zerocopy::{FromBytes, IntoBytes};
 
 /// `GUID_ECP_OPLOCK_KEY` {48850596-3050-4be7-9863-fec350ce8d7f} (REFERENCE §4).
@@ -229,4 +229,76 @@ fn a_purge_request_needs_write_access_on_the_named_handle() {
     // ObReferenceObjectByHandle with FILE_WRITE_DATA on a read-only handle.
     assert_eq!(reply.status, 0xC000_0022_u32.cast_signed(), "{reply:?}");
     finish(machine, control, &[handle]);
+}
+
+/// A filter that sends `FSCTL_SET_PURGE_FAILURE_MODE` itself, as the driver never does: only
+/// Filter Manager may (REFERENCE §5). Called here as such a filter would call it, through
+/// `FltFsControlFile` with its instance and the caller's file object: the verifier reports it;
+/// the FSCTL still reaches the file system, which counts it; it starts below the filter's
+/// instance, so the filter's own FSCTL callbacks never see it and its mirror (`PURGE_STATUS`)
+/// stays where it was.
+#[test]
+fn a_filter_sending_set_purge_failure_mode_is_reported_and_the_mirror_is_left_behind() {
+    let (mut machine, control) = boot();
+    let handle = open(
+        "\\m.txt",
+        access::FILE_READ_DATA | access::FILE_WRITE_DATA,
+        Vec::new(),
+    )
+    .handle
+    .unwrap();
+    let file = machine.kernel(|k| k.io.handle(handle).unwrap().file);
+    let (_, _, instance) = flt::FilterManager::handles();
+    let fs_count = || machine.kernel(|k| k.volume.fs.stream("\\m.txt").unwrap().purge.count());
+    let send = |code: u32, flags: u32| {
+        let mut input = flags.to_le_bytes();
+        let mut returned = u32::MAX;
+        // SAFETY: the instance handle is the filter's live instance; `file` is the file object
+        // behind the open `handle`; `input` is 4 readable bytes and `returned` a writable local,
+        // both live for the call, which is synchronous; no output buffer, length 0.
+        let status = unsafe {
+            fsctl::FltFsControlFile(
+                instance as *mut core::ffi::c_void,
+                file as *mut core::ffi::c_void,
+                code,
+                input.as_mut_ptr().cast(),
+                4,
+                core::ptr::null_mut(),
+                0,
+                &raw mut returned,
+            )
+        };
+        assert_eq!(returned, 0, "no output");
+        status
+    };
+    assert_eq!(fs_count(), 0);
+    assert!(machine.violations().is_empty());
+
+    assert_eq!(send(fsctl::FSCTL_SET_PURGE_FAILURE_MODE, ENABLED), 0);
+    assert_eq!(
+        machine.violations(),
+        vec![Violation::FilterIssuedPurgeFailureMode]
+    );
+    assert_eq!(fs_count(), 1, "the file system counted it");
+    let (_, rows) = purge_rows(&machine, control);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].count, 0, "the filter's mirror did not see it");
+
+    // Any other FSCTL is one the sim's file system does not take from a filter; not a finding.
+    let fsctl_lock_volume = 0x0009_0018;
+    assert_eq!(
+        send(fsctl_lock_volume, 0),
+        0xC000_0010_u32.cast_signed(),
+        "STATUS_INVALID_DEVICE_REQUEST"
+    );
+    assert_eq!(machine.violations().len(), 1);
+    assert_eq!(fs_count(), 1);
+
+    assert!(volume::close(handle).status >= 0);
+    machine.close_control(control).unwrap();
+    let unloaded = machine.unload(false).expect("nothing open");
+    assert_eq!(
+        unloaded.violations,
+        vec![Violation::FilterIssuedPurgeFailureMode]
+    );
 }

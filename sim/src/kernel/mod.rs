@@ -12,6 +12,7 @@
 //! is released ([`Deferred`]). Re-entering while it is held is a bug in the sim, reported as such.
 
 pub mod flt;
+pub mod fsctl;
 pub mod layout;
 pub mod machine;
 pub mod nt;
