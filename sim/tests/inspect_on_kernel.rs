@@ -12,10 +12,11 @@ use ferrofilter_core::NtStatus;
 use ferrofilter_core::guid::Guid;
 use ferrofilter_core::minifilter::MAX_INSPECT_LENGTH;
 use ferrofilter_core::oplock::{CreateParams, OplockLevel, access, share};
-use ferrofilter_core::protocol::{FilterStatsInfo, InspectOutput, ioctl};
+use ferrofilter_core::protocol::{FilterStatsInfo, Header, InspectOutput, ioctl};
 use ferrofilter_sim::fs::{BreakAction, CreateRequest, StreamKind};
-use ferrofilter_sim::kernel::{IoctlReply, Machine, MachineConfig, flt, volume};
-use zerocopy::FromBytes;
+use ferrofilter_sim::kernel::machine::disclosure_check;
+use ferrofilter_sim::kernel::{IoctlReply, Machine, MachineConfig, Violation, flt, volume};
+use zerocopy::{FromBytes, IntoBytes};
 
 const TEXT: &[u8] = b"hello, inspect";
 /// `sizeof(InspectOutput)`: the header (8) plus `bytes_read` and `reserved`.
@@ -259,4 +260,85 @@ fn inspect_refuses_what_the_handle_and_the_protocol_do_not_allow() {
     // Nothing refused reached the file system.
     assert!(machine.kernel(|k| k.flt.reads.is_empty()));
     finish(machine, control, &[writer, attributes_only]);
+}
+
+/// 16 bytes that the kernel-address disclosure check takes for addresses: the filter's instance
+/// handle (a Filter Manager object) and the address of the live file object behind `handle`.
+fn address_bytes(machine: &Machine, handle: u64) -> Vec<u8> {
+    let (_, _, instance) = flt::FilterManager::handles();
+    let file = machine.kernel(|k| k.io.handle(handle).unwrap().file);
+    let mut bytes = (instance as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&(file as u64).to_le_bytes());
+    bytes
+}
+
+/// A file may hold anything, addresses included: `INSPECT` returns its bytes after the header,
+/// and the disclosure check looks only at the header, so file bytes that look like kernel
+/// addresses are not a finding.
+#[test]
+fn file_bytes_that_look_like_kernel_addresses_are_not_a_disclosure() {
+    let (machine, control) = boot();
+    let handle = open(
+        "\\addresses.bin",
+        access::FILE_READ_DATA | access::FILE_WRITE_DATA,
+    );
+    let bytes = address_bytes(&machine, handle);
+    assert_eq!(volume::write(handle, 0, &bytes, false, 0).status, 0);
+    // Read so that the two values land on the output's 8-byte boundaries after the header,
+    // where the check reads its words.
+    let reply = inspect(&machine, control, handle, 0, 16);
+    assert_eq!(data_of(&reply), bytes);
+    assert!(
+        machine.violations().is_empty(),
+        "{:#?}",
+        machine.violations()
+    );
+    finish(machine, control, &[handle]);
+}
+
+/// The negative control of the test above, on the check itself: the same values in a header
+/// field of `INSPECT`'s output are still found, and after the header of another IOCTL's output
+/// too; only `INSPECT`'s file data is left alone.
+#[test]
+fn the_disclosure_check_still_reads_inspects_header_and_other_outputs() {
+    let (mut machine, control) = boot();
+    let handle = open("\\header.bin", access::FILE_READ_DATA);
+    let bytes = address_bytes(&machine, handle);
+    let instance = bytes[..8].to_vec();
+    // The header's `bytes_read` and `reserved` (bytes 8..16) hold the instance handle; the file
+    // data after it holds both values.
+    let mut output = InspectOutput {
+        header: Header::for_struct::<InspectOutput>(),
+        bytes_read: 16,
+        reserved: 0,
+    }
+    .as_bytes()
+    .to_vec();
+    output[8..16].copy_from_slice(&instance);
+    output.extend_from_slice(&bytes);
+    machine.kernel(|k| disclosure_check(k, ioctl::INSPECT, &output));
+    assert_eq!(
+        machine.violations(),
+        vec![Violation::KernelAddressDisclosed {
+            code: ioctl::INSPECT,
+            offset: 8
+        }]
+    );
+    // The same bytes as another IOCTL's output: every word is read.
+    machine.kernel(|k| disclosure_check(k, ioctl::PURGE_STATUS, &output));
+    let offsets: Vec<usize> = machine.violations()[1..]
+        .iter()
+        .map(|v| match v {
+            Violation::KernelAddressDisclosed { code, offset } => {
+                assert_eq!(*code, ioctl::PURGE_STATUS);
+                *offset
+            }
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(offsets, [8, 16, 24]);
+    assert!(volume::close(handle).status >= 0);
+    machine.close_control(control).unwrap();
+    let unloaded = machine.unload(false).expect("nothing open");
+    assert_eq!(unloaded.violations.len(), 4, "{:#?}", unloaded.violations);
 }
