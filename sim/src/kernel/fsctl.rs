@@ -48,42 +48,44 @@ pub unsafe extern "C" fn FltFsControlFile(
     _output_length: u32,
     length_returned: *mut u32,
 ) -> i32 {
-    if !length_returned.is_null() {
-        // SAFETY: a non-null `LengthReturned` is writable (caller).
-        unsafe { length_returned.write(0) };
-    }
-    let length = usize::try_from(input_length).unwrap_or(usize::MAX);
-    // Borrowed, not copied: a kernel routine allocates nothing outside the kernel's state (what
-    // is allocated there while the driver's code runs is the driver's pool).
-    let bytes: Option<&[u8]> = if input.is_null() || length == 0 {
-        None
-    } else {
-        // SAFETY: a non-null input is `input_length` readable bytes (caller), which the caller
-        // neither frees nor writes during this synchronous call.
-        Some(unsafe { core::slice::from_raw_parts(input.cast::<u8>(), length) })
-    };
-    with(|k| {
-        k.enter(ROUTINE, PASSIVE_LEVEL);
-        let (_, _, live_instance) = FilterManager::handles();
-        if instance as usize != live_instance || k.flt.registration.is_none() {
-            k.report(Violation::UseAfterFree {
-                routine: ROUTINE,
-                handle: format!("{instance:p}"),
-            });
-            return STATUS_INVALID_PARAMETER;
+    super::pool::as_kernel(|| {
+        if !length_returned.is_null() {
+            // SAFETY: a non-null `LengthReturned` is writable (caller).
+            unsafe { length_returned.write(0) };
         }
-        if code != FSCTL_SET_PURGE_FAILURE_MODE {
-            return NtStatus::INVALID_DEVICE_REQUEST.as_i32();
-        }
-        k.report(Violation::FilterIssuedPurgeFailureMode);
-        if bytes.is_none() && length != 0 {
-            k.report(Violation::BadArgument {
-                routine: ROUTINE,
-                detail: "a null input buffer with a length".to_owned(),
-            });
-            return STATUS_INVALID_PARAMETER;
-        }
-        send_below(k, file_object as usize, bytes.unwrap_or_default())
+        let length = usize::try_from(input_length).unwrap_or(usize::MAX);
+        // Borrowed, not copied: a kernel routine allocates nothing outside the kernel's state (what
+        // is allocated there while the driver's code runs is the driver's pool).
+        let bytes: Option<&[u8]> = if input.is_null() || length == 0 {
+            None
+        } else {
+            // SAFETY: a non-null input is `input_length` readable bytes (caller), which the caller
+            // neither frees nor writes during this synchronous call.
+            Some(unsafe { core::slice::from_raw_parts(input.cast::<u8>(), length) })
+        };
+        with(|k| {
+            k.enter(ROUTINE, PASSIVE_LEVEL);
+            let (_, _, live_instance) = FilterManager::handles();
+            if instance as usize != live_instance || k.flt.registration.is_none() {
+                k.report(Violation::UseAfterFree {
+                    routine: ROUTINE,
+                    handle: format!("{instance:p}"),
+                });
+                return STATUS_INVALID_PARAMETER;
+            }
+            if code != FSCTL_SET_PURGE_FAILURE_MODE {
+                return NtStatus::INVALID_DEVICE_REQUEST.as_i32();
+            }
+            k.report(Violation::FilterIssuedPurgeFailureMode);
+            if bytes.is_none() && length != 0 {
+                k.report(Violation::BadArgument {
+                    routine: ROUTINE,
+                    detail: "a null input buffer with a length".to_owned(),
+                });
+                return STATUS_INVALID_PARAMETER;
+            }
+            send_below(k, file_object as usize, bytes.unwrap_or_default())
+        })
     })
 }
 
