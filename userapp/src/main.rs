@@ -6,16 +6,44 @@ use clap::Parser;
 use ferroctl::cli::{Cli, run};
 use ferroctl::exit::Outcome;
 
+/// The one JSON error object `--json` prints on stdout, for usage errors clap finds and for
+/// every error a command returns.
+fn error_object(message: &str, kind: &str, outcome: Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "error": message,
+        "kind": kind,
+        "exit_code": outcome.code(),
+    })
+}
+
+/// Whether `--json` was given among the options (before any `--`), for errors found before the
+/// command line could be parsed.
+fn json_requested() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|arg| arg != "--")
+        .any(|arg| arg == "--json")
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() {
-                Outcome::Usage.into()
-            } else {
-                Outcome::Ok.into()
-            };
+            if !error.use_stderr() {
+                // --help / --version: not an error.
+                return Outcome::Ok.into();
+            }
+            if json_requested() {
+                let rendered = error.render().to_string();
+                let message = rendered
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ");
+                println!("{}", error_object(message, "usage", Outcome::Usage));
+            }
+            return Outcome::Usage.into();
         }
     };
     let stdout = std::io::stdout();
@@ -25,12 +53,10 @@ fn main() -> ExitCode {
             let outcome = error.outcome();
             eprintln!("ferroctl: {error}");
             if cli.json {
-                let object = serde_json::json!({
-                    "error": error.to_string(),
-                    "kind": error.kind(),
-                    "exit_code": outcome.code(),
-                });
-                println!("{object}");
+                println!(
+                    "{}",
+                    error_object(&error.to_string(), error.kind(), outcome)
+                );
             }
             outcome.into()
         }

@@ -550,3 +550,43 @@ fn off_windows_the_sim_is_the_default() {
     let value: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(value["backend"], "sim");
 }
+
+/// Usage errors clap finds before any command runs (an unknown option, a value out of range, an
+/// unknown `CF_OPEN_FILE_FLAGS` bit) print, with `--json`, the same error object on stdout as
+/// every other error, and exit with 2; without `--json` stdout stays empty.
+#[test]
+fn usage_errors_found_by_the_parser_are_json_with_json() {
+    for args in [
+        &["--sim", "--json", "--bogus"][..],
+        &["--sim", "--json", "stress", "--owners", "0"],
+        &["--sim", "--json", "oplock", "f.txt", "--flags", "0x100"],
+    ] {
+        let output = ferroctl().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one object, got {text:?}");
+        let object: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(object["kind"], "usage", "{args:?}");
+        assert_eq!(object["exit_code"], 2, "{args:?}");
+        let message = object["error"].as_str().unwrap_or_default();
+        assert!(
+            !message.is_empty() && !message.starts_with("error:"),
+            "{args:?}: {message}"
+        );
+        assert!(
+            !output.stderr.is_empty(),
+            "{args:?}: the usual message on stderr too"
+        );
+    }
+    // Negative control: without --json nothing goes to stdout.
+    let output = ferroctl()
+        .args(["--sim", "stress", "--owners", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "{output:?}");
+    // --help is not an error, with or without --json.
+    let output = ferroctl().args(["--json", "--help"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}
