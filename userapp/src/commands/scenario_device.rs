@@ -149,6 +149,15 @@ pub enum DeviceStep {
         /// Handle name.
         handle: String,
     },
+    /// `INSPECT` on the control device: the driver reads through the handle's own file object.
+    Inspect {
+        /// Handle name.
+        handle: String,
+        /// Byte offset.
+        offset: u64,
+        /// Bytes to read.
+        length: u32,
+    },
     /// `PURGE_STATUS` on the control device.
     PurgeStatus,
     /// `CloseHandle` / `CfCloseHandle`.
@@ -264,8 +273,8 @@ fn op_skip_reason(op: &str) -> Option<String> {
              MapViewOfFile, which this build does not link (windows-rs Win32_System_Memory is \
              not enabled)"
             .to_owned(),
-        "inspect" | "inspect_new_handle" => "the filter's own read on behalf of a handle is \
-             started by the sim's Filter Manager; no control-device IOCTL asks the driver for it"
+        "inspect_new_handle" => "the sim's negative control: a kernel component opening a handle \
+             of its own and reading through it (in user mode: an `open` and a `read`)"
             .to_owned(),
         "detach" => "would detach the filter instance from the volume for every process; \
              ferroctl does not do that from a scenario"
@@ -390,6 +399,12 @@ pub fn plan(steps: &[Value]) -> Vec<Plan> {
             }),
             "purge" => Plan::Perform(DeviceStep::Purge {
                 handle: name.clone(),
+            }),
+            "inspect" => Plan::Perform(DeviceStep::Inspect {
+                handle: name.clone(),
+                offset: number(step, "offset").unwrap_or(0),
+                // The format's default length (docs/scenarios.md).
+                length: number(step, "length").map_or(16, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             }),
             "purge_status" => Plan::Perform(DeviceStep::PurgeStatus),
             "close" => Plan::Perform(DeviceStep::Close {
@@ -971,7 +986,14 @@ mod tests {
             })
         );
         assert!(skip_reason(&plans[8]).contains("kernel-mode"));
-        assert!(skip_reason(&plans[9]).contains("no control-device IOCTL"));
+        assert_eq!(
+            plans[9],
+            Plan::Perform(DeviceStep::Inspect {
+                handle: "h".into(),
+                offset: 0,
+                length: 16
+            })
+        );
         assert!(skip_reason(&plans[10]).contains("MapViewOfFile"));
         assert!(skip_reason(&plans[15]).contains("detach"));
     }

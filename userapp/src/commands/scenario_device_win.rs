@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::protocol::{
-    self, HandleKeysInfo, PURGE_OUTCOME_DONE, PURGE_OUTCOME_HELD, PurgeRequestOutput, ioctl,
+    self, HandleKeysInfo, InspectOutput, PURGE_OUTCOME_DONE, PURGE_OUTCOME_HELD,
+    PurgeRequestOutput, ioctl,
 };
 use ferrofilter_sim::scenario::keys_info_json;
 use serde_json::{Value, json};
@@ -41,6 +42,7 @@ use windows::Win32::System::IO::{
 };
 use windows::Win32::System::Threading::{CreateEventW, WaitForSingleObject};
 use windows::core::HSTRING;
+use zerocopy::FromBytes;
 
 use super::device::{
     self, DeviceOutcome, DeviceRecord, DeviceStep, Disposition, InfoClass, OnBreak, Performer,
@@ -717,6 +719,25 @@ impl WinPerformer {
                 });
                 done.map_or(StatusSeen::TimedOut, |(seen, _)| seen)
             }
+            DeviceStep::Inspect { offset, length, .. } => {
+                let value = self.handles.get(name).map_or(NOT_OPEN_VALUE, Open::value);
+                let room = usize::try_from(*length).unwrap_or(usize::MAX);
+                let mut output = vec![0u8; size_of::<InspectOutput>().saturating_add(room)];
+                let reply = self.device.ioctl(
+                    ioctl::INSPECT,
+                    &proto::inspect_input(value, *offset, *length),
+                    &mut output,
+                );
+                if reply.status.is_success()
+                    && let Ok((head, data)) = InspectOutput::read_from_prefix(&output)
+                {
+                    let read = usize::try_from(head.bytes_read)
+                        .unwrap_or(usize::MAX)
+                        .min(data.len());
+                    extra.push(("data", json!(String::from_utf8_lossy(&data[..read]))));
+                }
+                StatusSeen::Nt(reply.status)
+            }
             DeviceStep::Purge { .. } => {
                 let value = self.handles.get(name).map_or(NOT_OPEN_VALUE, Open::value);
                 let mut output = [0u8; size_of::<PurgeRequestOutput>()];
@@ -879,6 +900,7 @@ impl Performer for WinPerformer {
             | DeviceStep::SetInformation { handle, .. }
             | DeviceStep::SetPurgeFailureModeUser { handle, .. }
             | DeviceStep::Purge { handle }
+            | DeviceStep::Inspect { handle, .. }
             | DeviceStep::Close { handle } => self.on_handle(index, op, handle, step),
         })
     }
