@@ -17,7 +17,7 @@ use ferrofilter_core::protocol::{
 use serde_json::{Map, Value, json};
 use zerocopy::FromBytes;
 
-use super::{Step, StepRecord, keys_info_json, matches_json, record};
+use super::{Step, StepRecord, keys_info_json, record};
 use crate::fs::{BreakAction, BreakEvent, FileObjectId, HeldIo};
 use crate::kernel::volume::{CreateArgs, SimEcp};
 use crate::kernel::{Machine, MachineConfig, Violation, volume};
@@ -367,12 +367,19 @@ impl Runner {
     pub(super) fn run(&mut self, index: usize, step: &Step, records: &[StepRecord]) -> StepRecord {
         let mut out = Map::new();
         let status = match step {
-            Step::Expect { fields } => {
-                let prev = records.last().map_or(Value::Null, StepRecord::to_json);
+            Step::Expect { fields, of } => {
+                let checked = match of {
+                    Some(at) => records.get(*at),
+                    None => records.last(),
+                };
+                let prev = checked.map_or(Value::Null, StepRecord::to_json);
+                if let Some(record) = checked {
+                    out.insert("of_step".into(), json!(record.step));
+                }
                 let mut mismatches = Vec::new();
                 for (key, expected) in fields {
                     let actual = prev.get(key).unwrap_or(&Value::Null);
-                    if !matches_json(expected, actual) {
+                    if !super::expect::matches(expected, actual) {
                         mismatches
                             .push(json!({"field": key, "expected": expected, "actual": actual}));
                     }

@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::oplock::{access, share};
+use ferrofilter_sim::scenario::expect::matches;
 use ferrofilter_sim::scenario::{ACCESS_NAMES, SHARE_NAMES, parse_number};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -172,8 +173,14 @@ pub enum DeviceStep {
 pub enum Plan {
     /// Performed, in order.
     Perform(DeviceStep),
-    /// An `expect`: evaluated against the previous step's device record.
-    Expect(Map<String, Value>),
+    /// An `expect`: the fields to check, evaluated against the device record of step `of` (the
+    /// step its `of` label names, or the previous one).
+    Expect {
+        /// What to check.
+        fields: Map<String, Value>,
+        /// The step it checks.
+        of: Option<usize>,
+    },
     /// Not performed, and why.
     Skip(String),
 }
@@ -301,8 +308,19 @@ pub fn plan(steps: &[Value]) -> Vec<Plan> {
         let op = text(step, "op").unwrap_or_default();
         if op == "expect" {
             let mut fields = step.as_object().cloned().unwrap_or_default();
-            fields.remove("op");
-            plans.push(Plan::Expect(fields));
+            for reserved in ["op", "label", "of"] {
+                fields.remove(reserved);
+            }
+            // The sim's parser checked that the label names an earlier step.
+            let of = text(step, "of").and_then(|label| {
+                steps[..index]
+                    .iter()
+                    .position(|earlier| text(earlier, "label") == Some(label))
+            });
+            plans.push(Plan::Expect {
+                fields,
+                of: Some(of.unwrap_or(index.saturating_sub(1))),
+            });
             continue;
         }
         if let Some(reason) = op_skip_reason(op) {
@@ -670,21 +688,6 @@ pub fn expected_status(field: &str, value: &Value) -> Option<NtStatus> {
         .find(|status| status.name() == Some(text))
 }
 
-/// `expected` matches `actual` as in the sim: objects on the expected keys, arrays element by
-/// element with the same length, everything else by equality.
-#[must_use]
-pub fn matches_json(expected: &Value, actual: &Value) -> bool {
-    match (expected, actual) {
-        (Value::Object(e), Value::Object(a)) => e
-            .iter()
-            .all(|(k, v)| matches_json(v, a.get(k).unwrap_or(&Value::Null))),
-        (Value::Array(e), Value::Array(a)) => {
-            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| matches_json(x, y))
-        }
-        _ => expected == actual,
-    }
-}
-
 /// The device sees whether a break required an acknowledgment, not whether the breaking
 /// operation waited for it: an expected `ack` becomes `ack_required` (`none` → false, `wait` and
 /// `no_wait` → true).
@@ -770,7 +773,7 @@ pub fn evaluate_expect(
                 let actual = record.get(field).cloned().unwrap_or(Value::Null);
                 // A granted FSCTL_REQUEST_OPLOCK pends: the sim's grant status is SUCCESS.
                 let oplock_granted = previous.op == "oplock" && granted && want.is_success();
-                if !oplock_granted && !matches_json(expected, &actual) {
+                if !oplock_granted && !matches(expected, &actual) {
                     mismatch(actual);
                 }
             } else if let Some(code) = previous.win32_error {
@@ -799,7 +802,7 @@ pub fn evaluate_expect(
         } else {
             expected.clone()
         };
-        if !matches_json(&expected_here, actual) {
+        if !matches(&expected_here, actual) {
             mismatch(actual.clone());
         }
     }
@@ -865,8 +868,11 @@ pub fn drive(plans: &[Plan], ops: &[String], performer: &mut dyn Performer) -> V
                 Ok(record) => DeviceOutcome::Performed(record),
                 Err(why) => DeviceOutcome::Skipped(why),
             },
-            Plan::Expect(fields) => match index.checked_sub(1).and_then(|i| outcomes.get(i)) {
-                Some(DeviceOutcome::Performed(previous)) => {
+            Plan::Expect { fields, of } => match of
+                .filter(|&at| at < index)
+                .and_then(|at| outcomes.get(at).map(|outcome| (at, outcome)))
+            {
+                Some((_, DeviceOutcome::Performed(previous))) => {
                     let to_dos = |status| performer.to_dos(status);
                     let result = evaluate_expect(fields, previous, &to_dos);
                     if result.checked.is_empty() {
@@ -901,10 +907,9 @@ pub fn drive(plans: &[Plan], ops: &[String], performer: &mut dyn Performer) -> V
                         DeviceOutcome::Performed(record)
                     }
                 }
-                Some(DeviceOutcome::Skipped(_)) => DeviceOutcome::Skipped(format!(
-                    "checks step {}, which was skipped",
-                    index.saturating_sub(1)
-                )),
+                Some((at, DeviceOutcome::Skipped(_))) => {
+                    DeviceOutcome::Skipped(format!("checks step {at}, which was skipped"))
+                }
                 None => DeviceOutcome::Skipped("there is no step before it".to_owned()),
             },
         };
@@ -965,7 +970,9 @@ mod tests {
                 no_buffering: false,
             })
         );
-        assert!(matches!(plans[1], Plan::Expect(ref f) if f.contains_key("status")));
+        assert!(
+            matches!(plans[1], Plan::Expect { ref fields, of: Some(0) } if fields.contains_key("status"))
+        );
         assert_eq!(
             plans[2],
             Plan::Perform(DeviceStep::Oplock {
@@ -1303,6 +1310,37 @@ mod tests {
         };
         assert_eq!(last.observed["passed"], json!(false));
         assert_eq!(last.status_name.as_deref(), Some("STATUS_UNSUCCESSFUL"));
+    }
+
+    #[test]
+    fn an_expect_checks_the_step_its_label_names_on_the_device_too() {
+        let raw = steps(
+            r#"{"steps": [
+                {"op": "open", "handle": "h", "path": "a", "label": "opened"},
+                {"op": "write", "handle": "h"},
+                {"op": "expect", "of": "opened", "breaks": {"not": [{"handle": "x"}]}},
+                {"op": "expect", "of": "opened", "breaks": {"contains": {"handle": "x"}}}
+            ]}"#,
+        );
+        let ops: Vec<String> = raw
+            .iter()
+            .map(|s| s["op"].as_str().unwrap().to_owned())
+            .collect();
+        let plans = plan(&raw);
+        assert!(
+            matches!(plans[2], Plan::Expect { of: Some(0), ref fields } if !fields.contains_key("of"))
+        );
+        let mut fake = Fake(Vec::new());
+        let outcomes = drive(&plans, &ops, &mut fake);
+        let DeviceOutcome::Performed(passed) = &outcomes[2] else {
+            panic!("{:?}", outcomes[2])
+        };
+        assert_eq!(passed.observed["passed"], json!(true));
+        // Negative control: an element the record does not have is not "contained".
+        let DeviceOutcome::Performed(failed) = &outcomes[3] else {
+            panic!("{:?}", outcomes[3])
+        };
+        assert_eq!(failed.observed["passed"], json!(false));
     }
 
     #[test]
