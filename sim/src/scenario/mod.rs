@@ -286,6 +286,32 @@ enum Step {
         handle: String,
     },
     Detach,
+    /// Opens `count` control-device handles (owners) named `owner`, or `owner#0`.. for several,
+    /// each with the pipe as its target.
+    OwnerOpen {
+        owner: String,
+        count: u32,
+    },
+    OwnerClose {
+        owner: String,
+    },
+    /// `count` FORWARDs from `owner`, tagged with its group `group` (0: untagged).
+    Forward {
+        owner: String,
+        group: u64,
+        count: u32,
+    },
+    /// `CANCEL_GROUP` from `owner` of group `group` of `group_owner`'s partial ID.
+    CancelGroup {
+        owner: String,
+        group_owner: String,
+        group: u64,
+    },
+    /// The target completes up to `count` of the reads it holds, with `status`.
+    Complete {
+        count: u32,
+        status: u32,
+    },
     Expect {
         fields: Map<String, Value>,
         /// The earlier step it checks (by its label), or the previous one.
@@ -317,6 +343,11 @@ impl Step {
             Self::PurgeStatus => "purge_status",
             Self::Close { .. } => "close",
             Self::Detach => "detach",
+            Self::OwnerOpen { .. } => "owner_open",
+            Self::OwnerClose { .. } => "owner_close",
+            Self::Forward { .. } => "forward",
+            Self::CancelGroup { .. } => "cancel_group",
+            Self::Complete { .. } => "complete",
             Self::Expect { .. } => "expect",
         }
     }
@@ -687,8 +718,16 @@ fn parse_ecp(step: usize, index: usize, raw: &Value) -> Result<EcpSpec, Scenario
     })
 }
 
-#[allow(clippy::too_many_lines, reason = "one arm per op, each short")]
+fn owner_name(f: &mut Fields<'_>, field: &'static str) -> Result<String, ScenarioError> {
+    let name = f.required_string(field)?;
+    if name.is_empty() {
+        return Err(f.err(field, "an owner name cannot be empty"));
+    }
+    Ok(name.to_owned())
+}
+
 /// One step, its label, and for an `expect` the label it checks.
+#[allow(clippy::too_many_lines, reason = "one arm per op, each short")]
 fn parse_step(
     step: usize,
     raw: &Value,
@@ -917,6 +956,37 @@ fn parse_step(
             handle: f.handle()?,
         },
         "detach" => Step::Detach,
+        "owner_open" => Step::OwnerOpen {
+            owner: owner_name(&mut f, "owner")?,
+            count: f.u32("count", 1)?,
+        },
+        "owner_close" => Step::OwnerClose {
+            owner: owner_name(&mut f, "owner")?,
+        },
+        "forward" => Step::Forward {
+            owner: owner_name(&mut f, "owner")?,
+            group: f.number("group")?.unwrap_or(0),
+            count: f.u32("count", 1)?,
+        },
+        "cancel_group" => {
+            let owner = owner_name(&mut f, "owner")?;
+            let group_owner = match f.string("group_owner")? {
+                Some(name) => name.to_owned(),
+                None => owner.clone(),
+            };
+            let group = f
+                .number("group")?
+                .ok_or_else(|| f.err("group", "required"))?;
+            Step::CancelGroup {
+                owner,
+                group_owner,
+                group,
+            }
+        }
+        "complete" => Step::Complete {
+            count: f.u32("count", 1)?,
+            status: f.u32("status", 0)?,
+        },
         "expect" => {
             if step == 0 {
                 return Err(f.err("op", "an expect needs a step before it"));

@@ -7,13 +7,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use ferrofilter_core::NtStatus;
 use ferrofilter_core::cf::cf_open;
 use ferrofilter_core::oplock::{Ack, OplockLevel};
 use ferrofilter_core::protocol::{
-    self, HandleInput, HandleKeysInfo, Header, InspectInput, InspectOutput, PurgeRequestOutput,
+    self, CancelGroupInput, CancelOutput, ForwardInput, HandleInput, HandleKeysInfo, Header,
+    InspectInput, InspectOutput, OpenTargetInput, PartialIdInfo, PurgeRequestOutput,
     PurgeStatusHeader, PurgeStreamEntry, ioctl,
 };
+use ferrofilter_core::{CancelId, NtStatus};
 use serde_json::{Map, Value, json};
 use zerocopy::FromBytes;
 
@@ -24,6 +25,28 @@ use crate::kernel::{Machine, MachineConfig, Violation, volume};
 
 /// A handle value no handle table has: the record for a name that is not open.
 const NO_SUCH_HANDLE: u64 = 0xDEAD_0000;
+
+/// The pipe every owner forwards to (the machine's default pipe, which the caller may open).
+const PIPE: &str = "\\??\\pipe\\ferro";
+
+/// `OPEN_TARGET` input naming `pipe`.
+fn open_target_input(pipe: &str) -> Vec<u8> {
+    let name: Vec<u8> = pipe.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let head = OpenTargetInput {
+        header: Header::for_struct::<OpenTargetInput>(),
+        name_bytes: u32::try_from(name.len()).unwrap_or(u32::MAX),
+        reserved: 0,
+    };
+    let mut input = vec![0u8; size_of::<OpenTargetInput>()];
+    let _ = protocol::encode(&head, &mut input);
+    input.extend_from_slice(&name);
+    input
+}
+
+fn no_owner(out: &mut Map<String, Value>) -> NtStatus {
+    out.insert("error".into(), json!("no open owner by this name"));
+    NtStatus::INVALID_HANDLE
+}
 
 /// A scenario handle that is open.
 struct Live {
@@ -47,6 +70,8 @@ pub(super) struct Runner {
     opens: BTreeMap<FileObjectId, usize>,
     /// Purge requests the driver answered "held", by file object: their steps, oldest first.
     held: BTreeMap<usize, VecDeque<usize>>,
+    /// Control-device owners the scenario opened: handle and partial ID.
+    owners: BTreeMap<String, (u64, u8)>,
 }
 
 fn level_name(level: OplockLevel) -> &'static str {
@@ -123,6 +148,7 @@ impl Runner {
             files: BTreeMap::new(),
             opens: BTreeMap::new(),
             held: BTreeMap::new(),
+            owners: BTreeMap::new(),
         })
     }
 
@@ -133,6 +159,11 @@ impl Runner {
         for handle in open {
             let _ = volume::close(handle);
         }
+        for (handle, _) in std::mem::take(&mut self.owners).into_values() {
+            let _ = self.machine.close_control(handle);
+        }
+        while self.machine.complete_one_at_target(0, 0) {}
+        self.machine.deliver_all();
         let _ = self.machine.close_control(self.control);
         match self.machine.unload(true) {
             Ok(unloaded) => unloaded.violations,
@@ -404,6 +435,42 @@ impl Runner {
                 status
             }
             Step::PurgeStatus => self.purge_status(&mut out),
+            Step::OwnerOpen { owner, count } => self.owner_open(owner, *count, &mut out),
+            Step::OwnerClose { owner } => {
+                out.insert("owner".into(), json!(owner));
+                match self.owners.remove(owner) {
+                    None => no_owner(&mut out),
+                    Some((handle, _)) => {
+                        let status = self
+                            .machine
+                            .close_control(handle)
+                            .map_or_else(NtStatus::from_i32, |()| NtStatus::SUCCESS);
+                        self.replies(&mut out);
+                        status
+                    }
+                }
+            }
+            Step::Forward {
+                owner,
+                group,
+                count,
+            } => self.forward(owner, *group, *count, &mut out),
+            Step::CancelGroup {
+                owner,
+                group_owner,
+                group,
+            } => self.cancel_group(owner, group_owner, *group, &mut out),
+            Step::Complete { count, status } => {
+                let mut completed = 0u32;
+                while completed < *count
+                    && self.machine.complete_one_at_target(status.cast_signed(), 0)
+                {
+                    completed += 1;
+                }
+                out.insert("completed".into(), json!(completed));
+                self.replies(&mut out);
+                NtStatus::SUCCESS
+            }
             Step::QueryKeys {
                 handle,
                 handle_value,
@@ -679,6 +746,163 @@ impl Runner {
             .flatten()
             .map(|info| keys_info_json(&info));
         (status, keys)
+    }
+
+    /// The replies to forwarded reads that came back (delivered now), counted by status name,
+    /// and the reads the target still holds.
+    fn replies(&mut self, out: &mut Map<String, Value>) {
+        self.machine.deliver_all();
+        let mut by_status: BTreeMap<String, u32> = BTreeMap::new();
+        for (_, reply) in self.machine.take_replies() {
+            let status = NtStatus::from_i32(reply.status);
+            let name = status
+                .name()
+                .map_or_else(|| status.to_string(), str::to_owned);
+            *by_status.entry(name).or_default() += 1;
+        }
+        out.insert("replies".into(), json!(by_status));
+        out.insert(
+            "pending_at_target".into(),
+            json!(self.machine.pending_at_target().len()),
+        );
+    }
+
+    /// `CreateFile(\\.\FerroFilter)`, `GET_PARTIAL_ID` and `OPEN_TARGET` (the pipe) for each
+    /// of `count` owners; stops at the first that fails.
+    fn owner_open(&mut self, owner: &str, count: u32, out: &mut Map<String, Value>) -> NtStatus {
+        out.insert("owner".into(), json!(owner));
+        let mut opened = 0u32;
+        let mut status = NtStatus::SUCCESS;
+        for i in 0..count {
+            let name = if count == 1 {
+                owner.to_owned()
+            } else {
+                format!("{owner}#{i}")
+            };
+            if self.owners.contains_key(&name) {
+                out.insert(
+                    "error".into(),
+                    json!(format!("owner `{name}` is already open")),
+                );
+                status = NtStatus::INVALID_PARAMETER;
+                break;
+            }
+            let handle = match self.machine.open_control() {
+                Ok(handle) => handle,
+                Err(failed) => {
+                    status = NtStatus::from_i32(failed);
+                    break;
+                }
+            };
+            let reply = self.machine.ioctl(
+                handle,
+                ioctl::GET_PARTIAL_ID,
+                &[],
+                size_of::<PartialIdInfo>(),
+            );
+            let partial = protocol::decode::<PartialIdInfo>(&reply.output)
+                .ok()
+                .and_then(|info| u8::try_from(info.partial).ok());
+            let target =
+                self.machine
+                    .ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0);
+            match partial {
+                Some(partial) if target.status >= 0 => {
+                    if count == 1 {
+                        out.insert("partial".into(), json!(partial));
+                    }
+                    self.owners.insert(name, (handle, partial));
+                    opened += 1;
+                }
+                _ => {
+                    status = NtStatus::from_i32(if target.status < 0 {
+                        target.status
+                    } else {
+                        reply.status
+                    });
+                    let _ = self.machine.close_control(handle);
+                    break;
+                }
+            }
+        }
+        out.insert("opened".into(), json!(opened));
+        status
+    }
+
+    /// `count` FORWARDs from `owner`; the step's status is `STATUS_PENDING` when every one was
+    /// forwarded (pends at the target), else the first refusal's.
+    fn forward(
+        &mut self,
+        owner: &str,
+        group: u64,
+        count: u32,
+        out: &mut Map<String, Value>,
+    ) -> NtStatus {
+        out.insert("owner".into(), json!(owner));
+        let Some(&(handle, partial)) = self.owners.get(owner) else {
+            return no_owner(out);
+        };
+        let cancel_id = if group == 0 {
+            0
+        } else {
+            CancelId::new(partial, group).0
+        };
+        let input = ForwardInput {
+            header: Header::for_struct::<ForwardInput>(),
+            cancel_id,
+            flags: 0,
+            reserved: 0,
+        };
+        let mut buf = vec![0u8; size_of::<ForwardInput>()];
+        let _ = protocol::encode(&input, &mut buf);
+        let (mut pending, mut refused) = (0u32, 0u32);
+        let mut status = NtStatus::PENDING;
+        for _ in 0..count {
+            let reply = self.machine.ioctl(handle, ioctl::FORWARD, &buf, 16);
+            if reply.pending.is_some() {
+                pending += 1;
+            } else {
+                if refused == 0 {
+                    status = NtStatus::from_i32(reply.status);
+                }
+                refused += 1;
+            }
+        }
+        out.insert("cancel_id".into(), json!(format!("0x{cancel_id:016X}")));
+        out.insert("forwarded".into(), json!(pending));
+        out.insert("refused".into(), json!(refused));
+        self.replies(out);
+        status
+    }
+
+    /// `CANCEL_GROUP` from `owner` naming group `group` of `group_owner`'s partial ID.
+    fn cancel_group(
+        &mut self,
+        owner: &str,
+        group_owner: &str,
+        group: u64,
+        out: &mut Map<String, Value>,
+    ) -> NtStatus {
+        out.insert("owner".into(), json!(owner));
+        let (Some(&(handle, _)), Some(&(_, partial))) =
+            (self.owners.get(owner), self.owners.get(group_owner))
+        else {
+            return no_owner(out);
+        };
+        let input = CancelGroupInput {
+            header: Header::for_struct::<CancelGroupInput>(),
+            cancel_id: CancelId::new(partial, group).0,
+        };
+        let mut buf = vec![0u8; size_of::<CancelGroupInput>()];
+        let _ = protocol::encode(&input, &mut buf);
+        let reply =
+            self.machine
+                .ioctl(handle, ioctl::CANCEL_GROUP, &buf, size_of::<CancelOutput>());
+        if let Ok(answer) = protocol::decode::<CancelOutput>(&reply.output) {
+            out.insert("attempted".into(), json!(answer.attempted));
+        }
+        self.replies(out);
+        NtStatus::from_i32(reply.status)
     }
 
     fn purge_status(&self, out: &mut Map<String, Value>) -> NtStatus {

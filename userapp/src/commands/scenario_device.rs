@@ -283,6 +283,10 @@ fn op_skip_reason(op: &str) -> Option<String> {
         "inspect_new_handle" => "the sim's negative control: a kernel component opening a handle \
              of its own and reading through it (in user mode: an `open` and a `read`)"
             .to_owned(),
+        "owner_open" | "owner_close" | "forward" | "cancel_group" | "complete" => "tracker steps \
+             need a pipe target that completes on request, which the sim provides; on the device \
+             use `ferroctl forward`, `cancel-group` and `list`"
+            .to_owned(),
         "detach" => "would detach the filter instance from the volume for every process; \
              ferroctl does not do that from a scenario"
             .to_owned(),
