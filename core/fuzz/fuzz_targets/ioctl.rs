@@ -8,7 +8,7 @@
 use ferrofilter_core::protocol::{Command, ProtocolError, decode_command};
 use libfuzzer_sys::fuzz_target;
 
-const KNOWN: [u32; 12] = ferrofilter_core::protocol::ALL_IOCTLS;
+const KNOWN: &[u32] = &ferrofilter_core::protocol::ALL_IOCTLS;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
@@ -28,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(Command::QueryKeys { handle } | Command::PurgeRequest { handle }) => {
             assert_ne!(handle, 0);
+        }
+        Ok(Command::Inspect { handle, offset, .. }) => {
+            assert_ne!(handle, 0);
+            assert!(i64::try_from(offset).is_ok());
         }
         Ok(_) => assert!(KNOWN.contains(&code)),
         Err(ProtocolError::UnknownIoctl(c)) => {
