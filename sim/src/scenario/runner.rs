@@ -18,7 +18,8 @@ use ferrofilter_core::{CancelId, NtStatus};
 use serde_json::{Map, Value, json};
 use zerocopy::FromBytes;
 
-use super::{Step, StepRecord, keys_info_json, record};
+use super::language::{self, Entry, Step, WriteMode};
+use super::{StepRecord, keys_info_json, record};
 use crate::fs::{BreakAction, BreakEvent, FileObjectId, HeldIo};
 use crate::kernel::volume::{CreateArgs, SimEcp};
 use crate::kernel::{Machine, MachineConfig, Violation, volume};
@@ -395,20 +396,23 @@ impl Runner {
 
     /// Runs one step; `records` are the earlier steps' records.
     #[allow(clippy::too_many_lines, reason = "one arm per op, each short")]
-    pub(super) fn run(&mut self, index: usize, step: &Step, records: &[StepRecord]) -> StepRecord {
+    pub(super) fn run(
+        &mut self,
+        index: usize,
+        entry: &Entry,
+        records: &[StepRecord],
+    ) -> StepRecord {
         let mut out = Map::new();
+        let (step, op) = (&entry.step, entry.op.as_str());
         let status = match step {
-            Step::Expect { fields, of } => {
-                let checked = match of {
-                    Some(at) => records.get(*at),
-                    None => records.last(),
-                };
+            Step::Expect(expect) => {
+                let checked = entry.checks.and_then(|at| records.get(at));
                 let prev = checked.map_or(Value::Null, StepRecord::to_json);
                 if let Some(record) = checked {
                     out.insert("of_step".into(), json!(record.step));
                 }
                 let mut mismatches = Vec::new();
-                for (key, expected) in fields {
+                for (key, expected) in &expect.fields {
                     let actual = prev.get(key).unwrap_or(&Value::Null);
                     if !super::expect::matches(expected, actual) {
                         mismatches
@@ -424,7 +428,7 @@ impl Runner {
                     NtStatus::UNSUCCESSFUL
                 }
             }
-            Step::Detach => {
+            Step::Detach {} => {
                 let status = self
                     .machine
                     .detach()
@@ -434,11 +438,11 @@ impl Runner {
                 self.seen_fields(&seen, &mut out);
                 status
             }
-            Step::PurgeStatus => self.purge_status(&mut out),
-            Step::OwnerOpen { owner, count } => self.owner_open(owner, *count, &mut out),
+            Step::PurgeStatus {} => self.purge_status(&mut out),
+            Step::OwnerOpen { owner, count } => self.owner_open(owner, count.0, &mut out),
             Step::OwnerClose { owner } => {
                 out.insert("owner".into(), json!(owner));
-                match self.owners.remove(owner) {
+                match self.owners.remove(&owner.0) {
                     None => no_owner(&mut out),
                     Some((handle, _)) => {
                         let status = self
@@ -454,16 +458,23 @@ impl Runner {
                 owner,
                 group,
                 count,
-            } => self.forward(owner, *group, *count, &mut out),
+            } => self.forward(owner, group.0, count.0, &mut out),
             Step::CancelGroup {
                 owner,
                 group_owner,
                 group,
-            } => self.cancel_group(owner, group_owner, *group, &mut out),
+            } => self.cancel_group(
+                owner,
+                group_owner.as_ref().unwrap_or(owner),
+                group.0,
+                &mut out,
+            ),
             Step::Complete { count, status } => {
                 let mut completed = 0u32;
-                while completed < *count
-                    && self.machine.complete_one_at_target(status.cast_signed(), 0)
+                while completed < count.0
+                    && self
+                        .machine
+                        .complete_one_at_target(status.0.cast_signed(), 0)
                 {
                     completed += 1;
                 }
@@ -480,7 +491,7 @@ impl Runner {
                         out.insert("handle".into(), json!(name));
                         self.handle_value(name)
                     }
-                    (None, Some(v)) => *v,
+                    (None, Some(v)) => v.0,
                     (None, None) => 0,
                 };
                 let (status, keys) = self.query_keys(value);
@@ -489,21 +500,15 @@ impl Runner {
                 }
                 status
             }
-            Step::Open {
-                handle,
-                path,
-                params,
-                kind,
-                ecps,
-                cf_flags,
-                on_break,
-            } => {
+            Step::Open(open) => {
+                let (handle, path) = (&open.handle.0, &open.path);
                 out.insert("handle".into(), json!(handle));
-                let mut params = *params;
+                let mut params = open.params();
                 let mut oplock = None;
+                let on_break = open.on_break.map(language::OnBreak::action);
                 let mut action = on_break.unwrap_or_default();
-                if let Some(flags) = cf_flags {
-                    match cf_open(*flags) {
+                if let Some(flags) = open.cf_flags {
+                    match cf_open(flags.0) {
                         Ok(cf) => {
                             params.desired_access = cf.desired_access;
                             params.share_access = cf.share_access;
@@ -520,24 +525,28 @@ impl Runner {
                         }
                         Err(unknown) => {
                             out.insert("error".into(), json!(unknown.to_string()));
-                            return record(index, step, unknown.status(), out);
+                            return record(index, op, unknown.status(), out);
                         }
                     }
                 }
                 if self.handles.contains_key(handle) {
                     out.insert("error".into(), json!("handle name already open"));
-                    return record(index, step, NtStatus::INVALID_PARAMETER, out);
+                    return record(index, op, NtStatus::INVALID_PARAMETER, out);
                 }
                 let args = CreateArgs {
                     path: path.clone(),
                     params,
-                    kind: *kind,
-                    ecps: ecps
+                    kind: open.kind.stream(),
+                    ecps: open
+                        .ecps
                         .iter()
-                        .map(|e| SimEcp {
-                            ecp_type: e.ecp_type,
-                            from_user_mode: e.from_user_mode,
-                            context: e.context.clone(),
+                        .map(|ecp| {
+                            let e = ecp.encode();
+                            SimEcp {
+                                ecp_type: e.ecp_type,
+                                from_user_mode: e.from_user_mode,
+                                context: e.context,
+                            }
                         })
                         .collect(),
                 };
@@ -589,17 +598,20 @@ impl Runner {
             | Step::Read { handle, .. }
             | Step::Write { handle, .. }
             | Step::SetInformation { handle, .. }
-            | Step::SetPurgeFailureMode { handle, .. }
+            | Step::FsctlSetPurgeFailureMode { handle, .. }
             | Step::BeginDataScan { handle }
             | Step::EndDataScan { handle }
-            | Step::MapSection { handle, .. }
+            | Step::MapSection { handle }
+            | Step::UnmapSection { handle }
             | Step::Purge { handle }
             | Step::Inspect { handle, .. }
+            | Step::InspectNewHandle { handle, .. }
             | Step::Close { handle } => {
+                let handle = &handle.0;
                 out.insert("handle".into(), json!(handle));
                 let Some(live) = self.handles.get(handle) else {
                     out.insert("error".into(), json!("no open handle by this name"));
-                    return record(index, step, NtStatus::INVALID_HANDLE, out);
+                    return record(index, op, NtStatus::INVALID_HANDLE, out);
                 };
                 let (value, file) = (live.handle, live.file);
                 let path = self
@@ -614,7 +626,10 @@ impl Runner {
                 if matches!(step, Step::Close { .. }) {
                     self.handles.remove(handle);
                 }
-                if matches!(step, Step::Read { .. } | Step::Inspect { .. }) {
+                if matches!(
+                    step,
+                    Step::Read { .. } | Step::Inspect { .. } | Step::InspectNewHandle { .. }
+                ) {
                     out.insert("data".into(), json!(String::from_utf8_lossy(&seen.data)));
                 }
                 self.seen_fields(&seen, &mut out);
@@ -623,7 +638,7 @@ impl Runner {
             }
         };
         self.check_mirror();
-        record(index, step, status, out)
+        record(index, op, status, out)
     }
 
     fn handle_op(
@@ -637,36 +652,42 @@ impl Runner {
         let done = match step {
             Step::Oplock {
                 level, on_break, ..
-            } => volume::request_oplock(handle, *level, *on_break),
-            Step::Read { offset, length, .. } => volume::read(handle, *offset, *length),
-            Step::Inspect {
-                offset,
-                length,
-                new_handle: true,
-                ..
-            } => volume::read_through_own_open(handle, *offset, *length),
-            Step::Inspect {
-                offset,
-                length,
-                new_handle: false,
-                ..
-            } => return self.inspect(handle, *offset, *length, seen),
-            Step::Write {
-                offset,
-                data,
-                non_cached,
-                ..
-            } => volume::write(handle, *offset, data, *non_cached, index),
-            Step::SetInformation { class, resize, .. } => {
-                out.insert("class".into(), json!(class));
-                volume::set_information(handle, *resize)
+            } => volume::request_oplock(handle, level.oplock(), on_break.action()),
+            Step::Read { offset, length, .. } => volume::read(handle, offset.0, length.0),
+            Step::InspectNewHandle { offset, length, .. } => {
+                volume::read_through_own_open(handle, offset.0, length.0)
             }
-            Step::SetPurgeFailureMode {
-                requestor, input, ..
-            } => volume::set_purge_failure_mode(handle, *requestor, input),
+            Step::Inspect { offset, length, .. } => {
+                return self.inspect(handle, offset.0, length.0, seen);
+            }
+            Step::Write {
+                offset, data, mode, ..
+            } => volume::write(
+                handle,
+                offset.0,
+                data.as_bytes(),
+                *mode == WriteMode::NonCached,
+                index,
+            ),
+            Step::SetInformation { class, size, .. } => {
+                out.insert("class".into(), json!(class));
+                let resize = (*class != language::InfoClass::Basic).then_some(size.0);
+                volume::set_information(handle, resize)
+            }
+            Step::FsctlSetPurgeFailureMode {
+                requestor,
+                flags,
+                input_size,
+                ..
+            } => volume::set_purge_failure_mode(
+                handle,
+                requestor.mode(),
+                &language::purge_failure_input(*flags, *input_size),
+            ),
             Step::BeginDataScan { .. } => volume::begin_data_scan(handle),
             Step::EndDataScan { .. } => volume::end_data_scan(handle),
-            Step::MapSection { map, .. } => volume::user_section(handle, *map),
+            Step::MapSection { .. } => volume::user_section(handle, true),
+            Step::UnmapSection { .. } => volume::user_section(handle, false),
             Step::Purge { .. } => return self.purge(index, handle, seen, out),
             Step::Close { .. } => volume::close(handle),
             _ => volume::Completed::default(),

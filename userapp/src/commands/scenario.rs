@@ -195,9 +195,9 @@ pub fn run_records(kind: BackendKind, file: &Path) -> Result<ScenarioRun, CliErr
     })
 }
 
-/// Reads and validates the file for the device: the sim's parser is the one definition of the
-/// format, so a file it rejects runs nothing on the device either. Returns the raw steps.
-fn device_steps(file: &Path) -> Result<Vec<Value>, CliError> {
+/// Reads and parses the file for the device with the one parser of the format, so a file the
+/// sim rejects runs nothing on the device either.
+fn device_steps(file: &Path) -> Result<Vec<scenario::Entry>, CliError> {
     let text = std::fs::read_to_string(file).map_err(|error| {
         usage(
             file,
@@ -207,23 +207,12 @@ fn device_steps(file: &Path) -> Result<Vec<Value>, CliError> {
             },
         )
     })?;
-    // Validation only: the sim's records are discarded.
-    scenario::run_str(&text).map_err(|error| usage(file, &error))?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|error| CliError::Usage(format!("{}: not valid JSON: {error}", file.display())))?;
-    Ok(value
-        .get("steps")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default())
+    scenario::parse(&text).map_err(|error| usage(file, &error))
 }
 
 fn run_device_steps(file: &Path) -> Result<Vec<StepOutcome>, CliError> {
     let steps = device_steps(file)?;
-    let ops: Vec<String> = steps
-        .iter()
-        .map(|s| s.get("op").and_then(Value::as_str).unwrap_or("").to_owned())
-        .collect();
+    let ops: Vec<String> = steps.iter().map(|entry| entry.op.clone()).collect();
     let plans = device::plan(&steps);
     let views = device::oplock_views(&plans, &steps);
     let outcomes = perform_on_device(&plans, &ops, &views)?;

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use ferrofilter_core::NtStatus;
-use ferrofilter_core::oplock::{access, share};
 use ferrofilter_sim::scenario::expect::matches;
-use ferrofilter_sim::scenario::{ACCESS_NAMES, SHARE_NAMES, parse_number};
+use ferrofilter_sim::scenario::language::{self, Entry, Level, OpenStep, Requestor, Step};
+pub use ferrofilter_sim::scenario::language::{InfoClass, OnBreak};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -25,15 +25,6 @@ pub const CACHE_WRITE: u32 = 4;
 /// The transfer unit of non-cached I/O on the device: a multiple of every common sector size
 /// (512 and 4096), so offsets, lengths and buffers aligned to it satisfy `FILE_FLAG_NO_BUFFERING`.
 pub const SECTOR: usize = 4096;
-
-/// What to do when a handle's oplock breaks with an acknowledgment required.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnBreak {
-    /// Acknowledge to the new level.
-    Acknowledge,
-    /// Close the handle (a `CfOpenFileWithOplock` holder must).
-    Close,
-}
 
 /// `CreateFileW`'s dispositions that match an NT create disposition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,29 +39,6 @@ pub enum Disposition {
     TruncateExisting,
     /// `CREATE_ALWAYS` (`FILE_OVERWRITE_IF`).
     CreateAlways,
-}
-
-/// The class of a `set_information` step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InfoClass {
-    /// `FileEndOfFileInfo`.
-    EndOfFile,
-    /// `FileAllocationInfo`.
-    Allocation,
-    /// `FileBasicInfo` with every field 0 (nothing changes).
-    Basic,
-}
-
-impl InfoClass {
-    /// The scenario's name for it.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::EndOfFile => "end_of_file",
-            Self::Allocation => "allocation",
-            Self::Basic => "basic",
-        }
-    }
 }
 
 /// A step the device performs.
@@ -185,38 +153,15 @@ pub enum Plan {
     Skip(String),
 }
 
-fn text<'a>(step: &'a Value, field: &str) -> Option<&'a str> {
-    step.get(field).and_then(Value::as_str)
-}
-
-fn number(step: &Value, field: &str) -> Option<u64> {
-    parse_number(step.get(field)?)
-}
-
-fn mask(step: &Value, field: &str, names: &[(&str, u32)], default: u32) -> u32 {
-    if step.get(field).is_none() {
-        return default;
-    }
-    if let Some(n) = number(step, field) {
-        return u32::try_from(n).unwrap_or(u32::MAX);
-    }
-    text(step, field).map_or(default, |list| {
-        list.split('|')
-            .map(str::trim)
-            .filter_map(|name| names.iter().find(|(n, _)| *n == name).map(|(_, b)| *b))
-            .fold(0, |acc, bits| acc | bits)
-    })
-}
-
 /// The `OPLOCK_LEVEL_CACHE_*` bits of a scenario level; `None` for the legacy levels.
 #[must_use]
-pub fn cache_level(name: &str) -> Option<u32> {
-    match name {
-        "R" | "r" => Some(CACHE_READ),
-        "RH" | "rh" => Some(CACHE_READ | CACHE_HANDLE),
-        "RW" | "rw" => Some(CACHE_READ | CACHE_WRITE),
-        "RWH" | "rwh" => Some(CACHE_READ | CACHE_WRITE | CACHE_HANDLE),
-        _ => None,
+pub const fn cache_level(level: Level) -> Option<u32> {
+    match level {
+        Level::Read => Some(CACHE_READ),
+        Level::ReadHandle => Some(CACHE_READ | CACHE_HANDLE),
+        Level::ReadWrite => Some(CACHE_READ | CACHE_WRITE),
+        Level::ReadWriteHandle => Some(CACHE_READ | CACHE_WRITE | CACHE_HANDLE),
+        Level::Level1 | Level::Batch | Level::Level2 => None,
     }
 }
 
@@ -272,33 +217,136 @@ pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
 const KERNEL_ONLY: &str = "needs a kernel-mode caller: Filter Manager sends it around its \
                            data-scan section; user mode cannot";
 
-/// Why the device skips a step of this op outright (before looking at its fields).
-fn op_skip_reason(op: &str) -> Option<String> {
-    Some(match op {
-        "begin_data_scan" | "end_data_scan" => KERNEL_ONLY.to_owned(),
-        "map_section" | "unmap_section" => "a user mapping needs CreateFileMappingW / \
-             MapViewOfFile, which this build does not link (windows-rs Win32_System_Memory is \
-             not enabled)"
+/// Why the device skips this step outright (before looking at its handle).
+fn skip_reason(step: &Step) -> Option<String> {
+    Some(match step {
+        Step::BeginDataScan { .. } | Step::EndDataScan { .. } => KERNEL_ONLY.to_owned(),
+        Step::MapSection { .. } | Step::UnmapSection { .. } => "a user mapping needs \
+             CreateFileMappingW / MapViewOfFile, which this build does not link (windows-rs \
+             Win32_System_Memory is not enabled)"
             .to_owned(),
-        "inspect_new_handle" => "the sim's negative control: a kernel component opening a handle \
-             of its own and reading through it (in user mode: an `open` and a `read`)"
+        Step::InspectNewHandle { .. } => "the sim's negative control: a kernel component \
+             opening a handle of its own and reading through it (in user mode: an `open` and a \
+             `read`)"
             .to_owned(),
-        "owner_open" | "owner_close" | "forward" | "cancel_group" | "complete" => "tracker steps \
-             need a pipe target that completes on request, which the sim provides; on the device \
-             use `ferroctl forward`, `cancel-group` and `list`"
+        Step::OwnerOpen { .. }
+        | Step::OwnerClose { .. }
+        | Step::Forward { .. }
+        | Step::CancelGroup { .. }
+        | Step::Complete { .. } => "tracker steps need a pipe target that completes on \
+             request, which the sim provides; on the device use `ferroctl forward`, \
+             `cancel-group` and `list`"
             .to_owned(),
-        "detach" => "would detach the filter instance from the volume for every process; \
+        Step::Detach {} => "would detach the filter instance from the volume for every process; \
              ferroctl does not do that from a scenario"
             .to_owned(),
+        Step::FsctlSetPurgeFailureMode {
+            requestor: Requestor::Kernel,
+            ..
+        } => format!("FSCTL_SET_PURGE_FAILURE_MODE with requestor `kernel` {KERNEL_ONLY}"),
+        Step::Oplock { level, .. } if cache_level(*level).is_none() => format!(
+            "legacy oplock `{}` needs its own FSCTL and acknowledgment protocol; the device \
+             backend requests only R/RH/RW/RWH (FSCTL_REQUEST_OPLOCK)",
+            level_text(*level)
+        ),
         _ => return None,
     })
 }
 
-/// The plan for every step, in order. The file must already have been validated (the sim's
-/// parser is the definition of the format); this only decides perform or skip.
+/// A legacy level's scenario name.
+const fn level_text(level: Level) -> &'static str {
+    match level {
+        Level::Level1 => "level1",
+        Level::Batch => "batch",
+        Level::Level2 => "level2",
+        Level::Read => "R",
+        Level::ReadHandle => "RH",
+        Level::ReadWrite => "RW",
+        Level::ReadWriteHandle => "RWH",
+    }
+}
+
+/// The device step for a step user mode can perform (every skip already decided).
+fn device_step(step: &Step) -> Option<DeviceStep> {
+    Some(match step {
+        Step::Oplock {
+            handle,
+            level,
+            on_break,
+        } => DeviceStep::Oplock {
+            handle: handle.0.clone(),
+            level: cache_level(*level)?,
+            on_break: *on_break,
+        },
+        Step::Read {
+            handle,
+            offset,
+            length,
+        } => DeviceStep::Read {
+            handle: handle.0.clone(),
+            offset: offset.0,
+            length: length.0,
+        },
+        Step::Write {
+            handle,
+            offset,
+            data,
+            mode,
+        } => DeviceStep::Write {
+            handle: handle.0.clone(),
+            offset: offset.0,
+            data: data.as_bytes().to_vec(),
+            non_cached: *mode == language::WriteMode::NonCached,
+        },
+        Step::SetInformation {
+            handle,
+            class,
+            size,
+        } => DeviceStep::SetInformation {
+            handle: handle.0.clone(),
+            class: *class,
+            size: size.0,
+        },
+        Step::FsctlSetPurgeFailureMode {
+            handle,
+            flags,
+            input_size,
+            ..
+        } => DeviceStep::SetPurgeFailureModeUser {
+            handle: handle.0.clone(),
+            input: language::purge_failure_input(*flags, *input_size),
+        },
+        Step::QueryKeys {
+            handle,
+            handle_value,
+        } => DeviceStep::QueryKeys {
+            handle: handle.as_ref().map(|h| h.0.clone()),
+            handle_value: handle_value.map(|v| v.0),
+        },
+        Step::Purge { handle } => DeviceStep::Purge {
+            handle: handle.0.clone(),
+        },
+        Step::Inspect {
+            handle,
+            offset,
+            length,
+        } => DeviceStep::Inspect {
+            handle: handle.0.clone(),
+            offset: offset.0,
+            length: length.0,
+        },
+        Step::PurgeStatus {} => DeviceStep::PurgeStatus,
+        Step::Close { handle } => DeviceStep::Close {
+            handle: handle.0.clone(),
+        },
+        _ => return None,
+    })
+}
+
+/// The plan for every step, in order, over the parsed file (`scenario::parse`, the one
+/// definition of the format); this only decides perform or skip.
 #[must_use]
-#[allow(clippy::too_many_lines, reason = "one arm per op, each short")]
-pub fn plan(steps: &[Value]) -> Vec<Plan> {
+pub fn plan(steps: &[Entry]) -> Vec<Plan> {
     // Handle names open on the device (by planning), mapped to the index of their open.
     let mut open: BTreeMap<String, usize> = BTreeMap::new();
     // Why a handle name is not open on the device, when its open was skipped.
@@ -308,142 +356,52 @@ pub fn plan(steps: &[Value]) -> Vec<Plan> {
     let mut no_buffering: Vec<usize> = Vec::new();
     let mut buffered_on: Vec<(usize, usize)> = Vec::new();
 
-    for (index, step) in steps.iter().enumerate() {
-        let op = text(step, "op").unwrap_or_default();
-        if op == "expect" {
-            let mut fields = step.as_object().cloned().unwrap_or_default();
-            for reserved in ["op", "label", "of"] {
-                fields.remove(reserved);
-            }
-            // The sim's parser checked that the label names an earlier step.
-            let of = text(step, "of").and_then(|label| {
-                steps[..index]
-                    .iter()
-                    .position(|earlier| text(earlier, "label") == Some(label))
-            });
+    for (index, entry) in steps.iter().enumerate() {
+        let step = &entry.step;
+        if let Step::Expect(expect) = step {
             plans.push(Plan::Expect {
-                fields,
-                of: Some(of.unwrap_or(index.saturating_sub(1))),
+                fields: expect.fields.clone(),
+                of: entry.checks,
             });
             continue;
         }
-        if let Some(reason) = op_skip_reason(op) {
+        if let Some(reason) = skip_reason(step) {
             plans.push(Plan::Skip(reason));
             continue;
         }
-        let handle = text(step, "handle").map(str::to_owned);
+        let name = step.handle().map(|h| h.0.clone()).unwrap_or_default();
+        if let Step::Open(step) = step {
+            let planned = open_plan(step);
+            match &planned {
+                Plan::Perform(_) => {
+                    open.insert(name.clone(), index);
+                    not_opened.remove(&name);
+                }
+                Plan::Skip(why) => {
+                    open.remove(&name);
+                    not_opened.insert(name.clone(), why.clone());
+                }
+                Plan::Expect { .. } => {}
+            }
+            plans.push(planned);
+            continue;
+        }
         // Steps on a handle whose open was skipped are skipped too.
-        if op != "open"
-            && let Some(name) = &handle
-            && let Some(why) = not_opened.get(name)
-        {
+        if let Some(why) = not_opened.get(&name) {
             plans.push(Plan::Skip(format!(
                 "handle `{name}` was not opened on the device ({why})"
             )));
             continue;
         }
-        let name = handle.clone().unwrap_or_default();
-        let planned = match op {
-            "open" => open_plan(step, &name),
-            "oplock" => {
-                let level = text(step, "level").unwrap_or_default();
-                cache_level(level).map_or_else(
-                    || {
-                        Plan::Skip(format!(
-                            "legacy oplock `{level}` needs its own FSCTL and acknowledgment \
-                             protocol; the device backend requests only R/RH/RW/RWH \
-                             (FSCTL_REQUEST_OPLOCK)"
-                        ))
-                    },
-                    |bits| {
-                        Plan::Perform(DeviceStep::Oplock {
-                            handle: name.clone(),
-                            level: bits,
-                            on_break: on_break(step).unwrap_or(OnBreak::Acknowledge),
-                        })
-                    },
-                )
-            }
-            "read" => Plan::Perform(DeviceStep::Read {
-                handle: name.clone(),
-                offset: number(step, "offset").unwrap_or(0),
-                length: number(step, "length")
-                    .and_then(|n| u32::try_from(n).ok())
-                    .unwrap_or(16),
-            }),
-            "write" => {
-                let non_cached = text(step, "mode") == Some("non_cached");
-                Plan::Perform(DeviceStep::Write {
-                    handle: name.clone(),
-                    offset: number(step, "offset").unwrap_or(0),
-                    data: text(step, "data").unwrap_or("x").as_bytes().to_vec(),
-                    non_cached,
-                })
-            }
-            "set_information" => Plan::Perform(DeviceStep::SetInformation {
-                handle: name.clone(),
-                class: match text(step, "class") {
-                    Some("allocation") => InfoClass::Allocation,
-                    Some("basic") => InfoClass::Basic,
-                    _ => InfoClass::EndOfFile,
-                },
-                size: number(step, "size").unwrap_or(0),
-            }),
-            "fsctl_set_purge_failure_mode" => {
-                if text(step, "requestor") == Some("user") {
-                    let flags = match step.get("flags") {
-                        Some(Value::String(s)) if s == "enable" => 1,
-                        Some(Value::String(s)) if s == "disable" => 2,
-                        Some(Value::String(s)) if s == "both" => 3,
-                        Some(Value::String(s)) if s == "none" => 0,
-                        _ => number(step, "flags")
-                            .and_then(|n| u32::try_from(n).ok())
-                            .unwrap_or(0),
-                    };
-                    let size = number(step, "input_size")
-                        .and_then(|n| usize::try_from(n).ok())
-                        .unwrap_or(4);
-                    let mut input = u32::to_le_bytes(flags).to_vec();
-                    input.resize(size, 0);
-                    Plan::Perform(DeviceStep::SetPurgeFailureModeUser {
-                        handle: name.clone(),
-                        input,
-                    })
-                } else {
-                    Plan::Skip(format!(
-                        "FSCTL_SET_PURGE_FAILURE_MODE with requestor `kernel` {KERNEL_ONLY}"
-                    ))
-                }
-            }
-            "query_keys" => Plan::Perform(DeviceStep::QueryKeys {
-                handle: handle.clone(),
-                handle_value: number(step, "handle_value"),
-            }),
-            "purge" => Plan::Perform(DeviceStep::Purge {
-                handle: name.clone(),
-            }),
-            "inspect" => Plan::Perform(DeviceStep::Inspect {
-                handle: name.clone(),
-                offset: number(step, "offset").unwrap_or(0),
-                // The format's default length (docs/scenarios.md).
-                length: number(step, "length").map_or(16, |n| u32::try_from(n).unwrap_or(u32::MAX)),
-            }),
-            "purge_status" => Plan::Perform(DeviceStep::PurgeStatus),
-            "close" => Plan::Perform(DeviceStep::Close {
-                handle: name.clone(),
-            }),
-            other => Plan::Skip(format!("`{other}` is not an op of docs/scenarios.md")),
+        let Some(planned) = device_step(step) else {
+            plans.push(Plan::Skip(format!(
+                "`{}` has no user-mode equivalent",
+                entry.op
+            )));
+            continue;
         };
-        match (&planned, op) {
-            (Plan::Perform(_), "open") => {
-                open.insert(name.clone(), index);
-                not_opened.remove(&name);
-            }
-            (Plan::Skip(why), "open") => {
-                open.remove(&name);
-                not_opened.insert(name.clone(), why.clone());
-            }
-            (Plan::Perform(DeviceStep::Write { non_cached, .. }), _) => {
+        match &planned {
+            DeviceStep::Write { non_cached, .. } => {
                 if let Some(&at) = open.get(&name) {
                     if *non_cached {
                         no_buffering.push(at);
@@ -452,14 +410,14 @@ pub fn plan(steps: &[Value]) -> Vec<Plan> {
                     }
                 }
             }
-            (Plan::Perform(DeviceStep::Read { .. }), _) => {
+            DeviceStep::Read { .. } => {
                 if let Some(&at) = open.get(&name) {
                     buffered_on.push((index, at));
                 }
             }
             _ => {}
         }
-        plans.push(planned);
+        plans.push(Plan::Perform(planned));
     }
 
     for at in &no_buffering {
@@ -484,74 +442,64 @@ pub fn plan(steps: &[Value]) -> Vec<Plan> {
     plans
 }
 
-fn on_break(step: &Value) -> Option<OnBreak> {
-    match text(step, "on_break")? {
-        "close" => Some(OnBreak::Close),
-        _ => Some(OnBreak::Acknowledge),
-    }
-}
-
-fn open_plan(step: &Value, name: &str) -> Plan {
-    if step
-        .get("ecps")
-        .is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()))
-    {
+fn open_plan(step: &OpenStep) -> Plan {
+    if !step.ecps.is_empty() {
         return Plan::Skip(
             "an open carrying ECPs needs a kernel-mode caller (FltCreateFileEx2 / \
              IoCreateFileEx with an ECP list); CreateFileW cannot attach them"
                 .to_owned(),
         );
     }
-    if step.get("reserve_opfilter") == Some(&Value::Bool(true)) {
+    if step.reserve_opfilter {
         return Plan::Skip(
             "FILE_RESERVE_OPFILTER is an NtCreateFile option CreateFileW does not expose"
                 .to_owned(),
         );
     }
-    match text(step, "kind") {
-        Some("directory") => {
+    match step.kind {
+        language::Kind::Directory => {
             return Plan::Skip(
                 "directory opens (which create a directory in the sim) are not performed by the \
                  device backend"
                     .to_owned(),
             );
         }
-        Some("volume") => {
+        language::Kind::Volume => {
             return Plan::Skip(
                 "would open the volume itself, outside the run's directory".to_owned(),
             );
         }
-        _ => {}
+        language::Kind::File => {}
     }
-    let disposition = match text(step, "disposition") {
-        Some("supersede") => {
+    let disposition = match step.disposition {
+        language::Disposition::Supersede => {
             return Plan::Skip("CreateFileW has no FILE_SUPERSEDE disposition".to_owned());
         }
-        Some("open") => Disposition::OpenExisting,
-        Some("create") => Disposition::CreateNew,
-        Some("overwrite") => Disposition::TruncateExisting,
-        Some("overwrite_if") => Disposition::CreateAlways,
-        _ => Disposition::OpenAlways,
+        language::Disposition::Open => Disposition::OpenExisting,
+        language::Disposition::Create => Disposition::CreateNew,
+        language::Disposition::OpenIf => Disposition::OpenAlways,
+        language::Disposition::Overwrite => Disposition::TruncateExisting,
+        language::Disposition::OverwriteIf => Disposition::CreateAlways,
     };
-    let path = match safe_relative(text(step, "path").unwrap_or_default()) {
+    let path = match safe_relative(&step.path) {
         Ok(path) => path,
         Err(why) => return Plan::Skip(why),
     };
-    let cf_flags = number(step, "cf_flags").and_then(|n| u32::try_from(n).ok());
-    if cf_flags.is_some() && step.get("on_break").is_some() {
+    if step.cf_flags.is_some() && step.on_break.is_some() {
         return Plan::Skip(
             "`on_break` on a cf_flags open: the platform holds a CfOpenFileWithOplock handle's \
              oplock and decides what happens on a break"
                 .to_owned(),
         );
     }
+    let params = step.params();
     Plan::Perform(DeviceStep::Open {
-        handle: name.to_owned(),
+        handle: step.handle.0.clone(),
         path,
-        access: mask(step, "access", &ACCESS_NAMES, access::FILE_READ_DATA),
-        share: mask(step, "share", &SHARE_NAMES, share::FILE_SHARE_ALL),
+        access: params.desired_access,
+        share: params.share_access,
         disposition,
-        cf_flags,
+        cf_flags: step.cf_flags.map(|f| f.0),
         no_buffering: false,
     })
 }
@@ -817,15 +765,16 @@ pub fn evaluate_expect(
 /// then are `breaks` and `oplock` observed. It stops being complete after a skipped `oplock` step
 /// or a skipped or performed `cf_flags` open (the platform holds that oplock, not the run).
 #[must_use]
-pub fn oplock_views(plans: &[Plan], steps: &[Value]) -> Vec<bool> {
+pub fn oplock_views(plans: &[Plan], steps: &[Entry]) -> Vec<bool> {
     let mut complete = true;
     plans
         .iter()
         .zip(steps)
-        .map(|(plan, step)| {
-            let op = text(step, "op").unwrap_or_default();
-            let cf_open = op == "open" && step.get("cf_flags").is_some();
-            if cf_open || (op == "oplock" && matches!(plan, Plan::Skip(_))) {
+        .map(|(plan, entry)| {
+            let cf_open = matches!(&entry.step, Step::Open(open) if open.cf_flags.is_some());
+            let skipped_oplock =
+                matches!(entry.step, Step::Oplock { .. }) && matches!(plan, Plan::Skip(_));
+            if cf_open || skipped_oplock {
                 complete = false;
             }
             complete
@@ -926,11 +875,8 @@ pub fn drive(plans: &[Plan], ops: &[String], performer: &mut dyn Performer) -> V
 mod tests {
     use super::*;
 
-    fn steps(text: &str) -> Vec<Value> {
-        serde_json::from_str::<Value>(text).unwrap()["steps"]
-            .as_array()
-            .unwrap()
-            .clone()
+    fn steps(text: &str) -> Vec<Entry> {
+        ferrofilter_sim::scenario::parse(text).unwrap()
     }
 
     fn skip_reason(plan: &Plan) -> &str {
@@ -1113,11 +1059,16 @@ mod tests {
 
     #[test]
     fn level_names_round_trip() {
-        for name in ["R", "RH", "RW", "RWH"] {
-            assert_eq!(level_name(cache_level(name).unwrap()), name);
+        for (level, name) in [
+            (Level::Read, "R"),
+            (Level::ReadHandle, "RH"),
+            (Level::ReadWrite, "RW"),
+            (Level::ReadWriteHandle, "RWH"),
+        ] {
+            assert_eq!(level_name(cache_level(level).unwrap()), name);
         }
         assert_eq!(level_name(0), "none");
-        assert_eq!(cache_level("level2"), None);
+        assert_eq!(cache_level(Level::Level2), None);
     }
 
     fn fake_dos(status: NtStatus) -> u32 {
