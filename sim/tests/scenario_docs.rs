@@ -155,7 +155,7 @@ fn fields<T: for<'de> Deserialize<'de> + fmt::Debug>(
 // ---------------------------------------------------------------------------------------------
 // Reading the docs
 
-/// `### `a` / `b`` sections under "## Operations": (ops, text).
+/// The op sections under "## Operations" (headings like ``### `a` / `b` ``): (ops, text).
 fn sections(docs: &str) -> Vec<(Vec<String>, String)> {
     let Some(start) = docs.find("\n## Operations") else {
         return Vec::new();
@@ -178,7 +178,7 @@ fn sections(docs: &str) -> Vec<(Vec<String>, String)> {
     out
 }
 
-/// The JSON examples of a section: in its ```json blocks, lines starting with `{`, each with
+/// The JSON examples of a section: in its fenced `json` blocks, lines starting with `{`, each with
 /// the indented lines that continue it.
 fn examples(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

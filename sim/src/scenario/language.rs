@@ -935,7 +935,11 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
     let mut out = String::new();
     for segment in path {
         match segment {
-            serde_path_to_error::Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            serde_path_to_error::Segment::Seq { index } => {
+                out.push('[');
+                out.push_str(&index.to_string());
+                out.push(']');
+            }
             serde_path_to_error::Segment::Map { key } => {
                 if !out.is_empty() {
                     out.push('.');

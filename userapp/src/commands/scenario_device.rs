@@ -874,6 +874,7 @@ pub fn drive(plans: &[Plan], ops: &[String], performer: &mut dyn Performer) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrofilter_core::oplock::{access, share};
 
     fn steps(text: &str) -> Vec<Entry> {
         ferrofilter_sim::scenario::parse(text).unwrap()
@@ -1235,10 +1236,7 @@ mod tests {
                 {"op": "expect", "status_name": "STATUS_SHARING_VIOLATION"}
             ]}"#,
         );
-        let ops: Vec<String> = raw
-            .iter()
-            .map(|s| s["op"].as_str().unwrap().to_owned())
-            .collect();
+        let ops: Vec<String> = raw.iter().map(|s| s.op.clone()).collect();
         let mut fake = Fake(Vec::new());
         let outcomes = drive(&plan(&raw), &ops, &mut fake);
         assert_eq!(outcomes.len(), raw.len());
@@ -1277,10 +1275,7 @@ mod tests {
                 {"op": "expect", "of": "opened", "breaks": {"contains": {"handle": "x"}}}
             ]}"#,
         );
-        let ops: Vec<String> = raw
-            .iter()
-            .map(|s| s["op"].as_str().unwrap().to_owned())
-            .collect();
+        let ops: Vec<String> = raw.iter().map(|s| s.op.clone()).collect();
         let plans = plan(&raw);
         assert!(
             matches!(plans[2], Plan::Expect { of: Some(0), ref fields } if !fields.contains_key("of"))
