@@ -25,11 +25,14 @@ use serde_json::{Map, Value};
 use super::ScenarioError;
 use crate::fs::{BreakAction, StreamKind};
 
-/// The largest ECP context a step may give: Filter Manager's own ECPs are far smaller, and a
-/// context this size already exercises every length check the driver makes.
-pub const MAX_ECP_SIZE: u64 = 4096;
-/// The largest `FSCTL_SET_PURGE_FAILURE_MODE` input a step may give.
-pub const MAX_FSCTL_INPUT: u64 = 64;
+/// The largest ECP context a step may give (64 KiB). `FltAllocateExtraCreateParameter` takes a
+/// `ULONG` size and documents no smaller cap; this is far past every length the driver accepts
+/// (the key ECPs are 20 and 36 bytes) while keeping a scenario's memory small.
+pub const MAX_ECP_SIZE: u64 = 64 * 1024;
+/// The largest `FSCTL_SET_PURGE_FAILURE_MODE` input a step may give (1 MiB). The I/O manager
+/// buffers a `METHOD_BUFFERED` FSCTL's input whatever its `ULONG` length, and fastfat checks only
+/// a minimum, so a filter must cope with long inputs; 1 MiB is far past the 4 bytes it reads.
+pub const MAX_FSCTL_INPUT: u64 = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Value types
@@ -868,13 +871,13 @@ impl Step {
                 }
                 for (i, ecp) in open.ecps.iter().enumerate() {
                     if ecp.size().is_some_and(|s| s.0 > MAX_ECP_SIZE) {
-                        return fail(&format!("ecps[{i}].size"), "at most 4096");
+                        return fail(&format!("ecps[{i}].size"), "at most 65536");
                     }
                 }
                 Ok(())
             }
             Self::FsctlSetPurgeFailureMode { input_size, .. } if input_size.0 > MAX_FSCTL_INPUT => {
-                fail("input_size", "at most 64")
+                fail("input_size", "at most 1048576")
             }
             Self::QueryKeys {
                 handle,

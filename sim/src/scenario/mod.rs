@@ -277,6 +277,33 @@ mod tests {
                 0,
                 "level",
             ),
+            (
+                r#"{"steps": [{"op": "fsctl_set_purge_failure_mode", "handle": "h", "flags": 1, "input_size": 1048577}]}"#,
+                0,
+                "input_size",
+            ),
+            (
+                r#"{"steps": [{"op": "open", "handle": "h", "path": "a", "ecps": [{"type": "oplock_key", "size": 65537}]}]}"#,
+                0,
+                "ecps[0].size",
+            ),
+            (
+                r#"{"steps": [{"op": "open", "handle": "h", "path": "a", "ecps": [{"type": "raw", "ecp_type": "oplock_key", "hex": "0g"}]}]}"#,
+                0,
+                "ecps[0].hex",
+            ),
+            (
+                r#"{"steps": [{"op": "open", "handle": "h", "path": "a", "ecps": [{"type": "bogus"}]}]}"#,
+                0,
+                "ecps[0].type",
+            ),
+            (
+                r#"{"steps": [{"op": "read", "handle": "h", "length": 4294967296}]}"#,
+                0,
+                "length",
+            ),
+            (r#"{"steps": [{"op": "close", "handle": ""}]}"#, 0, "handle"),
+            (r#"{"steps": [{"handle": "h"}]}"#, 0, "op"),
         ];
         for (text, step, field) in cases {
             match run_str(text) {
