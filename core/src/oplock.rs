@@ -1,9 +1,9 @@
 //! A model of the oplock break rules: which operation breaks which oplock, to what, and whether the
 //! breaking operation waits for an acknowledgment.
 //!
-//! Used by the sim's file system and as a test oracle. One oplock per stream, held under one key
-//! (the real oplock package also lets several R / RH oplocks with different keys coexist; the
-//! model keeps the single-owner case, which is all ferrofilter's scenarios need).
+//! [`break_for`] is the rule for one granted oplock; the sim's file system applies it to each of a
+//! stream's holders (several R / RH oplocks, of equal or different keys, may coexist there).
+//! [`StreamOplock`] is the single-owner case, kept as a test oracle and for `ferroctl oplock`.
 //!
 //! Sources: "Checking the Oplock State of an `IRP_MJ_CREATE` / `IRP_MJ_READ` / `IRP_MJ_WRITE`
 //! operation" (windows-driver-docs `ifs/irp-mj-create2.md`, `irp-mj-read2.md`,
@@ -540,6 +540,31 @@ pub const fn write_break(held: OplockLevel) -> BreakDecision {
     }
 }
 
+/// What `op` does to one oplock granted at `held`: `same_key` when the operation's handle has the
+/// holder's key, `sharing_violation` when a create would conflict with the stream's share access.
+#[must_use]
+pub const fn break_for(
+    held: OplockLevel,
+    same_key: bool,
+    op: &Operation,
+    sharing_violation: bool,
+) -> BreakDecision {
+    if matches!(held, OplockLevel::None) {
+        return BreakDecision::NoBreak;
+    }
+    match op {
+        Operation::Write { paging: true } => BreakDecision::NoBreak,
+        // The documented exception: Level 2 breaks on every non-paging write.
+        Operation::Write { paging: false } if matches!(held, OplockLevel::Level2) => {
+            write_break(held)
+        }
+        _ if same_key => BreakDecision::NoBreak,
+        Operation::Write { paging: false } => write_break(held),
+        Operation::Read => read_break(held),
+        Operation::Create(create) => create_break(held, create, sharing_violation),
+    }
+}
+
 /// Why an oplock request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GrantError {
@@ -547,10 +572,13 @@ pub enum GrantError {
     HeldByAnotherKey,
     /// [`OplockLevel::None`] is not something one can request.
     NothingRequested,
+    /// Another holder's oplock, or another open on the stream, rules the requested level out
+    /// (the "Granting Oplocks" table of windows-driver-docs).
+    Incompatible,
 }
 
 impl GrantError {
-    /// `STATUS_OPLOCK_NOT_GRANTED` for both.
+    /// `STATUS_OPLOCK_NOT_GRANTED` for each.
     #[must_use]
     pub const fn status(self) -> NtStatus {
         NtStatus::OPLOCK_NOT_GRANTED
@@ -619,26 +647,13 @@ impl StreamOplock {
     /// What `op`, issued through a handle keyed `key`, does to the oplock. Does not change state.
     #[must_use]
     pub fn decide(&self, key: Guid, op: &Operation) -> BreakDecision {
-        if self.level == OplockLevel::None {
-            return BreakDecision::NoBreak;
-        }
-        let same_key = self.owner == Some(key);
-        match op {
-            Operation::Write { paging: true } => BreakDecision::NoBreak,
-            // The documented exception: Level 2 breaks on every non-paging write.
-            Operation::Write { paging: false } if self.level == OplockLevel::Level2 => {
-                write_break(self.level)
-            }
-            _ if same_key => BreakDecision::NoBreak,
-            Operation::Write { paging: false } => write_break(self.level),
-            Operation::Read => read_break(self.level),
-            Operation::Create(create) => create_break(
-                self.level,
-                create,
-                self.share
-                    .conflicts(create.desired_access, create.share_access),
-            ),
-        }
+        let sharing_violation = match op {
+            Operation::Create(create) => self
+                .share
+                .conflicts(create.desired_access, create.share_access),
+            Operation::Read | Operation::Write { .. } => false,
+        };
+        break_for(self.level, self.owner == Some(key), op, sharing_violation)
     }
 
     /// Applies a decision taken by [`StreamOplock::decide`] on this state: the level becomes the
