@@ -1,6 +1,13 @@
-//! A simulated file system below the filter: streams with data, a cache, mapped sections, one
-//! oplock and share access each (core's [`StreamOplock`]), and the authoritative purge-failure-mode
-//! count with its held operations (core's [`PurgeStream`]).
+//! A simulated file system below the filter: streams with data, a cache, mapped sections, their
+//! oplocks and share access ([`StreamOplocks`]), and the authoritative purge-failure-mode count
+//! with its held operations (core's [`PurgeStream`]).
+//!
+//! Oplocks are kept per holder, as the oplock package does: several handles may hold R and RH
+//! oplocks on one stream at once ("Types of Opportunistic Locks": R, RH and Level 2 are
+//! shareable), and a grant follows the "Granting Oplocks" table (windows-driver-docs
+//! `ifs/granting-oplocks.md`), see [`StreamOplocks::grant`]. An operation breaks every holder whose
+//! key differs from the operation's (core's [`break_for`], applied to each), and each broken holder
+//! answers by its own [`BreakAction`].
 //!
 //! What needs a purge of a stream's cache, and when that purge fails, is the sim's model:
 //! - A purge fails while any section of the stream is mapped (a data-scan section from Filter
@@ -18,7 +25,8 @@ use std::collections::BTreeMap;
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::guid::Guid;
 use ferrofilter_core::oplock::{
-    Ack, BreakDecision, CreateParams, Operation, OplockLevel, StreamOplock, access,
+    Ack, BreakDecision, CreateParams, GrantError, Operation, OplockLevel, ShareAccess, access,
+    break_for,
 };
 use ferrofilter_core::purge::{
     FailureResponse, OpenKind, PurgeOp, PurgeStream, RequestorMode, validate_set_purge_failure_mode,
@@ -123,6 +131,9 @@ pub struct FsOutcome {
     pub data: Vec<u8>,
     /// The file object a create made.
     pub file_object: Option<FileObjectId>,
+    /// Holders whose oplock a grant moved to the requesting handle (their `FSCTL_REQUEST_OPLOCK`
+    /// completes with `STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE`).
+    pub switched: Vec<FileObjectId>,
 }
 
 impl FsOutcome {
@@ -131,6 +142,177 @@ impl FsOutcome {
             status,
             ..Self::default()
         }
+    }
+}
+
+/// One granted oplock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OplockHolder {
+    /// The file object it was granted on.
+    pub file_object: FileObjectId,
+    /// That file object's oplock key.
+    pub key: Guid,
+    /// Its level now.
+    pub level: OplockLevel,
+    /// What the holder does when it breaks with an acknowledgment required.
+    pub on_break: BreakAction,
+}
+
+/// A stream's oplocks, one entry per holder in the order granted, and its share access.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamOplocks {
+    holders: Vec<OplockHolder>,
+    /// The stream's open handles, for the sharing-violation rules.
+    pub share: ShareAccess,
+}
+
+impl StreamOplocks {
+    /// The holders, oldest grant first.
+    #[must_use]
+    pub fn holders(&self) -> &[OplockHolder] {
+        &self.holders
+    }
+
+    /// The oplock held through `file_object`.
+    #[must_use]
+    pub fn holder(&self, file_object: FileObjectId) -> Option<&OplockHolder> {
+        self.holders.iter().find(|h| h.file_object == file_object)
+    }
+
+    /// The stream's level as one value, for records: the exclusive oplock when there is one
+    /// (it is then the only holder), else RH over Level 2 over R, as RH is what a create with a
+    /// sharing conflict has to wait for.
+    #[must_use]
+    pub fn level(&self) -> OplockLevel {
+        const RANK: [OplockLevel; 7] = [
+            OplockLevel::Level1,
+            OplockLevel::Batch,
+            OplockLevel::ReadWrite,
+            OplockLevel::ReadWriteHandle,
+            OplockLevel::ReadHandle,
+            OplockLevel::Level2,
+            OplockLevel::Read,
+        ];
+        RANK.into_iter()
+            .find(|level| self.holders.iter().any(|h| h.level == *level))
+            .unwrap_or(OplockLevel::None)
+    }
+
+    /// `FSCTL_REQUEST_OPLOCK` (or a legacy request) for `level` through `file_object`, keyed
+    /// `key`; `other_keys` are the keys of the stream's other opens. On a grant, returns the
+    /// holders of the requester's key whose oplock moved to it, already removed.
+    ///
+    /// The "Granting Oplocks" table, request by request (another holder is one on another file
+    /// object):
+    /// - Level 1 / Batch: no other open on the stream at all.
+    /// - Level 2: no other holder of Level 1, Batch, RH, RW or RWH.
+    /// - R: no other holder of Level 1, Batch, RW or RWH, nor of RH under the requester's key; a
+    ///   same-key R moves to the requester.
+    /// - RH: no other holder of Level 2, Level 1, Batch, RW or RWH; a same-key R (an upgrade)
+    ///   moves to the requester. The table lists no RH state for an RH request; as RH is
+    ///   shareable, a different-key RH stays and a same-key one moves, as a same-key R does.
+    /// - RW: every other open has the requester's key; other holders may only be a same-key R or
+    ///   RW, which move to the requester.
+    /// - RWH: as RW, and a same-key RH or RWH moves too.
+    ///
+    /// A handle that already holds an oplock and asks again has it replaced by the new level (the
+    /// rules above are checked against the other holders only). The table would refuse some of
+    /// those, such as RH to RW on one handle; `inspect_breaks_nothing.json` asks for that after a
+    /// break and its records expect the grant, so the earlier behaviour is kept.
+    ///
+    /// # Errors
+    /// [`GrantError`] (`STATUS_OPLOCK_NOT_GRANTED`); nothing changes.
+    pub fn grant(
+        &mut self,
+        file_object: FileObjectId,
+        key: Guid,
+        level: OplockLevel,
+        on_break: BreakAction,
+        other_keys: &[Guid],
+    ) -> Result<Vec<FileObjectId>, GrantError> {
+        use OplockLevel as L;
+        if level == L::None {
+            return Err(GrantError::NothingRequested);
+        }
+        let others = || self.holders.iter().filter(|h| h.file_object != file_object);
+        let held_by_others = |levels: &[OplockLevel]| others().any(|h| levels.contains(&h.level));
+        let movable_levels: &[OplockLevel] = match level {
+            L::Level1 | L::Batch => {
+                if !other_keys.is_empty() || others().next().is_some() {
+                    return Err(GrantError::Incompatible);
+                }
+                &[]
+            }
+            L::Level2 => {
+                if held_by_others(&[
+                    L::Level1,
+                    L::Batch,
+                    L::ReadHandle,
+                    L::ReadWrite,
+                    L::ReadWriteHandle,
+                ]) {
+                    return Err(GrantError::Incompatible);
+                }
+                &[]
+            }
+            L::Read => {
+                if held_by_others(&[L::Level1, L::Batch, L::ReadWrite, L::ReadWriteHandle])
+                    || others().any(|h| h.level == L::ReadHandle && h.key == key)
+                {
+                    return Err(GrantError::Incompatible);
+                }
+                &[L::Read]
+            }
+            L::ReadHandle => {
+                if held_by_others(&[
+                    L::Level2,
+                    L::Level1,
+                    L::Batch,
+                    L::ReadWrite,
+                    L::ReadWriteHandle,
+                ]) {
+                    return Err(GrantError::Incompatible);
+                }
+                &[L::Read, L::ReadHandle]
+            }
+            L::ReadWrite | L::ReadWriteHandle => {
+                let movable: &[OplockLevel] = if level == L::ReadWrite {
+                    &[L::Read, L::ReadWrite]
+                } else {
+                    &[L::Read, L::ReadHandle, L::ReadWrite, L::ReadWriteHandle]
+                };
+                if other_keys.iter().any(|k| *k != key)
+                    || others().any(|h| h.key != key || !movable.contains(&h.level))
+                {
+                    return Err(GrantError::Incompatible);
+                }
+                movable
+            }
+            L::None => return Err(GrantError::NothingRequested),
+        };
+        let mut switched = Vec::new();
+        self.holders.retain(|h| {
+            if h.file_object == file_object {
+                return false;
+            }
+            let moved = h.key == key && movable_levels.contains(&h.level);
+            if moved {
+                switched.push(h.file_object);
+            }
+            !moved
+        });
+        self.holders.push(OplockHolder {
+            file_object,
+            key,
+            level,
+            on_break,
+        });
+        Ok(switched)
+    }
+
+    /// The holder closed its handle: its oplock goes with it.
+    fn release(&mut self, file_object: FileObjectId) {
+        self.holders.retain(|h| h.file_object != file_object);
     }
 }
 
@@ -147,12 +329,8 @@ pub struct Stream {
     pub data_scan_sections: u32,
     /// User sections mapped.
     pub user_sections: u32,
-    /// Oplock and share access.
-    pub oplock: StreamOplock,
-    /// The file object the oplock was granted on.
-    pub oplock_owner: Option<FileObjectId>,
-    /// What that owner does on a break.
-    pub on_break: BreakAction,
+    /// Oplocks and share access.
+    pub oplock: StreamOplocks,
     /// The authoritative purge-failure-mode count and the operations held by the file system.
     pub purge: PurgeStream<HeldIo>,
     /// Successful purges of the cache.
@@ -167,9 +345,7 @@ impl Stream {
             cached: false,
             data_scan_sections: 0,
             user_sections: 0,
-            oplock: StreamOplock::new(),
-            oplock_owner: None,
-            on_break: BreakAction::Acknowledge,
+            oplock: StreamOplocks::default(),
             purge: PurgeStream::new(),
             purges: 0,
         }
@@ -268,32 +444,43 @@ impl FileSystem {
         Ok((open, stream))
     }
 
-    /// Decides and applies what `op` by `key` does to `path`'s oplock; closes the owner's handle
-    /// when it answers breaks by closing.
+    /// Decides and applies what `op` by `key` does to each of `path`'s oplocks; closes the handles
+    /// of holders that answer breaks by closing.
     fn check_oplock(&mut self, path: &str, key: Guid, op: &Operation, out: &mut FsOutcome) {
         let Some(stream) = self.streams.get_mut(path) else {
             return;
         };
-        let decision = stream.oplock.decide(key, op);
-        let BreakDecision::Break { from, to, ack } = decision else {
-            return;
+        let sharing_violation = match op {
+            Operation::Create(create) => stream
+                .oplock
+                .share
+                .conflicts(create.desired_access, create.share_access),
+            Operation::Read | Operation::Write { .. } => false,
         };
-        stream.oplock.apply(decision);
-        let Some(owner) = stream.oplock_owner else {
-            return;
-        };
-        if to == OplockLevel::None {
-            stream.oplock_owner = None;
+        let mut closing = Vec::new();
+        for holder in &mut stream.oplock.holders {
+            let decision = break_for(holder.level, holder.key == key, op, sharing_violation);
+            let BreakDecision::Break { from, to, ack } = decision else {
+                continue;
+            };
+            holder.level = to;
+            let close = holder.on_break == BreakAction::Close && ack != Ack::NotRequired;
+            out.breaks.push(BreakEvent {
+                file_object: holder.file_object,
+                from,
+                to,
+                ack,
+                owner_closed: close,
+            });
+            if close {
+                closing.push(holder.file_object);
+            }
         }
-        let close = stream.on_break == BreakAction::Close && ack != Ack::NotRequired;
-        out.breaks.push(BreakEvent {
-            file_object: owner,
-            from,
-            to,
-            ack,
-            owner_closed: close,
-        });
-        if close {
+        stream
+            .oplock
+            .holders
+            .retain(|h| h.level != OplockLevel::None);
+        for owner in closing {
             let closed = self.close(owner);
             out.cancelled.extend(closed.cancelled);
             out.closed.push(owner);
@@ -380,16 +567,27 @@ impl FileSystem {
         level: OplockLevel,
         on_break: BreakAction,
     ) -> FsOutcome {
-        let (open, stream) = match self.lookup(file_object) {
-            Ok(found) => found,
+        let open = match self.lookup(file_object) {
+            Ok((open, _)) => open,
             Err(status) => return FsOutcome::status(status),
         };
-        match stream.oplock.request(open.key, level) {
-            Ok(()) => {
-                stream.oplock_owner = Some(file_object);
-                stream.on_break = on_break;
-                FsOutcome::status(NtStatus::SUCCESS)
-            }
+        let other_keys: Vec<Guid> = self
+            .opens
+            .iter()
+            .filter(|(id, other)| **id != file_object && other.path == open.path)
+            .map(|(_, other)| other.key)
+            .collect();
+        let Some(stream) = self.streams.get_mut(&open.path) else {
+            return FsOutcome::status(NtStatus::FILE_CLOSED);
+        };
+        match stream
+            .oplock
+            .grant(file_object, open.key, level, on_break, &other_keys)
+        {
+            Ok(switched) => FsOutcome {
+                switched,
+                ..FsOutcome::status(NtStatus::SUCCESS)
+            },
             Err(error) => FsOutcome::status(error.status()),
         }
     }
@@ -622,10 +820,7 @@ impl FileSystem {
         let mut out = FsOutcome::status(NtStatus::SUCCESS);
         if let Some(stream) = self.streams.get_mut(&open.path) {
             stream.oplock.share.close(open.access, open.share);
-            if stream.oplock_owner == Some(file_object) {
-                stream.oplock.release(open.key);
-                stream.oplock_owner = None;
-            }
+            stream.oplock.release(file_object);
             out.cancelled = stream
                 .purge
                 .cancel_where(|held| held.file_object == file_object)
@@ -633,5 +828,242 @@ impl FileSystem {
                 .collect();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrofilter_core::oplock::{CreateDisposition, share};
+
+    use super::*;
+    use OplockLevel as L;
+
+    const A: Guid = Guid::from_fields(0xa, 0, 0, [0; 8]);
+    const B: Guid = Guid::from_fields(0xb, 0, 0, [0; 8]);
+    const C: Guid = Guid::from_fields(0xc, 0, 0, [0; 8]);
+    const READ_WRITE: u32 = access::FILE_READ_DATA | access::FILE_WRITE_DATA;
+
+    fn open_shared(fs: &mut FileSystem, key: Guid, access: u32, share: u32) -> FileObjectId {
+        let request = CreateRequest {
+            path: "f".to_owned(),
+            params: CreateParams {
+                disposition: CreateDisposition::OpenIf,
+                ..CreateParams::open(access, share)
+            },
+            kind: StreamKind::File,
+        };
+        let out = fs.create(&request, key);
+        out.file_object.unwrap_or_else(|| panic!("{out:?}"))
+    }
+
+    fn open(fs: &mut FileSystem, key: Guid, access: u32) -> FileObjectId {
+        open_shared(fs, key, access, share::FILE_SHARE_ALL)
+    }
+
+    fn request(fs: &mut FileSystem, file: FileObjectId, level: OplockLevel) -> NtStatus {
+        fs.request_oplock(file, level, BreakAction::Acknowledge)
+            .status
+    }
+
+    fn holders(fs: &FileSystem) -> Vec<(FileObjectId, OplockLevel)> {
+        fs.stream("f").map_or_else(Vec::new, |s| {
+            s.oplock
+                .holders()
+                .iter()
+                .map(|h| (h.file_object, h.level))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn read_oplocks_of_two_keys_coexist_and_a_third_keys_write_breaks_both() {
+        let mut fs = FileSystem::new();
+        let a = open(&mut fs, A, access::FILE_READ_DATA);
+        let b = open(&mut fs, B, access::FILE_READ_DATA);
+        assert_eq!(request(&mut fs, a, L::Read), NtStatus::SUCCESS);
+        assert_eq!(request(&mut fs, b, L::Read), NtStatus::SUCCESS);
+        assert_eq!(holders(&fs), [(a, L::Read), (b, L::Read)]);
+        let w = open(&mut fs, C, READ_WRITE);
+        let out = fs.write(w, 0, b"x", false, 0);
+        assert_eq!(out.status, NtStatus::SUCCESS);
+        let broken: Vec<_> = out
+            .breaks
+            .iter()
+            .map(|e| (e.file_object, e.to, e.ack))
+            .collect();
+        assert_eq!(
+            broken,
+            [
+                (a, L::None, Ack::NotRequired),
+                (b, L::None, Ack::NotRequired)
+            ]
+        );
+        assert!(holders(&fs).is_empty());
+    }
+
+    #[test]
+    fn a_write_breaks_only_the_holders_of_other_keys() {
+        let mut fs = FileSystem::new();
+        let a = open(&mut fs, A, READ_WRITE);
+        let b = open(&mut fs, B, access::FILE_READ_DATA);
+        assert_eq!(request(&mut fs, a, L::Read), NtStatus::SUCCESS);
+        assert_eq!(request(&mut fs, b, L::ReadHandle), NtStatus::SUCCESS);
+        let out = fs.write(a, 0, b"x", false, 0);
+        let broken: Vec<_> = out.breaks.iter().map(|e| (e.file_object, e.from)).collect();
+        assert_eq!(broken, [(b, L::ReadHandle)]);
+        assert_eq!(holders(&fs), [(a, L::Read)]);
+    }
+
+    #[test]
+    fn each_holder_answers_a_break_by_its_own_action() {
+        let mut fs = FileSystem::new();
+        let p = open_shared(&mut fs, A, access::FILE_READ_DATA, share::FILE_SHARE_READ);
+        let q = open_shared(&mut fs, B, access::FILE_READ_DATA, share::FILE_SHARE_READ);
+        let closes = fs.request_oplock(p, L::ReadHandle, BreakAction::Close);
+        assert_eq!(closes.status, NtStatus::SUCCESS);
+        assert_eq!(request(&mut fs, q, L::ReadHandle), NtStatus::SUCCESS);
+        let request = CreateRequest {
+            path: "f".to_owned(),
+            params: CreateParams::open(READ_WRITE, share::FILE_SHARE_ALL),
+            kind: StreamKind::File,
+        };
+        let out = fs.create(&request, C);
+        assert_eq!(out.closed, [p]);
+        let broken: Vec<_> = out
+            .breaks
+            .iter()
+            .map(|e| (e.file_object, e.to, e.ack, e.owner_closed))
+            .collect();
+        assert_eq!(
+            broken,
+            [
+                (p, L::Read, Ack::RequiredWait, true),
+                (q, L::Read, Ack::RequiredWait, false)
+            ]
+        );
+        // q kept its handle, which still denies write sharing.
+        assert_eq!(out.status, NtStatus::SHARING_VIOLATION);
+        assert_eq!(holders(&fs), [(q, L::Read)]);
+        assert!(fs.open(p).is_none());
+    }
+
+    #[test]
+    fn read_write_needs_every_other_open_to_have_the_requesters_key() {
+        for level in [L::ReadWrite, L::ReadWriteHandle] {
+            let mut fs = FileSystem::new();
+            let a = open(&mut fs, A, READ_WRITE);
+            let b = open(&mut fs, B, access::FILE_READ_ATTRIBUTES);
+            assert_eq!(request(&mut fs, a, level), NtStatus::OPLOCK_NOT_GRANTED);
+            assert!(holders(&fs).is_empty());
+            // Control: the refusal is the other key's open, not the level.
+            let _ = fs.close(b);
+            let _same_key = open(&mut fs, A, access::FILE_READ_DATA);
+            assert_eq!(request(&mut fs, a, level), NtStatus::SUCCESS);
+            assert_eq!(holders(&fs), [(a, level)]);
+        }
+    }
+
+    #[test]
+    fn level1_and_batch_need_the_stream_to_themselves_whatever_the_key() {
+        for level in [L::Level1, L::Batch] {
+            let mut fs = FileSystem::new();
+            let a = open(&mut fs, A, READ_WRITE);
+            let same = open(&mut fs, A, access::FILE_READ_DATA);
+            assert_eq!(request(&mut fs, a, level), NtStatus::OPLOCK_NOT_GRANTED);
+            let _ = fs.close(same);
+            assert_eq!(request(&mut fs, a, level), NtStatus::SUCCESS);
+        }
+    }
+
+    #[test]
+    fn shared_requests_are_refused_beside_what_they_cannot_coexist_with() {
+        // (held by another key, requested, granted) from the table.
+        let cases = [
+            (L::ReadWrite, L::Read, false),
+            (L::ReadWriteHandle, L::ReadHandle, false),
+            (L::Batch, L::Level2, false),
+            (L::Level2, L::ReadHandle, false),
+            (L::ReadHandle, L::Level2, false),
+            (L::Level2, L::Read, true),
+            (L::Read, L::Level2, true),
+            (L::ReadHandle, L::Read, true),
+            (L::Read, L::ReadHandle, true),
+            (L::ReadHandle, L::ReadHandle, true),
+        ];
+        for (held, requested, granted) in cases {
+            let mut fs = FileSystem::new();
+            let holder = open(&mut fs, A, READ_WRITE);
+            assert_eq!(
+                request(&mut fs, holder, held),
+                NtStatus::SUCCESS,
+                "{held:?}"
+            );
+            // Attribute-only: the open breaks nothing, so `held` is still what the request meets.
+            let asker = open(&mut fs, B, access::FILE_READ_ATTRIBUTES);
+            let expected = if granted {
+                NtStatus::SUCCESS
+            } else {
+                NtStatus::OPLOCK_NOT_GRANTED
+            };
+            assert_eq!(
+                request(&mut fs, asker, requested),
+                expected,
+                "{requested:?} beside {held:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_same_key_request_takes_the_oplock_over_or_is_refused() {
+        let mut fs = FileSystem::new();
+        let first = open(&mut fs, A, access::FILE_READ_DATA);
+        let second = open(&mut fs, A, access::FILE_READ_DATA);
+        let third = open(&mut fs, A, access::FILE_READ_DATA);
+        assert_eq!(request(&mut fs, first, L::Read), NtStatus::SUCCESS);
+        let moved = fs.request_oplock(second, L::Read, BreakAction::Acknowledge);
+        assert_eq!(
+            (moved.status, moved.switched),
+            (NtStatus::SUCCESS, vec![first])
+        );
+        // R to RH by the same key: an upgrade, the R moves to the new handle.
+        let upgraded = fs.request_oplock(third, L::ReadHandle, BreakAction::Acknowledge);
+        assert_eq!(upgraded.switched, [second]);
+        assert_eq!(holders(&fs), [(third, L::ReadHandle)]);
+        // R beside an RH of the same key is refused.
+        assert_eq!(
+            request(&mut fs, first, L::Read),
+            NtStatus::OPLOCK_NOT_GRANTED
+        );
+        assert_eq!(holders(&fs), [(third, L::ReadHandle)]);
+    }
+
+    #[test]
+    fn the_single_owner_rule_would_refuse_what_the_table_grants() {
+        // Negative control: the model this replaces (one owner per stream, core's StreamOplock)
+        // refuses a second key's R, so the coexistence tests above tell the two apart.
+        let mut single = ferrofilter_core::oplock::StreamOplock::new();
+        assert_eq!(single.request(A, L::Read), Ok(()));
+        assert!(single.request(B, L::Read).is_err());
+        let mut fs = FileSystem::new();
+        let a = open(&mut fs, A, access::FILE_READ_DATA);
+        let b = open(&mut fs, B, access::FILE_READ_DATA);
+        assert_eq!(request(&mut fs, a, L::Read), NtStatus::SUCCESS);
+        assert_eq!(request(&mut fs, b, L::Read), NtStatus::SUCCESS);
+    }
+
+    #[test]
+    fn closing_a_holder_releases_only_its_oplock() {
+        let mut fs = FileSystem::new();
+        let a = open(&mut fs, A, access::FILE_READ_DATA);
+        let b = open(&mut fs, B, access::FILE_READ_DATA);
+        assert_eq!(request(&mut fs, a, L::ReadHandle), NtStatus::SUCCESS);
+        assert_eq!(request(&mut fs, b, L::Read), NtStatus::SUCCESS);
+        assert_eq!(
+            fs.stream("f").map(|s| s.oplock.level()),
+            Some(L::ReadHandle)
+        );
+        let _ = fs.close(a);
+        assert_eq!(holders(&fs), [(b, L::Read)]);
+        assert_eq!(fs.stream("f").map(|s| s.oplock.level()), Some(L::Read));
     }
 }
