@@ -9,9 +9,10 @@ use alloc::vec::Vec;
 use crate::cancel_id::CancelId;
 use crate::ports::{RequestOps, SpinLock};
 use crate::status::NtStatus;
-use crate::tracker::{OwnerId, RequestId, SentTable};
+use crate::tracker::{Cursor, OwnerId, RequestId, SentTable, TrackedRequest};
 
-/// How many requests owner close and unload take per lock acquisition.
+/// How many requests a group cancel, an owner close, unload and a list take per lock
+/// acquisition: the lock is held for a bounded walk, and what is taken fits on the stack.
 pub const CANCEL_BATCH: usize = 32;
 
 /// The table capacity the driver and the sim use by default.
@@ -247,33 +248,20 @@ where
 
     /// Cancels every request tagged `cancel_id`, in O(members). Returns how many were attempted.
     ///
+    /// Never allocates: the members are taken in batches of [`CANCEL_BATCH`], and they are those
+    /// of the group when the call began (one that joins it meanwhile is not part of this cancel).
+    ///
     /// # Errors
-    /// `STATUS_INVALID_PARAMETER` for an untagged ID or one with another owner's partial ID;
-    /// `STATUS_INSUFFICIENT_RESOURCES` if the list of members cannot be allocated.
+    /// `STATUS_INVALID_PARAMETER` for an untagged ID or one with another owner's partial ID.
     pub fn cancel_group(&self, owner: OwnerId, cancel_id: CancelId) -> Result<usize, NtStatus> {
         if cancel_id.is_none() {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         cancel_id.check_owner(owner.partial())?;
-        // The list is allocated between two acquisitions, never under the lock: the members
-        // are those of the group when the call began (a request that joins it meanwhile, beyond
-        // the room taken, is not part of this cancel).
-        let members = self.lock.with(|s| s.table.group_len(cancel_id) as usize);
-        let mut handles = Vec::new();
-        handles
-            .try_reserve_exact(members)
-            .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-        let room = handles.capacity();
-        self.lock.with(|s| {
-            s.table.for_each_in_group(cancel_id, |_, handle| {
-                if handles.len() < room {
-                    self.ops.reference(handle);
-                    handles.push(handle);
-                }
-            });
-            s.stats.cancel_attempts += handles.len() as u64;
-        });
-        Ok(self.cancel_referenced(&handles))
+        let mut cursor = Cursor::new();
+        Ok(self.cancel_in_batches(|table, visit| {
+            table.walk_group(owner, cancel_id, &mut cursor, visit)
+        }))
     }
 
     /// Cleanup of an owner's handle: no new requests for it, and every request it forwarded is
@@ -287,7 +275,9 @@ where
     /// `STATUS_INVALID_HANDLE` for a stale owner, `STATUS_DELETE_PENDING` if already closing.
     pub fn close_owner(&self, owner: OwnerId) -> Result<usize, NtStatus> {
         self.lock.with(|s| s.table.begin_close(owner))?;
-        Ok(self.cancel_in_batches(|table, visit| table.for_each_of_owner_unmarked(owner, visit)))
+        let mut cursor = Cursor::new();
+        Ok(self
+            .cancel_in_batches(|table, visit| table.walk_owner_unmarked(owner, &mut cursor, visit)))
     }
 
     /// Unload: cancels every outstanding request of every owner, without allocating. The caller
@@ -309,57 +299,70 @@ where
         self.lock.with(|s| s.table.has_target(owner))
     }
 
-    /// Repeats: under the lock, reference and mark up to a batch of unmarked requests chosen by
-    /// `walk`; outside it, cancel and dereference them. Stops when a batch comes back empty.
+    /// Repeats: under the lock, reference up to a batch of requests chosen by `walk`; outside
+    /// it, cancel and dereference them. `walk` returns whether it stopped with more to visit.
     fn cancel_in_batches(
         &self,
-        walk: impl Fn(&mut SentTable<R::Handle>, &mut dyn FnMut(R::Handle) -> bool),
+        mut walk: impl FnMut(
+            &mut SentTable<R::Handle>,
+            &mut dyn FnMut(TrackedRequest<R::Handle>) -> bool,
+        ) -> bool,
     ) -> usize {
         let mut total = 0;
         loop {
             let mut batch: [Option<R::Handle>; CANCEL_BATCH] = [None; CANCEL_BATCH];
-            let taken = self.lock.with(|s| {
+            let (taken, more) = self.lock.with(|s| {
                 let mut taken = 0;
-                walk(&mut s.table, &mut |handle| {
-                    self.ops.reference(handle);
-                    batch[taken] = Some(handle);
+                let more = walk(&mut s.table, &mut |row| {
+                    self.ops.reference(row.handle);
+                    batch[taken] = Some(row.handle);
                     taken += 1;
                     taken < CANCEL_BATCH
                 });
                 s.stats.cancel_attempts += taken as u64;
-                taken
+                (taken, more)
             });
             for handle in batch.iter().take(taken).flatten() {
                 self.ops.cancel_sent(*handle);
                 self.ops.dereference(*handle);
             }
             total += taken;
-            if taken < CANCEL_BATCH {
+            if !more {
                 return total;
             }
         }
     }
 
-    /// The requests `owner` has outstanding, at most `max` of them.
+    /// The requests `owner` had outstanding when the call began and still has, oldest first, at
+    /// most `max` of them.
+    ///
+    /// They are taken in batches of [`CANCEL_BATCH`] into a buffer on the stack, and the list
+    /// grows between acquisitions, never under the lock.
     ///
     /// # Errors
     /// `STATUS_INSUFFICIENT_RESOURCES` if the list cannot be allocated.
     pub fn list(&self, owner: OwnerId, max: usize) -> Result<Vec<(RequestId, CancelId)>, NtStatus> {
-        // Allocated between two acquisitions, never under the lock.
-        let outstanding = self
-            .lock
-            .with(|s| s.table.owner_outstanding(owner) as usize);
-        let wanted = max.min(outstanding);
         let mut rows = Vec::new();
-        rows.try_reserve_exact(wanted)
-            .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-        self.lock.with(|s| {
-            s.table.for_each_of_owner(owner, |row| {
-                if rows.len() < wanted {
-                    rows.push((row.id, row.cancel_id));
-                }
+        let mut cursor = Cursor::new();
+        while rows.len() < max {
+            let room = (max - rows.len()).min(CANCEL_BATCH);
+            let mut batch = [(RequestId::default(), CancelId::NONE); CANCEL_BATCH];
+            let (taken, more) = self.lock.with(|s| {
+                let mut taken = 0;
+                let more = s.table.walk_owner(owner, &mut cursor, &mut |row| {
+                    batch[taken] = (row.id, row.cancel_id);
+                    taken += 1;
+                    taken < room
+                });
+                (taken, more)
             });
-        });
+            rows.try_reserve(taken)
+                .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+            rows.extend_from_slice(&batch[..taken]);
+            if !more {
+                break;
+            }
+        }
         Ok(rows)
     }
 
@@ -386,14 +389,6 @@ where
     /// Whether `owner` is open.
     pub fn is_open(&self, owner: OwnerId) -> bool {
         self.lock.with(|s| s.table.is_open(owner))
-    }
-
-    fn cancel_referenced(&self, handles: &[R::Handle]) -> usize {
-        for &handle in handles {
-            self.ops.cancel_sent(handle);
-            self.ops.dereference(handle);
-        }
-        handles.len()
     }
 
     /// The documented sequence with the reference step left out: the bug the verifier and loom

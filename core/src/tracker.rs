@@ -1,6 +1,16 @@
 //! The table of sent requests: O(1) track and untrack, lookup by generation-tagged ID, and
 //! intrusive per-owner and per-cancel-ID lists so owner close and group cancel cost O(members).
 //!
+//! Everything is allocated once, by [`SentTable::with_capacity`]: a slab of slots, the 256 owners,
+//! and an open-addressed index from a cancel ID to its group's oldest member. A group exists only
+//! while it has members, so there are never more groups than slots, and an index with at least
+//! twice as many buckets as slots is never more than half full. Nothing grows afterwards, so no
+//! operation can allocate, or fail for lack of memory, under the spin lock the table lives behind.
+//!
+//! Each list is kept in the order requests were tracked, and every request carries that order, so
+//! a walk taken in batches (one lock acquisition each, see [`Cursor`]) visits each request that was
+//! tracked before it began exactly once, whatever completes or joins between batches.
+//!
 //! The table is plain data; the [`Forwarder`](crate::forward::Forwarder) keeps it behind the
 //! adapter's spin lock and makes every kernel call outside that lock.
 
@@ -8,8 +18,6 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use core::fmt;
-
-use hashbrown::HashMap;
 
 use crate::cancel_id::{CancelId, PARTIAL_ID_COUNT, PartialIdAllocator};
 use crate::status::NtStatus;
@@ -81,22 +89,44 @@ struct Links {
     next: u32,
 }
 
-#[derive(Clone, Debug)]
-struct Entry<H> {
-    handle: H,
-    /// Already taken by an owner close or unload cancel pass.
-    marked: bool,
-    owner: u8,
-    cancel_id: CancelId,
-    by_owner: Links,
-    by_group: Links,
+/// The two lists a request is on, as an index into its [`Links`] pair. Both are circular, so the
+/// oldest member's `prev` is the newest.
+#[derive(Clone, Copy, Debug)]
+enum List {
+    ByOwner = 0,
+    ByGroup = 1,
 }
 
-#[derive(Clone, Debug)]
-struct Slot<H> {
+/// A slot's list links, outside its entry: linking and unlinking touch only plain words, with no
+/// check of which variant the slot holds.
+type SlotLinks = [Links; 2];
+
+#[derive(Clone, Copy, Debug)]
+struct Entry<H> {
+    handle: H,
+    cancel_id: CancelId,
+    /// When it was tracked, table-wide; what lets a batched walk tell what it has already seen.
+    seq: u64,
     generation: u32,
-    next_free: u32,
-    entry: Option<Entry<H>>,
+    owner: u8,
+    /// Already taken by an owner close or unload cancel pass.
+    marked: bool,
+}
+
+/// What a slot holds. The generation moves into and out of the entry so a free slot costs no
+/// extra word, and `marked`'s spare bit patterns tell the variants apart: it is the size of an
+/// entry.
+#[derive(Clone, Copy, Debug)]
+enum State<H> {
+    Free { generation: u32, next_free: u32 },
+    Live(Entry<H>),
+}
+
+/// One slot of the slab; a free slot's links are stale and rewritten when it is next taken.
+#[derive(Clone, Copy, Debug)]
+struct Slot<H> {
+    links: SlotLinks,
+    state: State<H>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,16 +141,11 @@ enum OwnerState {
 struct Owner {
     generation: u32,
     state: OwnerState,
+    /// Its oldest request, or `NIL`.
     head: u32,
     outstanding: u32,
     /// The owner has opened an I/O target to forward to.
     has_target: bool,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Group {
-    head: u32,
-    len: u32,
 }
 
 /// What [`SentTable::untrack`] removed.
@@ -136,7 +161,7 @@ pub struct Untracked<H> {
     pub owner_released: bool,
 }
 
-/// One row of [`SentTable::for_each_of_owner`].
+/// One request visited by a walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrackedRequest<H> {
     /// Its ID.
@@ -147,44 +172,136 @@ pub struct TrackedRequest<H> {
     pub handle: H,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Progress {
+    NotStarted,
+    Walking,
+    Done,
+}
+
+/// How far a walk over one owner's or one group's requests, taken in batches, has got.
+///
+/// The walk sees the requests tracked before its first batch, oldest first, each once. Between
+/// batches it remembers the next request to visit; if that one completed meanwhile, the next batch
+/// starts again from the oldest and skips what it has seen, which costs time but never a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    progress: Progress,
+    /// The newest request the walk may visit.
+    until: u64,
+    /// The newest request it has passed.
+    after: u64,
+    resume: RequestId,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cursor {
+    /// A walk not yet begun.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            progress: Progress::NotStarted,
+            until: 0,
+            after: 0,
+            resume: RequestId::new(NIL, 0),
+        }
+    }
+
+    /// Whether every request the walk is to see has been visited.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.progress == Progress::Done
+    }
+}
+
 /// The table of requests sent to an I/O target.
 pub struct SentTable<H> {
     slots: Vec<Slot<H>>,
     free_head: u32,
     len: u32,
+    /// The `seq` of the newest request tracked.
+    last_seq: u64,
     owners: Vec<Owner>,
     partials: PartialIdAllocator,
-    groups: HashMap<CancelId, Group>,
+    /// Bucket -> slot of a group's oldest member, or `NIL`; linear probing, a power of two long.
+    groups: Vec<u32>,
+    /// `64 - log2(groups.len())`: the hash keeps its top bits.
+    group_shift: u32,
+}
+
+/// Buckets of the group index for `capacity` slots: a power of two, at least twice as many.
+fn group_buckets(capacity: u32) -> Option<usize> {
+    usize::try_from(capacity)
+        .ok()?
+        .checked_mul(2)?
+        .checked_next_power_of_two()
+}
+
+/// The bytes a table for `capacity` requests with handles of type `H` holds, all of it allocated
+/// by [`SentTable::with_capacity`]: the slab, the group index and the owners, plus the table
+/// itself. `None` if it could not be built.
+#[must_use]
+pub fn footprint_bytes<H>(capacity: u32) -> Option<usize> {
+    let slots = usize::try_from(capacity).ok()?;
+    Some(
+        size_of::<SentTable<H>>()
+            + slots * size_of::<Slot<H>>()
+            + group_buckets(capacity)? * size_of::<u32>()
+            + PARTIAL_ID_COUNT * size_of::<Owner>(),
+    )
+}
+
+/// Tracker state per outstanding request when all `capacity` slots are in use: the footprint
+/// divided by the capacity, rounded up. Each request costs its slot; the group index (at most two
+/// buckets per slot after rounding to a power of two, up to four) and the 256 owners are shared,
+/// and counted here in full as if every slot were busy, so this is the figure at a full table.
+#[must_use]
+pub fn bytes_per_request<H>(capacity: u32) -> Option<usize> {
+    let slots = usize::try_from(capacity).ok().filter(|&n| n > 0)?;
+    Some(footprint_bytes::<H>(capacity)?.div_ceil(slots))
 }
 
 impl<H: Copy> SentTable<H> {
-    /// A table for at most `capacity` outstanding requests, allocated now so tracking never
-    /// allocates a slot under the spin lock.
+    /// A table for at most `capacity` outstanding requests, allocated now and never again, so
+    /// nothing the table does under the spin lock allocates.
     ///
     /// # Errors
-    /// `STATUS_INSUFFICIENT_RESOURCES` if the memory cannot be had, or `capacity` is 0 or does not
-    /// fit the ID format.
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the memory cannot be had; `STATUS_INVALID_PARAMETER` if
+    /// `capacity` is 0 or does not fit the ID format.
     pub fn with_capacity(capacity: u32) -> Result<Self, NtStatus> {
         if capacity == 0 || capacity == NIL {
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        let wanted = capacity as usize;
+        let buckets = group_buckets(capacity).ok_or(NtStatus::INSUFFICIENT_RESOURCES)?;
         let mut slots = Vec::new();
         slots
-            .try_reserve_exact(wanted)
+            .try_reserve_exact(capacity as usize)
             .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-        for index in 0..capacity {
-            let next_free = if index + 1 == capacity {
-                NIL
-            } else {
-                index + 1
-            };
-            slots.push(Slot {
+        let unlinked = Links {
+            prev: NIL,
+            next: NIL,
+        };
+        slots.extend((0..capacity).map(|index| Slot {
+            links: [unlinked; 2],
+            state: State::Free {
                 generation: 1,
-                next_free,
-                entry: None,
-            });
-        }
+                next_free: if index + 1 == capacity {
+                    NIL
+                } else {
+                    index + 1
+                },
+            },
+        }));
+        let mut groups = Vec::new();
+        groups
+            .try_reserve_exact(buckets)
+            .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+        groups.resize(buckets, NIL);
         let mut owners = Vec::new();
         owners
             .try_reserve_exact(PARTIAL_ID_COUNT)
@@ -199,17 +316,15 @@ impl<H: Copy> SentTable<H> {
                 has_target: false,
             },
         );
-        let mut groups = HashMap::new();
-        groups
-            .try_reserve(wanted.min(4096))
-            .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
         Ok(Self {
             slots,
             free_head: 0,
             len: 0,
+            last_seq: 0,
             owners,
             partials: PartialIdAllocator::new(),
             groups,
+            group_shift: 64 - buckets.trailing_zeros(),
         })
     }
 
@@ -229,6 +344,15 @@ impl<H: Copy> SentTable<H> {
     #[must_use]
     pub fn capacity(&self) -> u32 {
         u32::try_from(self.slots.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The bytes this table holds, from what it actually allocated (see [`footprint_bytes`]).
+    #[must_use]
+    pub fn footprint_bytes(&self) -> usize {
+        size_of::<Self>()
+            + self.slots.capacity() * size_of::<Slot<H>>()
+            + self.groups.capacity() * size_of::<u32>()
+            + self.owners.capacity() * size_of::<Owner>()
     }
 
     /// Owners holding a partial ID (open, or closing with requests still out).
@@ -305,12 +429,12 @@ impl<H: Copy> SentTable<H> {
         Ok(outstanding)
     }
 
-    /// Tracks `handle` for `owner` under `cancel_id`. O(1).
+    /// Tracks `handle` for `owner` under `cancel_id`. O(1), and never allocates.
     ///
     /// # Errors
     /// `STATUS_INVALID_HANDLE` (stale owner), `STATUS_DELETE_PENDING` (owner closing),
     /// `STATUS_INVALID_PARAMETER` (cancel ID with another owner's partial ID),
-    /// `STATUS_INSUFFICIENT_RESOURCES` (table full, or no memory for a new group).
+    /// `STATUS_INSUFFICIENT_RESOURCES` (table full).
     pub fn track(
         &mut self,
         owner: OwnerId,
@@ -325,114 +449,113 @@ impl<H: Copy> SentTable<H> {
         }
         cancel_id.check_owner(partial)?;
         let index = self.free_head;
-        if index == NIL {
+        let Some(&Slot {
+            state:
+                State::Free {
+                    generation,
+                    next_free,
+                },
+            ..
+        }) = self.slots.get(index as usize)
+        else {
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
-        }
-        // The only step that can fail after this is a group table growth; do it before anything
-        // changes, and fallibly, so running out of memory is an error and never an abort.
-        let group_head = if cancel_id.is_none() {
-            NIL
-        } else {
-            if self.groups.len() == self.groups.capacity() {
-                self.groups
-                    .try_reserve(1)
-                    .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-            }
-            let group = self
-                .groups
-                .entry(cancel_id)
-                .or_insert(Group { head: NIL, len: 0 });
-            let old_head = group.head;
-            group.head = index;
-            group.len += 1;
-            old_head
+        };
+        self.free_head = next_free;
+        self.last_seq += 1;
+        self.len += 1;
+        let alone = Links {
+            prev: index,
+            next: index,
         };
         let owner_slot = &mut self.owners[usize::from(partial)];
-        let owner_head = owner_slot.head;
-        owner_slot.head = index;
         owner_slot.outstanding += 1;
-
-        let slot = &mut self.slots[index as usize];
-        self.free_head = slot.next_free;
-        slot.next_free = NIL;
-        slot.entry = Some(Entry {
-            handle,
-            marked: false,
-            owner: partial,
-            cancel_id,
-            by_owner: Links {
-                prev: NIL,
-                next: owner_head,
-            },
-            by_group: Links {
-                prev: NIL,
-                next: group_head,
-            },
-        });
-        let id = RequestId::new(index, slot.generation);
-        if owner_head != NIL {
-            self.entry_mut(owner_head).by_owner.prev = index;
-        }
-        if group_head != NIL {
-            self.entry_mut(group_head).by_group.prev = index;
-        }
-        self.len += 1;
-        Ok(id)
+        let owner_head = owner_slot.head;
+        let by_owner = if owner_head == NIL {
+            owner_slot.head = index;
+            alone
+        } else {
+            self.join(List::ByOwner, owner_head, index)
+        };
+        let by_group = if cancel_id.is_none() {
+            alone
+        } else {
+            let (bucket, oldest) = self.probe(cancel_id);
+            if oldest == NIL {
+                self.groups[bucket] = index;
+                alone
+            } else {
+                self.join(List::ByGroup, oldest, index)
+            }
+        };
+        self.slots[index as usize] = Slot {
+            links: [by_owner, by_group],
+            state: State::Live(Entry {
+                handle,
+                cancel_id,
+                seq: self.last_seq,
+                generation,
+                owner: partial,
+                marked: false,
+            }),
+        };
+        Ok(RequestId::new(index, generation))
     }
 
     /// Removes a request and clears its cancel ID, so a later cancel of that ID or of this request
-    /// ID touches nothing. O(1). `None` for an unknown or stale ID.
+    /// ID touches nothing. O(1), and never allocates. `None` for an unknown or stale ID.
     pub fn untrack(&mut self, id: RequestId) -> Option<Untracked<H>> {
-        let index = self.live_index(id)?;
-        let slot = &mut self.slots[index as usize];
-        let entry = slot.entry.take()?;
-        slot.generation = slot.generation.wrapping_add(1).max(1);
-        slot.next_free = self.free_head;
+        let index = id.index();
+        let slot = self.slots.get(index as usize)?;
+        let (handle, cancel_id, seq, generation, owner_partial) = match &slot.state {
+            State::Live(e) if e.generation == id.generation() => {
+                (e.handle, e.cancel_id, e.seq, e.generation, e.owner)
+            }
+            _ => return None,
+        };
+        let [by_owner, by_group] = slot.links;
+        let partial = usize::from(owner_partial);
+
+        if by_owner.next == index {
+            self.owners[partial].head = NIL;
+        } else {
+            if self.owners[partial].head == index {
+                self.owners[partial].head = by_owner.next;
+            }
+            self.unlink(List::ByOwner, by_owner);
+        }
+        if !cancel_id.is_none() {
+            // Only the group's oldest member is in the index; any other leaves it untouched.
+            let alone = by_group.next == index;
+            if alone || self.live(by_group.prev).seq > seq {
+                let (bucket, _) = self.probe(cancel_id);
+                if alone {
+                    self.remove_bucket(bucket);
+                } else {
+                    self.groups[bucket] = by_group.next;
+                }
+            }
+            if !alone {
+                self.unlink(List::ByGroup, by_group);
+            }
+        }
+        self.slots[index as usize].state = State::Free {
+            generation: generation.wrapping_add(1).max(1),
+            next_free: self.free_head,
+        };
         self.free_head = index;
         self.len -= 1;
 
-        // Unlink from the owner's list.
-        if entry.by_owner.prev == NIL {
-            self.owners[usize::from(entry.owner)].head = entry.by_owner.next;
-        } else {
-            self.entry_mut(entry.by_owner.prev).by_owner.next = entry.by_owner.next;
-        }
-        if entry.by_owner.next != NIL {
-            self.entry_mut(entry.by_owner.next).by_owner.prev = entry.by_owner.prev;
-        }
-        // Unlink from its group, dropping the group when it empties: one hash lookup.
-        if !entry.cancel_id.is_none() {
-            if entry.by_group.prev != NIL {
-                self.entry_mut(entry.by_group.prev).by_group.next = entry.by_group.next;
-            }
-            if entry.by_group.next != NIL {
-                self.entry_mut(entry.by_group.next).by_group.prev = entry.by_group.prev;
-            }
-            if let hashbrown::hash_map::Entry::Occupied(mut group) =
-                self.groups.entry(entry.cancel_id)
-            {
-                let group_mut = group.get_mut();
-                if entry.by_group.prev == NIL {
-                    group_mut.head = entry.by_group.next;
-                }
-                group_mut.len -= 1;
-                if group_mut.len == 0 {
-                    group.remove();
-                }
-            }
-        }
-
-        let owner = &mut self.owners[usize::from(entry.owner)];
+        let owner = &mut self.owners[partial];
         owner.outstanding -= 1;
-        let owner_id = OwnerId::new(entry.owner, owner.generation);
+        let owner_id = OwnerId::new(owner_partial, owner.generation);
         let owner_released = owner.outstanding == 0 && owner.state == OwnerState::Closing;
         if owner_released {
-            self.release_owner(entry.owner);
+            self.release_owner(owner_partial);
         }
         Some(Untracked {
-            handle: entry.handle,
+            handle,
             owner: owner_id,
-            cancel_id: entry.cancel_id,
+            cancel_id,
             owner_released,
         })
     }
@@ -440,93 +563,261 @@ impl<H: Copy> SentTable<H> {
     /// The handle of a live request. O(1).
     #[must_use]
     pub fn get(&self, id: RequestId) -> Option<H> {
-        let index = self.live_index(id)?;
-        self.slots[index as usize].entry.as_ref().map(|e| e.handle)
+        self.entry(id).map(|e| e.handle)
     }
 
     /// The owner a live request was forwarded for.
     #[must_use]
     pub fn owner_of(&self, id: RequestId) -> Option<OwnerId> {
-        let index = self.live_index(id)?;
-        let partial = self.slots[index as usize].entry.as_ref()?.owner;
+        let partial = self.entry(id)?.owner;
         Some(OwnerId::new(
             partial,
             self.owners[usize::from(partial)].generation,
         ))
     }
 
-    /// How many live requests carry `cancel_id`. O(1).
+    /// How many live requests carry `cancel_id`. O(members).
     #[must_use]
     pub fn group_len(&self, cancel_id: CancelId) -> u32 {
-        self.groups.get(&cancel_id).map_or(0, |g| g.len)
+        let mut len = 0;
+        self.for_each_in_group(cancel_id, |_, _| len += 1);
+        len
     }
 
-    /// Visits every request tagged `cancel_id`. O(members).
+    /// Visits every request tagged `cancel_id`, oldest first, in one pass. O(members).
     pub fn for_each_in_group(&self, cancel_id: CancelId, mut visit: impl FnMut(RequestId, H)) {
-        let mut cursor = self.groups.get(&cancel_id).map_or(NIL, |g| g.head);
-        while cursor != NIL {
-            let slot = &self.slots[cursor as usize];
-            let Some(entry) = slot.entry.as_ref() else {
-                break;
-            };
-            visit(RequestId::new(cursor, slot.generation), entry.handle);
-            cursor = entry.by_group.next;
-        }
+        let head = if cancel_id.is_none() {
+            NIL
+        } else {
+            self.probe(cancel_id).1
+        };
+        self.for_each_in(List::ByGroup, head, |row| visit(row.id, row.handle));
     }
 
-    /// Visits every request forwarded for `owner`. O(members).
-    pub fn for_each_of_owner(&self, owner: OwnerId, mut visit: impl FnMut(TrackedRequest<H>)) {
-        let mut cursor = self.owner_slot(owner).map_or(NIL, |o| o.head);
-        while cursor != NIL {
-            let slot = &self.slots[cursor as usize];
-            let Some(entry) = slot.entry.as_ref() else {
-                break;
-            };
-            visit(TrackedRequest {
-                id: RequestId::new(cursor, slot.generation),
-                cancel_id: entry.cancel_id,
-                handle: entry.handle,
-            });
-            cursor = entry.by_owner.next;
-        }
+    /// Visits every request forwarded for `owner`, oldest first, in one pass. O(members).
+    pub fn for_each_of_owner(&self, owner: OwnerId, visit: impl FnMut(TrackedRequest<H>)) {
+        let head = self.owner_slot(owner).map_or(NIL, |o| o.head);
+        self.for_each_in(List::ByOwner, head, visit);
     }
 
-    /// Visits `owner`'s requests not yet marked, marking each; `visit` returns `false` to stop.
-    pub fn for_each_of_owner_unmarked(&mut self, owner: OwnerId, visit: &mut dyn FnMut(H) -> bool) {
-        let mut cursor = self.owner_slot(owner).map_or(NIL, |o| o.head);
-        while cursor != NIL {
-            let Some(entry) = self.slots[cursor as usize].entry.as_mut() else {
-                break;
-            };
-            cursor = entry.by_owner.next;
-            if !entry.marked {
+    /// One batch of a walk over `owner`'s requests: visits them from where `cursor` stands until
+    /// `visit` returns `false` (the batch is full). Returns whether the walk has more to visit.
+    pub fn walk_owner(
+        &mut self,
+        owner: OwnerId,
+        cursor: &mut Cursor,
+        visit: &mut dyn FnMut(TrackedRequest<H>) -> bool,
+    ) -> bool {
+        let head = self.owner_slot(owner).map_or(NIL, |o| o.head);
+        self.walk(List::ByOwner, head, cursor, false, visit)
+    }
+
+    /// [`SentTable::walk_owner`] for owner close: visits only requests not yet marked, and marks
+    /// them, so the unload pass does not take them again.
+    pub fn walk_owner_unmarked(
+        &mut self,
+        owner: OwnerId,
+        cursor: &mut Cursor,
+        visit: &mut dyn FnMut(TrackedRequest<H>) -> bool,
+    ) -> bool {
+        let head = self.owner_slot(owner).map_or(NIL, |o| o.head);
+        self.walk(List::ByOwner, head, cursor, true, visit)
+    }
+
+    /// One batch of a walk over the requests `owner` tagged `cancel_id`, as
+    /// [`SentTable::walk_owner`]. A stale owner's walk finds nothing, even when a newer owner holds
+    /// its partial ID and uses the same cancel ID.
+    pub fn walk_group(
+        &mut self,
+        owner: OwnerId,
+        cancel_id: CancelId,
+        cursor: &mut Cursor,
+        visit: &mut dyn FnMut(TrackedRequest<H>) -> bool,
+    ) -> bool {
+        let head = if cancel_id.is_none()
+            || cancel_id.partial() != owner.partial()
+            || self.owner_slot(owner).is_none()
+        {
+            NIL
+        } else {
+            self.probe(cancel_id).1
+        };
+        self.walk(List::ByGroup, head, cursor, false, visit)
+    }
+
+    /// Visits every request not yet marked, marking each; `visit` returns `false` to stop, and
+    /// then this returns `true`. O(capacity); for unload only.
+    pub fn for_each_unmarked(&mut self, visit: &mut dyn FnMut(TrackedRequest<H>) -> bool) -> bool {
+        for (index, slot) in (0..).zip(self.slots.iter_mut()) {
+            if let State::Live(entry) = &mut slot.state
+                && !entry.marked
+            {
                 entry.marked = true;
-                if !visit(entry.handle) {
-                    return;
+                let row = TrackedRequest {
+                    id: RequestId::new(index, entry.generation),
+                    cancel_id: entry.cancel_id,
+                    handle: entry.handle,
+                };
+                if !visit(row) {
+                    return true;
                 }
             }
         }
-    }
-
-    /// Visits every request not yet marked, marking each; `visit` returns `false` to stop.
-    /// O(capacity); for unload only.
-    pub fn for_each_unmarked(&mut self, visit: &mut dyn FnMut(H) -> bool) {
-        for slot in &mut self.slots {
-            if let Some(entry) = slot.entry.as_mut().filter(|e| !e.marked) {
-                entry.marked = true;
-                if !visit(entry.handle) {
-                    return;
-                }
-            }
-        }
+        false
     }
 
     /// Visits every tracked request. O(capacity); for unload only.
     pub fn for_each(&self, mut visit: impl FnMut(RequestId, H)) {
-        for (index, slot) in self.slots.iter().enumerate() {
-            if let (Some(entry), Ok(index)) = (slot.entry.as_ref(), u32::try_from(index)) {
-                visit(RequestId::new(index, slot.generation), entry.handle);
+        for (index, slot) in (0..).zip(self.slots.iter()) {
+            if let State::Live(entry) = &slot.state {
+                visit(RequestId::new(index, entry.generation), entry.handle);
             }
+        }
+    }
+
+    fn for_each_in(&self, list: List, head: u32, mut visit: impl FnMut(TrackedRequest<H>)) {
+        if head == NIL {
+            return;
+        }
+        let mut index = head;
+        loop {
+            let entry = self.live(index);
+            visit(TrackedRequest {
+                id: RequestId::new(index, entry.generation),
+                cancel_id: entry.cancel_id,
+                handle: entry.handle,
+            });
+            index = self.slots[index as usize].links[list as usize].next;
+            if index == head {
+                return;
+            }
+        }
+    }
+
+    fn walk(
+        &mut self,
+        list: List,
+        head: u32,
+        cursor: &mut Cursor,
+        mark: bool,
+        visit: &mut dyn FnMut(TrackedRequest<H>) -> bool,
+    ) -> bool {
+        match cursor.progress {
+            Progress::Done => return false,
+            Progress::NotStarted => {
+                cursor.until = self.last_seq;
+                cursor.progress = Progress::Walking;
+            }
+            Progress::Walking => {}
+        }
+        if head == NIL {
+            cursor.progress = Progress::Done;
+            return false;
+        }
+        // The same ID names the same request, which is still on the same list; if it is gone,
+        // start from the oldest again and skip what was passed.
+        let mut index = if self.entry(cursor.resume).is_some() {
+            cursor.resume.index()
+        } else {
+            head
+        };
+        loop {
+            let next = self.slots[index as usize].links[list as usize].next;
+            let entry = self.live_mut(index);
+            if entry.seq > cursor.until {
+                break;
+            }
+            let mut more = true;
+            if entry.seq > cursor.after {
+                cursor.after = entry.seq;
+                if !(mark && entry.marked) {
+                    entry.marked |= mark;
+                    more = visit(TrackedRequest {
+                        id: RequestId::new(index, entry.generation),
+                        cancel_id: entry.cancel_id,
+                        handle: entry.handle,
+                    });
+                }
+            }
+            if next == head {
+                break;
+            }
+            if !more {
+                cursor.resume = RequestId::new(next, self.live(next).generation);
+                return true;
+            }
+            index = next;
+        }
+        cursor.progress = Progress::Done;
+        false
+    }
+
+    /// Makes `index` the newest member of the list whose oldest is `head`; returns its links.
+    fn join(&mut self, list: List, head: u32, index: u32) -> Links {
+        let list = list as usize;
+        let tail = self.slots[head as usize].links[list].prev;
+        self.slots[tail as usize].links[list].next = index;
+        self.slots[head as usize].links[list].prev = index;
+        Links {
+            prev: tail,
+            next: head,
+        }
+    }
+
+    /// Joins a member's neighbours to each other; the member was not alone on the list.
+    fn unlink(&mut self, list: List, links: Links) {
+        let list = list as usize;
+        self.slots[links.prev as usize].links[list].next = links.next;
+        self.slots[links.next as usize].links[list].prev = links.prev;
+    }
+
+    /// The bucket of `cancel_id`'s group and its oldest member, or the empty bucket where the
+    /// group would go and `NIL`. The index is never more than half full, so an empty bucket ends
+    /// every probe.
+    fn probe(&self, cancel_id: CancelId) -> (usize, u32) {
+        let mask = self.groups.len() - 1;
+        let mut bucket = self.home(cancel_id);
+        loop {
+            let oldest = self.groups[bucket];
+            if oldest == NIL || self.live(oldest).cancel_id == cancel_id {
+                return (bucket, oldest);
+            }
+            bucket = (bucket + 1) & mask;
+        }
+    }
+
+    fn home(&self, cancel_id: CancelId) -> usize {
+        // Cancel IDs differ mostly in their low bits; fold the high half in, then keep the top
+        // bits of a Fibonacci multiply, which depend on every bit below them.
+        let folded = cancel_id.0 ^ (cancel_id.0 >> 32);
+        let hash = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.group_shift;
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "below groups.len(), a usize"
+        )]
+        let bucket = hash as usize;
+        bucket
+    }
+
+    /// Empties `hole`, moving later members of its probe run back so every probe still finds its
+    /// group (deletion without tombstones, so the index never fills with them).
+    fn remove_bucket(&mut self, mut hole: usize) {
+        let mask = self.groups.len() - 1;
+        self.groups[hole] = NIL;
+        let mut bucket = (hole + 1) & mask;
+        loop {
+            let oldest = self.groups[bucket];
+            if oldest == NIL {
+                return;
+            }
+            let wanted = self.home(self.live(oldest).cancel_id);
+            // It may fill the hole if the hole lies on its probe path: from its home bucket to here.
+            if bucket.wrapping_sub(wanted) & mask >= bucket.wrapping_sub(hole) & mask {
+                self.groups[hole] = oldest;
+                self.groups[bucket] = NIL;
+                hole = bucket;
+            }
+            bucket = (bucket + 1) & mask;
         }
     }
 
@@ -542,16 +833,142 @@ impl<H: Copy> SentTable<H> {
         self.partials.free(partial);
     }
 
-    fn live_index(&self, id: RequestId) -> Option<u32> {
-        let index = id.index();
-        let slot = self.slots.get(index as usize)?;
-        (slot.entry.is_some() && slot.generation == id.generation()).then_some(index)
+    fn entry(&self, id: RequestId) -> Option<&Entry<H>> {
+        match self.slots.get(id.index() as usize).map(|slot| &slot.state) {
+            Some(State::Live(entry)) if entry.generation == id.generation() => Some(entry),
+            _ => None,
+        }
     }
 
-    fn entry_mut(&mut self, index: u32) -> &mut Entry<H> {
-        self.slots[index as usize]
-            .entry
-            .as_mut()
-            .expect("linked slot holds an entry")
+    fn live(&self, index: u32) -> &Entry<H> {
+        match &self.slots[index as usize].state {
+            State::Live(entry) => entry,
+            State::Free { .. } => unreachable!("a linked slot holds an entry"),
+        }
+    }
+
+    fn live_mut(&mut self, index: u32) -> &mut Entry<H> {
+        match &mut self.slots[index as usize].state {
+            State::Live(entry) => entry,
+            State::Free { .. } => unreachable!("a linked slot holds an entry"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forward::DEFAULT_CAPACITY;
+
+    /// What the driver's handle is: `WDFREQUEST`, a pointer.
+    type DriverHandle = *mut u8;
+
+    #[test]
+    fn a_slot_is_its_entry_and_links() {
+        assert_eq!(
+            size_of::<State<DriverHandle>>(),
+            size_of::<Entry<DriverHandle>>()
+        );
+        assert_eq!(size_of::<Slot<DriverHandle>>(), 48);
+    }
+
+    /// At most 64 bytes of tracker state per outstanding request at the capacity the driver
+    /// configures (`TABLE_CAPACITY` in driver/src/device.rs, equal to `DEFAULT_CAPACITY`), and for
+    /// any capacity the part that grows with it stays within 64 bytes a slot.
+    #[test]
+    fn at_most_64_bytes_per_outstanding_request() {
+        let per_request = bytes_per_request::<DriverHandle>(DEFAULT_CAPACITY).unwrap();
+        assert!(per_request <= 64, "{per_request} bytes per request");
+        let table = SentTable::<DriverHandle>::with_capacity(DEFAULT_CAPACITY).unwrap();
+        assert_eq!(
+            Some(table.footprint_bytes()),
+            footprint_bytes::<DriverHandle>(DEFAULT_CAPACITY),
+            "the computation matches what was allocated"
+        );
+        // Rounding the index up to a power of two costs at most four buckets a slot.
+        let marginal = size_of::<Slot<DriverHandle>>() + 4 * size_of::<u32>();
+        assert!(marginal <= 64, "{marginal} bytes per slot");
+    }
+
+    #[test]
+    fn the_index_survives_colliding_groups_coming_and_going() {
+        // Capacity 2: four buckets, so groups collide and removal has to shift.
+        let mut table = SentTable::<u32>::with_capacity(2).unwrap();
+        let owner = table.open_owner().unwrap();
+        for round in 0..64u64 {
+            let a = CancelId::new(owner.partial(), round + 1);
+            let b = CancelId::new(owner.partial(), round + 1000);
+            let ia = table.track(owner, 1, a).unwrap();
+            let ib = table.track(owner, 2, b).unwrap();
+            assert_eq!((table.group_len(a), table.group_len(b)), (1, 1));
+            let (first, second, left) = if round % 2 == 0 {
+                (ia, ib, b)
+            } else {
+                (ib, ia, a)
+            };
+            table.untrack(first).unwrap();
+            assert_eq!(table.group_len(left), 1, "round {round}");
+            table.untrack(second).unwrap();
+            assert!(table.groups.iter().all(|&b| b == NIL));
+        }
+    }
+
+    #[test]
+    fn a_batched_walk_sees_each_earlier_request_once_whatever_completes_between_batches() {
+        let mut table = SentTable::<u32>::with_capacity(64).unwrap();
+        let owner = table.open_owner().unwrap();
+        let group = CancelId::new(owner.partial(), 5);
+        let ids: Vec<RequestId> = (0..10)
+            .map(|n| table.track(owner, n, group).unwrap())
+            .collect();
+        let mut cursor = Cursor::new();
+        let mut seen = Vec::new();
+        let batch = |table: &mut SentTable<u32>, cursor: &mut Cursor, seen: &mut Vec<u32>| {
+            let mut taken = 0;
+            table.walk_group(owner, group, cursor, &mut |row| {
+                seen.push(row.handle);
+                taken += 1;
+                taken < 3
+            })
+        };
+        assert!(batch(&mut table, &mut cursor, &mut seen));
+        assert_eq!(seen, [0, 1, 2]);
+        // The one it would resume at completes, as does one it has seen; one joins late.
+        table.untrack(ids[3]).unwrap();
+        table.untrack(ids[0]).unwrap();
+        table.track(owner, 99, group).unwrap();
+        assert!(batch(&mut table, &mut cursor, &mut seen));
+        assert_eq!(seen, [0, 1, 2, 4, 5, 6]);
+        table.untrack(ids[8]).unwrap();
+        assert!(!batch(&mut table, &mut cursor, &mut seen));
+        assert_eq!(seen, [0, 1, 2, 4, 5, 6, 7, 9]);
+        assert!(cursor.is_done());
+        assert!(!batch(&mut table, &mut cursor, &mut seen));
+    }
+
+    #[test]
+    fn a_stale_owner_walks_nothing_of_the_next_owner_with_its_partial_id() {
+        let mut table = SentTable::<u32>::with_capacity(8).unwrap();
+        let old = table.open_owner().unwrap();
+        table.begin_close(old).unwrap();
+        // Take every other partial so the next owner gets the old one's again.
+        for _ in 0..255 {
+            table.open_owner().unwrap();
+        }
+        let new = table.open_owner().unwrap();
+        assert_eq!(new.partial(), old.partial());
+        let group = CancelId::new(new.partial(), 1);
+        table.track(new, 1, group).unwrap();
+        let mut visited = 0;
+        table.walk_group(old, group, &mut Cursor::new(), &mut |_| {
+            visited += 1;
+            true
+        });
+        assert_eq!(visited, 0);
+        table.walk_group(new, group, &mut Cursor::new(), &mut |_| {
+            visited += 1;
+            true
+        });
+        assert_eq!(visited, 1);
     }
 }

@@ -153,3 +153,56 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// A walk over a group taken in batches, with requests completing and joining between
+    /// batches, visits each request tracked before it began and still live when reached exactly
+    /// once, and nothing tracked after it began.
+    #[test]
+    fn a_batched_group_walk_sees_each_earlier_member_once(
+        initial in 1..40u32,
+        batch in 1..5usize,
+        churn in prop::collection::vec((any::<bool>(), 0..64usize), 0..40),
+    ) {
+        use ferrofilter_core::tracker::Cursor;
+        let mut table = SentTable::<u32>::with_capacity(128).unwrap();
+        let owner = table.open_owner().unwrap();
+        let group = CancelId::new(owner.partial(), 3);
+        let mut live: Vec<(RequestId, u32)> =
+            (0..initial).map(|n| (table.track(owner, n, group).unwrap(), n)).collect();
+        let before: BTreeSet<u32> = (0..initial).collect();
+        let mut completed = BTreeSet::new();
+        let mut seen = Vec::new();
+        let mut cursor = Cursor::new();
+        let mut churn = churn.into_iter();
+        let mut next_handle = 1000;
+        loop {
+            let mut taken = 0;
+            let more = table.walk_group(owner, group, &mut cursor, &mut |row| {
+                seen.push(row.handle);
+                taken += 1;
+                taken < batch
+            });
+            if !more {
+                break;
+            }
+            if let Some((complete, pick)) = churn.next() {
+                if complete && !live.is_empty() {
+                    let (id, handle) = live.remove(pick % live.len());
+                    table.untrack(id).unwrap();
+                    completed.insert(handle);
+                } else {
+                    live.push((table.track(owner, next_handle, group).unwrap(), next_handle));
+                    next_handle += 1;
+                }
+            }
+        }
+        let seen_set: BTreeSet<u32> = seen.iter().copied().collect();
+        prop_assert_eq!(seen_set.len(), seen.len(), "visited twice: {:?}", seen);
+        prop_assert!(seen_set.is_subset(&before), "visited a late joiner: {:?}", seen);
+        let missed: Vec<u32> = before.difference(&seen_set).filter(|h| !completed.contains(h)).copied().collect();
+        prop_assert!(missed.is_empty(), "missed {:?}", missed);
+        prop_assert!(cursor.is_done());
+    }
+}
