@@ -455,6 +455,8 @@ fn version_status_purge_bench_json() {
             .unwrap()
             > 1.0
     );
+    let bytes = bench["tracker_bytes_per_request"].as_u64().unwrap();
+    assert!((1..=64).contains(&bytes), "{bytes} bytes per request");
 }
 
 #[test]

@@ -5,9 +5,11 @@ use std::hint::black_box;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use ferrofilter_core::forward::DEFAULT_CAPACITY;
 use ferrofilter_core::ports::{RequestOps, SpinLock};
 use ferrofilter_core::protocol::StatsInfo;
 use ferrofilter_core::protocol::ioctl;
+use ferrofilter_core::tracker;
 use ferrofilter_core::{CancelId, ForwardState, Forwarder, NtStatus, RequestId};
 use ferrofilter_sim::baseline::CollectionModel;
 use ferrofilter_sim::lock::BareSpinLock;
@@ -79,6 +81,17 @@ pub struct BenchReport {
     pub forward_cancel: Measure,
     /// The tracker ratios, on the sim.
     pub tracker: Option<Ratios>,
+    /// Bytes of tracker state per outstanding request in a full table of the driver's capacity
+    /// with a pointer for the request handle, as `WDFREQUEST` is (on the sim:
+    /// [`tracker_bytes_per_request`]).
+    pub tracker_bytes_per_request: Option<usize>,
+}
+
+/// Bytes of tracker state per outstanding request: the table's footprint (slab, group index,
+/// owners) at [`DEFAULT_CAPACITY`] with a pointer handle, divided by that capacity.
+#[must_use]
+pub fn tracker_bytes_per_request() -> Option<usize> {
+    tracker::bytes_per_request::<*mut core::ffi::c_void>(DEFAULT_CAPACITY)
 }
 
 /// Runs the benchmark.
@@ -100,12 +113,18 @@ pub fn run(
     let forward_cancel = forward_then(backend, partial, iterations, true)?;
     backend.close()?;
     let tracker = (kind == BackendKind::Sim).then(|| ratios(iterations));
+    let tracker_bytes_per_request = if kind == BackendKind::Sim {
+        tracker_bytes_per_request()
+    } else {
+        None
+    };
     let report = BenchReport {
         backend: kind,
         ioctl_round_trip,
         forward_complete,
         forward_cancel,
         tracker,
+        tracker_bytes_per_request,
     };
     if json {
         output::json(out, &report)?;
@@ -309,6 +328,12 @@ fn print(report: &BenchReport, out: &mut dyn Write) -> std::io::Result<()> {
             "baseline / cancel_lookup at {OUTSTANDING} outstanding = {:.0} (target >= 1000)",
             t.baseline_over_cancel_lookup
         )?;
+        if let Some(bytes) = report.tracker_bytes_per_request {
+            writeln!(
+                out,
+                "tracker state per outstanding request = {bytes} bytes (target <= 64)"
+            )?;
+        }
         writeln!(
             out,
             "(a quick timing loop in a debug or release build; the criterion benches are the \
