@@ -58,6 +58,10 @@ fn nt_statuses_match_ntstatus_h() {
         status!(INVALID_DEVICE_STATE, STATUS_INVALID_DEVICE_STATE),
         status!(DEVICE_REMOVED, STATUS_DEVICE_REMOVED),
         status!(DELETE_PENDING, STATUS_DELETE_PENDING),
+        status!(CANNOT_DELETE, STATUS_CANNOT_DELETE),
+        status!(LOCK_NOT_GRANTED, STATUS_LOCK_NOT_GRANTED),
+        status!(FILE_LOCK_CONFLICT, STATUS_FILE_LOCK_CONFLICT),
+        status!(RANGE_NOT_LOCKED, STATUS_RANGE_NOT_LOCKED),
         status!(DEVICE_BUSY, STATUS_DEVICE_BUSY),
         status!(REVISION_MISMATCH, STATUS_REVISION_MISMATCH),
         status!(NOT_SUPPORTED, STATUS_NOT_SUPPORTED),
@@ -80,7 +84,7 @@ fn nt_statuses_match_ntstatus_h() {
     .into_iter()
     .flatten()
     .collect();
-    assert_eq!(assert_all(&checks), 64);
+    assert_eq!(assert_all(&checks), 72);
 }
 
 #[test]

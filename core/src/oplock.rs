@@ -332,6 +332,10 @@ pub enum Operation {
         /// `IRP_PAGING_IO`: paging writes never break.
         paging: bool,
     },
+    /// `IRP_MJ_SET_INFORMATION` with `FileRenameInformation` (or a short name or link).
+    Rename,
+    /// `IRP_MJ_SET_INFORMATION` with `FileDispositionInformation`, `DeleteFile` TRUE.
+    Delete,
 }
 
 /// The share-access bookkeeping of one stream (`SHARE_ACCESS`, as `IoCheckShareAccess` keeps it).
@@ -540,6 +544,48 @@ pub const fn write_break(held: OplockLevel) -> BreakDecision {
     }
 }
 
+/// The break rule for a rename by a different key ("Checking the Oplock State of an
+/// `IRP_MJ_SET_INFORMATION` operation"): Level 1, Level 2, Read and Read-Write are not broken;
+/// Batch breaks to None, Read-Handle to Read, Read-Write-Handle to Read-Write; each needs an
+/// acknowledgement before the rename continues.
+#[must_use]
+pub const fn rename_break(held: OplockLevel) -> BreakDecision {
+    use OplockLevel as L;
+    let to = match held {
+        L::Batch => L::None,
+        L::ReadHandle => L::Read,
+        L::ReadWriteHandle => L::ReadWrite,
+        L::None | L::Level1 | L::Level2 | L::Read | L::ReadWrite => {
+            return BreakDecision::NoBreak;
+        }
+    };
+    BreakDecision::Break {
+        from: held,
+        to,
+        ack: Ack::RequiredWait,
+    }
+}
+
+/// The break rule for setting a delete disposition by a different key (the same page): only
+/// handle caching is lost, Read-Handle to Read and Read-Write-Handle to Read-Write, and the
+/// operation waits for the acknowledgement.
+#[must_use]
+pub const fn delete_break(held: OplockLevel) -> BreakDecision {
+    use OplockLevel as L;
+    let to = match held {
+        L::ReadHandle => L::Read,
+        L::ReadWriteHandle => L::ReadWrite,
+        L::None | L::Level1 | L::Batch | L::Level2 | L::Read | L::ReadWrite => {
+            return BreakDecision::NoBreak;
+        }
+    };
+    BreakDecision::Break {
+        from: held,
+        to,
+        ack: Ack::RequiredWait,
+    }
+}
+
 /// What `op` does to one oplock granted at `held`: `same_key` when the operation's handle has the
 /// holder's key, `sharing_violation` when a create would conflict with the stream's share access.
 #[must_use]
@@ -562,6 +608,8 @@ pub const fn break_for(
         Operation::Write { paging: false } => write_break(held),
         Operation::Read => read_break(held),
         Operation::Create(create) => create_break(held, create, sharing_violation),
+        Operation::Rename => rename_break(held),
+        Operation::Delete => delete_break(held),
     }
 }
 
@@ -651,7 +699,9 @@ impl StreamOplock {
             Operation::Create(create) => self
                 .share
                 .conflicts(create.desired_access, create.share_access),
-            Operation::Read | Operation::Write { .. } => false,
+            Operation::Read | Operation::Write { .. } | Operation::Rename | Operation::Delete => {
+                false
+            }
         };
         break_for(self.level, self.owner == Some(key), op, sharing_violation)
     }
@@ -913,6 +963,48 @@ mod tests {
                 held(level)
             };
             assert_eq!(s.decide(OTHER, &Operation::Read), decision, "{level:?}");
+        }
+    }
+
+    #[test]
+    fn rename_and_delete_break_only_handle_caching_and_wait() {
+        use OplockLevel as L;
+        // (held, after a rename, after a delete disposition), from "Checking the Oplock State
+        // of an IRP_MJ_SET_INFORMATION operation".
+        let table = [
+            (L::Level1, None, None),
+            (L::Level2, None, None),
+            (L::Read, None, None),
+            (L::ReadWrite, None, None),
+            (L::Batch, Some(L::None), None),
+            (L::ReadHandle, Some(L::Read), Some(L::Read)),
+            (L::ReadWriteHandle, Some(L::ReadWrite), Some(L::ReadWrite)),
+        ];
+        let to = |d: BreakDecision| match d {
+            BreakDecision::NoBreak => None,
+            BreakDecision::Break { to, ack, .. } => {
+                assert_eq!(ack, Ack::RequiredWait);
+                Some(to)
+            }
+        };
+        for (held, renamed, deleted) in table {
+            assert_eq!(
+                to(break_for(held, false, &Operation::Rename, false)),
+                renamed
+            );
+            assert_eq!(
+                to(break_for(held, false, &Operation::Delete, false)),
+                deleted
+            );
+            // The same key never breaks.
+            assert_eq!(
+                break_for(held, true, &Operation::Rename, false),
+                BreakDecision::NoBreak
+            );
+            assert_eq!(
+                break_for(held, true, &Operation::Delete, false),
+                BreakDecision::NoBreak
+            );
         }
     }
 

@@ -39,6 +39,14 @@ impl NtStatus {
     pub const DEVICE_REMOVED: Self = Self(0xC000_02B6);
     /// `STATUS_DELETE_PENDING`
     pub const DELETE_PENDING: Self = Self(0xC000_0056);
+    /// `STATUS_CANNOT_DELETE`
+    pub const CANNOT_DELETE: Self = Self(0xC000_0121);
+    /// `STATUS_LOCK_NOT_GRANTED`
+    pub const LOCK_NOT_GRANTED: Self = Self(0xC000_0055);
+    /// `STATUS_FILE_LOCK_CONFLICT`
+    pub const FILE_LOCK_CONFLICT: Self = Self(0xC000_0054);
+    /// `STATUS_RANGE_NOT_LOCKED`
+    pub const RANGE_NOT_LOCKED: Self = Self(0xC000_007E);
     /// `STATUS_DEVICE_BUSY` (warning class: not a success)
     pub const DEVICE_BUSY: Self = Self(0x8000_0011);
     /// `STATUS_REVISION_MISMATCH`
@@ -112,6 +120,10 @@ impl NtStatus {
             Self::INVALID_DEVICE_STATE => "STATUS_INVALID_DEVICE_STATE",
             Self::DEVICE_REMOVED => "STATUS_DEVICE_REMOVED",
             Self::DELETE_PENDING => "STATUS_DELETE_PENDING",
+            Self::CANNOT_DELETE => "STATUS_CANNOT_DELETE",
+            Self::LOCK_NOT_GRANTED => "STATUS_LOCK_NOT_GRANTED",
+            Self::FILE_LOCK_CONFLICT => "STATUS_FILE_LOCK_CONFLICT",
+            Self::RANGE_NOT_LOCKED => "STATUS_RANGE_NOT_LOCKED",
             Self::DEVICE_BUSY => "STATUS_DEVICE_BUSY",
             Self::REVISION_MISMATCH => "STATUS_REVISION_MISMATCH",
             Self::NOT_SUPPORTED => "STATUS_NOT_SUPPORTED",

@@ -134,6 +134,11 @@ pub struct FsOutcome {
     /// Holders whose oplock a grant moved to the requesting handle (their `FSCTL_REQUEST_OPLOCK`
     /// completes with `STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE`).
     pub switched: Vec<FileObjectId>,
+    /// A close tore the stream's FCB down (nothing references it any more): its purge-failure
+    /// count and oplocks are gone, and Filter Manager frees its stream context.
+    pub torn_down: bool,
+    /// A close removed the stream's name (it was delete-pending and this was its last handle).
+    pub deleted: bool,
 }
 
 impl FsOutcome {
@@ -335,6 +340,8 @@ pub struct Stream {
     pub purge: PurgeStream<HeldIo>,
     /// Successful purges of the cache.
     pub purges: u64,
+    /// A delete disposition is set: new opens fail, and the name goes with the last handle.
+    pub delete_pending: bool,
 }
 
 impl Stream {
@@ -348,7 +355,13 @@ impl Stream {
             oplock: StreamOplocks::default(),
             purge: PurgeStream::new(),
             purges: 0,
+            delete_pending: false,
         }
+    }
+
+    /// Something other than a handle keeps the FCB: a section (data-scan or user) or the cache.
+    const fn referenced_without_handles(&self) -> bool {
+        self.data_scan_sections + self.user_sections > 0 || self.cached
     }
 
     /// A purge of the cache succeeds only with no section mapped.
@@ -373,6 +386,8 @@ pub struct Open {
     pub access: u32,
     /// Share mode.
     pub share: u32,
+    /// Opened with `FILE_DELETE_ON_CLOSE`: its cleanup sets the stream delete-pending.
+    pub delete_on_close: bool,
 }
 
 /// Where a create goes.
@@ -384,6 +399,8 @@ pub struct CreateRequest {
     pub params: CreateParams,
     /// What to create when the path does not exist.
     pub kind: StreamKind,
+    /// `FILE_DELETE_ON_CLOSE`.
+    pub delete_on_close: bool,
 }
 
 /// The file system.
@@ -455,7 +472,9 @@ impl FileSystem {
                 .oplock
                 .share
                 .conflicts(create.desired_access, create.share_access),
-            Operation::Read | Operation::Write { .. } => false,
+            Operation::Read | Operation::Write { .. } | Operation::Rename | Operation::Delete => {
+                false
+            }
         };
         let mut closing = Vec::new();
         for holder in &mut stream.oplock.holders {
@@ -481,7 +500,7 @@ impl FileSystem {
             .holders
             .retain(|h| h.level != OplockLevel::None);
         for owner in closing {
-            let closed = self.close(owner);
+            let closed = self.close_open(owner, false);
             out.cancelled.extend(closed.cancelled);
             out.closed.push(owner);
         }
@@ -492,6 +511,18 @@ impl FileSystem {
         use ferrofilter_core::oplock::CreateDisposition as D;
         let params = request.params;
         let mut out = FsOutcome::default();
+        // MS-FSA 2.1.5.1: FILE_DELETE_ON_CLOSE without DELETE is an invalid parameter.
+        if request.delete_on_close && params.desired_access & access::DELETE == 0 {
+            return FsOutcome::status(NtStatus::INVALID_PARAMETER);
+        }
+        // New opens of a delete-pending stream are refused (fastfat's create.c status).
+        if self
+            .streams
+            .get(&request.path)
+            .is_some_and(|s| s.delete_pending)
+        {
+            return FsOutcome::status(NtStatus::DELETE_PENDING);
+        }
         let exists = self.streams.contains_key(&request.path);
         match (exists, params.disposition) {
             (false, D::Open | D::Overwrite) => {
@@ -553,6 +584,7 @@ impl FileSystem {
                 key,
                 access: params.desired_access,
                 share: params.share_access,
+                delete_on_close: request.delete_on_close,
             },
         );
         out.file_object = Some(file_object);
@@ -686,6 +718,28 @@ impl FileSystem {
         out
     }
 
+    /// A paging write through `file_object`: no oplock check and no purge (the write comes from
+    /// the cache or a mapped view itself), and it never extends the file: past the end it writes
+    /// nothing, across the end it is trimmed (fastfat's write.c, "`PagingIo` is never allowed to
+    /// extend file size").
+    pub fn paging_write(
+        &mut self,
+        file_object: FileObjectId,
+        offset: u64,
+        data: &[u8],
+    ) -> FsOutcome {
+        let stream = match self.lookup(file_object) {
+            Ok((_, stream)) => stream,
+            Err(status) => return FsOutcome::status(status),
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        if start < stream.data.len() {
+            let end = start.saturating_add(data.len()).min(stream.data.len());
+            stream.data[start..end].copy_from_slice(&data[..end - start]);
+        }
+        FsOutcome::status(NtStatus::SUCCESS)
+    }
+
     /// `IRP_MJ_SET_INFORMATION`. `resize` is `Some(new size)` for `EndOfFile` / `Allocation`,
     /// which purge and break oplocks like a write; `None` for a class that does neither.
     pub fn set_information(&mut self, file_object: FileObjectId, resize: Option<u64>) -> FsOutcome {
@@ -814,10 +868,17 @@ impl FileSystem {
     /// `IRP_MJ_CLEANUP` + `IRP_MJ_CLOSE`: share access and oplock go, the handle's held
     /// operations come back to be cancelled.
     pub fn close(&mut self, file_object: FileObjectId) -> FsOutcome {
+        self.close_open(file_object, true)
+    }
+
+    /// The close of one open; `settle` when the stream may go with it (not while another
+    /// operation on the stream, which references its FCB, is in progress).
+    fn close_open(&mut self, file_object: FileObjectId, settle: bool) -> FsOutcome {
         let Some(open) = self.opens.remove(&file_object) else {
             return FsOutcome::status(NtStatus::INVALID_HANDLE);
         };
         let mut out = FsOutcome::status(NtStatus::SUCCESS);
+        let last = settle && self.opens_of(&open.path) == 0;
         if let Some(stream) = self.streams.get_mut(&open.path) {
             stream.oplock.share.close(open.access, open.share);
             stream.oplock.release(file_object);
@@ -826,7 +887,89 @@ impl FileSystem {
                 .cancel_where(|held| held.file_object == file_object)
                 .into_iter()
                 .collect();
+            // MS-FSA 2.1.5.5: a delete-on-close handle's close makes the delete file-wide.
+            stream.delete_pending |= open.delete_on_close;
+            if last && stream.delete_pending {
+                // The name goes with the last handle (fastfat's cleanup.c); so does the FCB.
+                self.streams.remove(&open.path);
+                out.deleted = true;
+                out.torn_down = true;
+            } else if last && !stream.referenced_without_handles() {
+                // The FCB goes when nothing references it; the data stays on the volume.
+                let data = std::mem::take(&mut stream.data);
+                *stream = Stream::new(stream.kind);
+                stream.data = data;
+                out.torn_down = true;
+            }
         }
+        out
+    }
+
+    /// `FileDispositionInformation` through `file_object`: `delete` sets or clears the stream's
+    /// delete-pending state (MS-FSA 2.1.5.15.3).
+    pub fn set_disposition(&mut self, file_object: FileObjectId, delete: bool) -> FsOutcome {
+        let mut out = FsOutcome::default();
+        let open = match self.lookup(file_object) {
+            Ok((open, _)) if open.access & access::DELETE == 0 => {
+                return FsOutcome::status(NtStatus::ACCESS_DENIED);
+            }
+            Ok((open, stream))
+                if delete && stream.user_sections + stream.data_scan_sections > 0 =>
+            {
+                // "either the file is read-only, or there is an existing mapped view to the file"
+                // (FILE_DISPOSITION_INFORMATION_EX).
+                let _ = open;
+                return FsOutcome::status(NtStatus::CANNOT_DELETE);
+            }
+            Ok((open, _)) => open,
+            Err(status) => return FsOutcome::status(status),
+        };
+        if delete {
+            self.check_oplock(&open.path, open.key, &Operation::Delete, &mut out);
+        }
+        if let Some(stream) = self.streams.get_mut(&open.path) {
+            stream.delete_pending = delete;
+        }
+        out.status = NtStatus::SUCCESS;
+        out
+    }
+
+    /// `FileRenameInformation` through `file_object` to `target` (MS-FSA 2.1.5.15.12): the
+    /// stream keeps everything it has (count, held operations, oplocks, opens) under the new name.
+    pub fn rename(&mut self, file_object: FileObjectId, target: &str, replace: bool) -> FsOutcome {
+        let mut out = FsOutcome::default();
+        let open = match self.lookup(file_object) {
+            Ok((open, _)) if open.access & access::DELETE == 0 => {
+                return FsOutcome::status(NtStatus::ACCESS_DENIED);
+            }
+            Ok((_, stream)) if stream.delete_pending => {
+                return FsOutcome::status(NtStatus::ACCESS_DENIED);
+            }
+            Ok((open, _)) => open,
+            Err(status) => return FsOutcome::status(status),
+        };
+        if open.path == target {
+            return FsOutcome::status(NtStatus::SUCCESS);
+        }
+        if let Some(existing) = self.streams.get(target) {
+            if existing.delete_pending {
+                return FsOutcome::status(NtStatus::DELETE_PENDING);
+            }
+            if !replace {
+                return FsOutcome::status(NtStatus::OBJECT_NAME_COLLISION);
+            }
+            if self.opens_of(target) > 0 {
+                return FsOutcome::status(NtStatus::ACCESS_DENIED);
+            }
+        }
+        self.check_oplock(&open.path, open.key, &Operation::Rename, &mut out);
+        if let Some(stream) = self.streams.remove(&open.path) {
+            self.streams.insert(target.to_owned(), stream);
+            for other in self.opens.values_mut().filter(|o| o.path == open.path) {
+                target.clone_into(&mut other.path);
+            }
+        }
+        out.status = NtStatus::SUCCESS;
         out
     }
 }
@@ -851,6 +994,7 @@ mod tests {
                 ..CreateParams::open(access, share)
             },
             kind: StreamKind::File,
+            delete_on_close: false,
         };
         let out = fs.create(&request, key);
         out.file_object.unwrap_or_else(|| panic!("{out:?}"))
@@ -926,6 +1070,7 @@ mod tests {
             path: "f".to_owned(),
             params: CreateParams::open(READ_WRITE, share::FILE_SHARE_ALL),
             kind: StreamKind::File,
+            delete_on_close: false,
         };
         let out = fs.create(&request, C);
         assert_eq!(out.closed, [p]);

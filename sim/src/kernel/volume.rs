@@ -51,6 +51,13 @@ pub struct CreateArgs {
     pub ecps: Vec<SimEcp>,
 }
 
+/// Create options beyond [`CreateArgs`]'s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CreateOptions {
+    /// `FILE_DELETE_ON_CLOSE`.
+    pub delete_on_close: bool,
+}
+
 /// `IRP_MJ_CREATE`.
 const IRP_MJ_CREATE: u8 = 0x00;
 /// `IRP_MJ_WRITE`.
@@ -67,6 +74,8 @@ const IRP_MN_USER_FS_REQUEST: u8 = 0x00;
 const IRP_MN_KERNEL_CALL: u8 = 0x04;
 /// `IRP_NOCACHE`.
 const IRP_NOCACHE: u32 = 0x0000_0001;
+/// `IRP_PAGING_IO`.
+const IRP_PAGING_IO: u32 = 0x0000_0002;
 /// `FSCTL_SET_PURGE_FAILURE_MODE`.
 const FSCTL_SET_PURGE_FAILURE_MODE: u32 = 0x0009_0270;
 /// `FSCTL_REQUEST_OPLOCK`: `CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 144, METHOD_BUFFERED, FILE_ANY_ACCESS)`.
@@ -79,6 +88,12 @@ const SET_PURGE_FAILURE_MODE_DISABLED: u32 = 2;
 const FILE_END_OF_FILE_INFORMATION: u32 = 20;
 /// `FileBasicInformation`.
 const FILE_BASIC_INFORMATION: u32 = 4;
+/// `FileRenameInformation`.
+const FILE_RENAME_INFORMATION: u32 = 10;
+/// `FileDispositionInformation`.
+const FILE_DISPOSITION_INFORMATION: u32 = 13;
+/// `FILE_DELETE_ON_CLOSE`.
+const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
 /// `MAXIMUM_ALLOWED`.
 const MAXIMUM_ALLOWED: u32 = 0x0200_0000;
 /// `FILE_ALL_ACCESS`.
@@ -441,12 +456,19 @@ impl CreateSecurity {
     }
 }
 
-fn create_parameters(args: &CreateArgs, security: &mut CreateSecurity) -> FLT_PARAMETERS {
-    let reserve = if args.params.reserve_opfilter {
+fn create_parameters(
+    args: &CreateArgs,
+    options: CreateOptions,
+    security: &mut CreateSecurity,
+) -> FLT_PARAMETERS {
+    let mut reserve = if args.params.reserve_opfilter {
         0x0010_0000 // FILE_RESERVE_OPFILTER
     } else {
         0
     };
+    if options.delete_on_close {
+        reserve |= FILE_DELETE_ON_CLOSE;
+    }
     FLT_PARAMETERS {
         Create: FLT_CREATE_PARAMETERS {
             SecurityContext: core::ptr::from_mut(security.context.as_mut()),
@@ -485,6 +507,12 @@ fn end_ecp_list(data: usize, list: Option<usize>) {
 /// `IRP_MJ_CREATE` of `args` from a user-mode caller.
 #[must_use]
 pub fn create(args: &CreateArgs) -> Completed {
+    create_with(args, CreateOptions::default())
+}
+
+/// `IRP_MJ_CREATE` of `args` with `options`, from a user-mode caller.
+#[must_use]
+pub fn create_with(args: &CreateArgs, options: CreateOptions) -> Completed {
     let prepared = with(|k| {
         let file = k.io.create_file(FileKind::Volume(0));
         let key = file_system_key(&mut k.volume, args);
@@ -511,7 +539,7 @@ pub fn create(args: &CreateArgs) -> Completed {
         map_generic(desired)
     };
     let mut security = CreateSecurity::new(desired);
-    let parameters = create_parameters(args, &mut security);
+    let parameters = create_parameters(args, options, &mut security);
     let mut op = Operation::new(IRP_MJ_CREATE, 0, file, parameters, true);
     if let Some(list) = list {
         let data = op.data() as usize;
@@ -527,6 +555,7 @@ pub fn create(args: &CreateArgs) -> Completed {
             ..args.params
         },
         kind: args.kind,
+        delete_on_close: options.delete_on_close,
     };
     let mut done = Completed::default();
     let outcome = below(completed, &args.path, Window::Create, &mut done, |fs| {
@@ -612,15 +641,16 @@ fn close_file(file: usize, open: FileObjectId, handle: Option<u64>, fs_close: bo
         // IRP_MJ_CLOSE once nothing else references the file object; Filter Manager deletes
         // the stream-handle context then. The sim closes it with the handle.
         k.flt.detach(Attached::Handle(file), &mut deferred);
-        if let Some(path) = &path {
-            let referenced = k.volume.fs.opens_of(path) > 0
-                || k.volume
-                    .fs
-                    .stream(path)
-                    .is_some_and(|s| s.data_scan_sections + s.user_sections > 0);
-            if !referenced {
-                let stream = k.volume.stream_key(path);
-                k.flt.detach(Attached::Stream(stream), &mut deferred);
+        // Filter Manager frees a stream context with the stream's FCB, which the file system
+        // tears down when nothing (handle, section, cache) references it, or with its name.
+        if let Some(path) = &path
+            && outcome.torn_down
+        {
+            let stream = k.volume.stream_key(path);
+            k.flt.detach(Attached::Stream(stream), &mut deferred);
+            if outcome.deleted {
+                // A new file of the same name is a new stream.
+                k.volume.stream_keys.remove(path);
             }
         }
         if k.io.dereference(file) == Some(0) {
@@ -668,6 +698,36 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
     finished(outcome, done)
 }
 
+/// A paging write (`IRP_PAGING_IO | IRP_NOCACHE`) through the filter, as the cache manager's
+/// lazy writer or the memory manager's mapped-page writer sends it on the handle's file object.
+#[must_use]
+pub fn paging_write(handle: u64, offset: u64, bytes: &[u8]) -> Completed {
+    let Some((file, open)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    let path = path_of(file);
+    let mut buffer = bytes.to_vec();
+    let parameters = FLT_PARAMETERS {
+        Write: FLT_WRITE_PARAMETERS {
+            Length: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+            Pad1: 0,
+            Key: 0,
+            ByteOffset: i64::try_from(offset).unwrap_or(i64::MAX),
+            WriteBuffer: buffer.as_mut_ptr().cast(),
+            MdlAddress: core::ptr::null_mut(),
+        },
+    };
+    let mut op = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
+    op.iopb.IrpFlags |= IRP_PAGING_IO | IRP_NOCACHE;
+    let (post, completed) = op.pre(file);
+    let mut done = Completed::default();
+    let outcome = below(completed, &path, Window::None, &mut done, |fs| {
+        fs.paging_write(open, offset, bytes)
+    });
+    op.post(post, file, outcome.status.as_i32());
+    finished(outcome, done)
+}
+
 fn path_of(file: usize) -> String {
     with(|k| k.volume.path_of.get(&file).cloned().unwrap_or_default())
 }
@@ -703,6 +763,89 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     });
     op.post(post, file, outcome.status.as_i32());
     finished(outcome, done)
+}
+
+/// `IRP_MJ_SET_INFORMATION` of `class` with `buffer` through the filter, then `op` in the file
+/// system (no data-scan window affects these classes).
+fn set_information_class(
+    handle: u64,
+    class: u32,
+    buffer: &mut [u8],
+    op: impl FnMut(&mut FileSystem, FileObjectId) -> FsOutcome,
+) -> Completed {
+    let Some((file, open)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    let path = path_of(file);
+    let parameters = FLT_PARAMETERS {
+        SetFileInformation: FLT_SET_INFORMATION_PARAMETERS {
+            Length: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
+            Pad1: 0,
+            FileInformationClass: class,
+            ParentOfTarget: core::ptr::null_mut(),
+            Extra: core::ptr::null_mut(),
+            InfoBuffer: buffer.as_mut_ptr().cast(),
+        },
+    };
+    let mut op_data = Operation::new(IRP_MJ_SET_INFORMATION, 0, file, parameters, true);
+    let (post, completed) = op_data.pre(file);
+    let mut done = Completed::default();
+    let mut op = op;
+    let outcome = below(completed, &path, Window::None, &mut done, |fs| op(fs, open));
+    op_data.post(post, file, outcome.status.as_i32());
+    finished(outcome, done)
+}
+
+/// `FileDispositionInformation` (`DeleteFile` = `delete`) on a handle, through the filter.
+#[must_use]
+pub fn set_disposition(handle: u64, delete: bool) -> Completed {
+    let mut buffer = [u8::from(delete)];
+    set_information_class(
+        handle,
+        FILE_DISPOSITION_INFORMATION,
+        &mut buffer,
+        |fs, open| fs.set_disposition(open, delete),
+    )
+}
+
+/// `FileRenameInformation` of a handle's file to `target`, through the filter. The volume's own
+/// names (file objects, sections, stream identities) follow the stream to its new name; a
+/// replaced target's stream goes, with its context.
+#[must_use]
+pub fn rename(handle: u64, target: &str, replace: bool) -> Completed {
+    // FILE_RENAME_INFORMATION: ReplaceIfExists, RootDirectory, FileNameLength, FileName.
+    let name: Vec<u8> = target.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut buffer = vec![0u8; 20];
+    buffer[0] = u8::from(replace);
+    buffer[16..20].copy_from_slice(&u32::try_from(name.len()).unwrap_or(0).to_le_bytes());
+    buffer.extend_from_slice(&name);
+    let source = file_of_handle(handle).map(|(file, _)| path_of(file));
+    let done = set_information_class(handle, FILE_RENAME_INFORMATION, &mut buffer, |fs, open| {
+        fs.rename(open, target, replace)
+    });
+    if let Some(source) = source
+        && done.status >= 0
+        && source != target
+    {
+        let mut deferred = Vec::new();
+        with(|k| {
+            if let Some(replaced) = k.volume.stream_keys.remove(target) {
+                k.flt.detach(Attached::Stream(replaced), &mut deferred);
+            }
+            if let Some(key) = k.volume.stream_keys.remove(&source) {
+                k.volume.stream_keys.insert(target.to_owned(), key);
+            }
+            for path in k.volume.path_of.values_mut().filter(|p| **p == source) {
+                target.clone_into(path);
+            }
+            for (path, _) in k.volume.sections.iter_mut().filter(|(p, _)| *p == source) {
+                target.clone_into(path);
+            }
+            note_stream_contexts(k);
+        });
+        super::run_deferred(deferred);
+    }
+    done
 }
 
 /// `FSCTL_SET_PURGE_FAILURE_MODE` from above the filter on a handle: the file system counts
@@ -821,6 +964,7 @@ pub fn read_through_own_open(handle: u64, offset: u64, length: u32) -> Completed
             path,
             params: CreateParams::open(access::FILE_READ_DATA, share::FILE_SHARE_ALL),
             kind: StreamKind::File,
+            delete_on_close: false,
         };
         let mut opened = k.volume.fs.create(&request, key);
         let Some(own) = opened.file_object else {

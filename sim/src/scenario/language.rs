@@ -369,6 +369,8 @@ pub enum WriteMode {
     Cached,
     /// Non-cached.
     NonCached,
+    /// Paging I/O (`IRP_PAGING_IO`): what the cache manager and memory manager send.
+    Paging,
 }
 
 /// A `set_information` class.
@@ -599,6 +601,10 @@ const fn default_input_size() -> Num<u64> {
     Num(4)
 }
 
+const fn yes() -> bool {
+    true
+}
+
 fn default_data() -> String {
     "x".to_owned()
 }
@@ -631,6 +637,9 @@ pub struct OpenStep {
     pub cf_flags: Option<Num<u32>>,
     /// What the holder does on a break of the `cf_flags` oplock.
     pub on_break: Option<OnBreak>,
+    /// `FILE_DELETE_ON_CLOSE`.
+    #[serde(default)]
+    pub delete_on_close: bool,
 }
 
 impl OpenStep {
@@ -707,6 +716,24 @@ pub enum Step {
         /// New size (end of file or allocation).
         #[serde(default)]
         size: Num<u64>,
+    },
+    /// `FileDispositionInformation`.
+    SetDisposition {
+        /// The handle.
+        handle: Name,
+        /// `DeleteFile`: set (default) or clear the delete disposition.
+        #[serde(default = "yes")]
+        delete: bool,
+    },
+    /// `FileRenameInformation`.
+    Rename {
+        /// The handle.
+        handle: Name,
+        /// The new path.
+        to: String,
+        /// `ReplaceIfExists`.
+        #[serde(default)]
+        replace_if_exists: bool,
     },
     /// `FSCTL_SET_PURGE_FAILURE_MODE` from above the filter.
     FsctlSetPurgeFailureMode {
@@ -840,6 +867,8 @@ impl Step {
             | Self::Read { handle, .. }
             | Self::Write { handle, .. }
             | Self::SetInformation { handle, .. }
+            | Self::SetDisposition { handle, .. }
+            | Self::Rename { handle, .. }
             | Self::FsctlSetPurgeFailureMode { handle, .. }
             | Self::BeginDataScan { handle }
             | Self::EndDataScan { handle }

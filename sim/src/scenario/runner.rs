@@ -21,7 +21,7 @@ use zerocopy::FromBytes;
 use super::language::{self, Entry, Step, WriteMode};
 use super::{StepRecord, keys_info_json, record};
 use crate::fs::{BreakAction, BreakEvent, FileObjectId, HeldIo};
-use crate::kernel::volume::{CreateArgs, SimEcp};
+use crate::kernel::volume::{CreateArgs, CreateOptions, SimEcp};
 use crate::kernel::{Machine, MachineConfig, Violation, volume};
 
 /// A handle value no handle table has: the record for a name that is not open.
@@ -131,6 +131,7 @@ struct Seen {
     reissued: Vec<Value>,
     cancelled: Vec<Value>,
     data: Vec<u8>,
+    deleted: bool,
 }
 
 impl Runner {
@@ -203,6 +204,7 @@ impl Runner {
             seen.breaks.extend(outcome.breaks.iter().copied());
             seen.closed.extend(outcome.closed.iter().copied());
             seen.held |= outcome.held;
+            seen.deleted |= outcome.deleted;
             seen.data.clone_from(&outcome.data);
             for io in &outcome.cancelled {
                 seen.cancelled
@@ -550,7 +552,12 @@ impl Runner {
                         })
                         .collect(),
                 };
-                let done = volume::create(&args);
+                let done = volume::create_with(
+                    &args,
+                    CreateOptions {
+                        delete_on_close: open.delete_on_close,
+                    },
+                );
                 let mut seen = Seen::default();
                 self.absorb(&mut seen, &done);
                 let mut status = NtStatus::from_i32(done.status);
@@ -598,6 +605,8 @@ impl Runner {
             | Step::Read { handle, .. }
             | Step::Write { handle, .. }
             | Step::SetInformation { handle, .. }
+            | Step::SetDisposition { handle, .. }
+            | Step::Rename { handle, .. }
             | Step::FsctlSetPurgeFailureMode { handle, .. }
             | Step::BeginDataScan { handle }
             | Step::EndDataScan { handle }
@@ -614,13 +623,25 @@ impl Runner {
                     return record(index, op, NtStatus::INVALID_HANDLE, out);
                 };
                 let (value, file) = (live.handle, live.file);
-                let path = self
+                let mut path = self
                     .files
                     .get(&file)
                     .map(|(_, p)| p.clone())
                     .unwrap_or_default();
                 let mut seen = Seen::default();
                 let status = self.handle_op(index, step, value, &mut seen, &mut out);
+                if let Step::Rename { to, .. } = step
+                    && status.is_success()
+                {
+                    // The stream keeps its file objects under its new name.
+                    for (_, p) in self.files.values_mut().filter(|(_, p)| *p == path) {
+                        p.clone_from(to);
+                    }
+                    path.clone_from(to);
+                }
+                if matches!(step, Step::Close { .. }) {
+                    out.insert("deleted".into(), json!(seen.deleted));
+                }
                 self.settle_held(&mut seen, matches!(step, Step::Purge { .. }));
                 self.forget_closed(&seen.closed.clone());
                 if matches!(step, Step::Close { .. }) {
@@ -661,6 +682,12 @@ impl Runner {
                 return self.inspect(handle, offset.0, length.0, seen);
             }
             Step::Write {
+                offset,
+                data,
+                mode: WriteMode::Paging,
+                ..
+            } => volume::paging_write(handle, offset.0, data.as_bytes()),
+            Step::Write {
                 offset, data, mode, ..
             } => volume::write(
                 handle,
@@ -684,6 +711,12 @@ impl Runner {
                 requestor.mode(),
                 &language::purge_failure_input(*flags, *input_size),
             ),
+            Step::SetDisposition { delete, .. } => volume::set_disposition(handle, *delete),
+            Step::Rename {
+                to,
+                replace_if_exists,
+                ..
+            } => volume::rename(handle, to, *replace_if_exists),
             Step::BeginDataScan { .. } => volume::begin_data_scan(handle),
             Step::EndDataScan { .. } => volume::end_data_scan(handle),
             Step::MapSection { .. } => volume::user_section(handle, true),

@@ -237,6 +237,15 @@ fn skip_reason(step: &Step) -> Option<String> {
              request, which the sim provides; on the device use `ferroctl forward`, \
              `cancel-group` and `list`"
             .to_owned(),
+        Step::SetDisposition { .. } | Step::Rename { .. } => "the device backend does not send \
+             SetFileInformationByHandle's FileDispositionInfo / FileRenameInfo yet; the sim \
+             models them"
+            .to_owned(),
+        Step::Write {
+            mode: language::WriteMode::Paging,
+            ..
+        } => "paging I/O is sent by the cache manager and memory manager, not by an application"
+            .to_owned(),
         Step::Detach {} => "would detach the filter instance from the volume for every process; \
              ferroctl does not do that from a scenario"
             .to_owned(),
@@ -447,6 +456,13 @@ fn open_plan(step: &OpenStep) -> Plan {
         return Plan::Skip(
             "an open carrying ECPs needs a kernel-mode caller (FltCreateFileEx2 / \
              IoCreateFileEx with an ECP list); CreateFileW cannot attach them"
+                .to_owned(),
+        );
+    }
+    if step.delete_on_close {
+        return Plan::Skip(
+            "FILE_DELETE_ON_CLOSE would delete the file when the run closes the handle; the \
+             device backend opens without it"
                 .to_owned(),
         );
     }
