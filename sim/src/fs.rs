@@ -388,6 +388,9 @@ pub struct Open {
     pub share: u32,
     /// Opened with `FILE_DELETE_ON_CLOSE`: its cleanup sets the stream delete-pending.
     pub delete_on_close: bool,
+    /// Its handle is gone (`IRP_MJ_CLEANUP`) while the file object is still referenced (a
+    /// section, a driver): only kernel requests (paging I/O, FSCTLs, sections) still reach it.
+    pub cleaned: bool,
 }
 
 /// Where a create goes.
@@ -439,7 +442,10 @@ impl FileSystem {
     /// Open file objects of `path`.
     #[must_use]
     pub fn opens_of(&self, path: &str) -> usize {
-        self.opens.values().filter(|o| o.path == path).count()
+        self.opens
+            .values()
+            .filter(|o| o.path == path && !o.cleaned)
+            .count()
     }
 
     /// A new held-operation number.
@@ -448,7 +454,16 @@ impl FileSystem {
         self.next_held
     }
 
+    /// An open that still has its handle, and its stream: what user I/O needs.
     fn lookup(&mut self, file_object: FileObjectId) -> Result<(Open, &mut Stream), NtStatus> {
+        if self.opens.get(&file_object).is_some_and(|o| o.cleaned) {
+            return Err(NtStatus::FILE_CLOSED);
+        }
+        self.lookup_any(file_object)
+    }
+
+    /// Any open the file object still has, cleaned up or not: what kernel requests need.
+    fn lookup_any(&mut self, file_object: FileObjectId) -> Result<(Open, &mut Stream), NtStatus> {
         let open = self
             .opens
             .get(&file_object)
@@ -501,6 +516,7 @@ impl FileSystem {
             .retain(|h| h.level != OplockLevel::None);
         for owner in closing {
             let closed = self.close_open(owner, false);
+            self.release(owner);
             out.cancelled.extend(closed.cancelled);
             out.closed.push(owner);
         }
@@ -585,6 +601,7 @@ impl FileSystem {
                 access: params.desired_access,
                 share: params.share_access,
                 delete_on_close: request.delete_on_close,
+                cleaned: false,
             },
         );
         out.file_object = Some(file_object);
@@ -606,7 +623,7 @@ impl FileSystem {
         let other_keys: Vec<Guid> = self
             .opens
             .iter()
-            .filter(|(id, other)| **id != file_object && other.path == open.path)
+            .filter(|(id, other)| **id != file_object && other.path == open.path && !other.cleaned)
             .map(|(_, other)| other.key)
             .collect();
         let Some(stream) = self.streams.get_mut(&open.path) else {
@@ -728,7 +745,7 @@ impl FileSystem {
         offset: u64,
         data: &[u8],
     ) -> FsOutcome {
-        let stream = match self.lookup(file_object) {
+        let stream = match self.lookup_any(file_object) {
             Ok((_, stream)) => stream,
             Err(status) => return FsOutcome::status(status),
         };
@@ -795,7 +812,7 @@ impl FileSystem {
         requestor: RequestorMode,
         input: &[u8],
     ) -> FsOutcome {
-        let (_, stream) = match self.lookup(file_object) {
+        let (_, stream) = match self.lookup_any(file_object) {
             Ok(found) => found,
             Err(status) => return FsOutcome::status(status),
         };
@@ -851,7 +868,7 @@ impl FileSystem {
         data_scan: bool,
         map: bool,
     ) -> Result<(), NtStatus> {
-        let (_, stream) = self.lookup(file_object)?;
+        let (_, stream) = self.lookup_any(file_object)?;
         let field = if data_scan {
             &mut stream.data_scan_sections
         } else {
@@ -868,13 +885,33 @@ impl FileSystem {
     /// `IRP_MJ_CLEANUP` + `IRP_MJ_CLOSE`: share access and oplock go, the handle's held
     /// operations come back to be cancelled.
     pub fn close(&mut self, file_object: FileObjectId) -> FsOutcome {
+        let out = self.close_open(file_object, true);
+        self.release(file_object);
+        out
+    }
+
+    /// `IRP_MJ_CLEANUP` alone: the handle goes, the file object stays (see [`Open::cleaned`]).
+    pub fn cleanup(&mut self, file_object: FileObjectId) -> FsOutcome {
         self.close_open(file_object, true)
     }
 
-    /// The close of one open; `settle` when the stream may go with it (not while another
+    /// `IRP_MJ_CLOSE` of a cleaned-up open: its last reference is gone.
+    pub fn release(&mut self, file_object: FileObjectId) {
+        self.opens.remove(&file_object);
+    }
+
+    /// The cleanup of one open; `settle` when the stream may go with it (not while another
     /// operation on the stream, which references its FCB, is in progress).
     fn close_open(&mut self, file_object: FileObjectId, settle: bool) -> FsOutcome {
-        let Some(open) = self.opens.remove(&file_object) else {
+        let Some(open) = self
+            .opens
+            .get_mut(&file_object)
+            .filter(|o| !o.cleaned)
+            .map(|o| {
+                o.cleaned = true;
+                o.clone()
+            })
+        else {
             return FsOutcome::status(NtStatus::INVALID_HANDLE);
         };
         let mut out = FsOutcome::status(NtStatus::SUCCESS);
@@ -889,18 +926,41 @@ impl FileSystem {
                 .collect();
             // MS-FSA 2.1.5.5: a delete-on-close handle's close makes the delete file-wide.
             stream.delete_pending |= open.delete_on_close;
-            if last && stream.delete_pending {
-                // The name goes with the last handle (fastfat's cleanup.c); so does the FCB.
-                self.streams.remove(&open.path);
-                out.deleted = true;
-                out.torn_down = true;
-            } else if last && !stream.referenced_without_handles() {
-                // The FCB goes when nothing references it; the data stays on the volume.
-                let data = std::mem::take(&mut stream.data);
-                *stream = Stream::new(stream.kind);
-                stream.data = data;
-                out.torn_down = true;
-            }
+        }
+        if last {
+            (out.torn_down, out.deleted) = self.settle_stream(&open.path);
+        }
+        out
+    }
+
+    /// A stream none of whose handles is left: a delete-pending one loses its name (fastfat's
+    /// cleanup.c) and its FCB; another loses its FCB when nothing else (a section, the cache)
+    /// references it, its data staying on the volume. `(torn_down, deleted)`.
+    fn settle_stream(&mut self, path: &str) -> (bool, bool) {
+        let Some(stream) = self.streams.get_mut(path) else {
+            return (false, false);
+        };
+        if stream.delete_pending {
+            self.streams.remove(path);
+            return (true, true);
+        }
+        if stream.referenced_without_handles() {
+            return (false, false);
+        }
+        let data = std::mem::take(&mut stream.data);
+        *stream = Stream::new(stream.kind);
+        stream.data = data;
+        (true, false)
+    }
+
+    /// What the release of a cleaned-up open's last kernel reference (a section) does to its
+    /// stream when no handle of the stream is left.
+    pub fn settle_released(&mut self, file_object: FileObjectId) -> FsOutcome {
+        let mut out = FsOutcome::status(NtStatus::SUCCESS);
+        if let Some(path) = self.opens.get(&file_object).map(|o| o.path.clone())
+            && self.opens_of(&path) == 0
+        {
+            (out.torn_down, out.deleted) = self.settle_stream(&path);
         }
         out
     }

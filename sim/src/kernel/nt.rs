@@ -161,6 +161,13 @@ impl Io {
             .map(|(address, _)| *address)
     }
 
+    /// Takes one more reference on a live file object (`ObReferenceObject`); the new count.
+    pub fn reference(&mut self, address: usize) -> Option<u32> {
+        let file = self.files.get_mut(&address)?;
+        file.refs += 1;
+        Some(file.refs)
+    }
+
     /// Drops one reference; at zero the file object is freed and its close queued.
     ///
     /// `None` when the object is not a live file object or has no reference left.

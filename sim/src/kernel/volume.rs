@@ -626,7 +626,7 @@ fn close_file(file: usize, open: FileObjectId, handle: Option<u64>, fs_close: bo
     let (post, _) = op.pre(file);
     let path = with(|k| k.volume.path_of.get(&file).cloned());
     let outcome = if fs_close {
-        with(|k| k.volume.fs.close(open))
+        with(|k| k.volume.fs.cleanup(open))
     } else {
         FsOutcome::default()
     };
@@ -636,8 +636,13 @@ fn close_file(file: usize, open: FileObjectId, handle: Option<u64>, fs_close: bo
         if let Some(handle) = handle {
             let _ = k.io.remove_handle(handle);
         }
-        k.volume.file_of.remove(&open);
-        k.volume.open_of.remove(&file);
+        // A data-scan section keeps its file object, and the file system's open of it, for
+        // the section's own close (FltCloseSectionForDataScan, then DISABLED on it).
+        if !k.volume.sections.iter().any(|(_, f)| *f == file) {
+            k.volume.fs.release(open);
+            k.volume.file_of.remove(&open);
+            k.volume.open_of.remove(&file);
+        }
         // IRP_MJ_CLOSE once nothing else references the file object; Filter Manager deletes
         // the stream-handle context then. The sim closes it with the handle.
         k.flt.detach(Attached::Handle(file), &mut deferred);
@@ -1020,6 +1025,8 @@ pub fn begin_data_scan(handle: u64) -> Completed {
         if mapped.is_ok() {
             let path = k.volume.path_of.get(&file).cloned().unwrap_or_default();
             k.volume.sections.push((path, file));
+            // The section references the file object it was created through.
+            let _ = k.io.reference(file);
         }
         mapped
     });
@@ -1039,6 +1046,13 @@ pub fn end_data_scan(handle: u64) -> Completed {
     close_section(file)
 }
 
+/// Filter Manager closes the data-scan section it created through `file`, then sends DISABLED
+/// on it; the file object's handle may have closed before. `STATUS_NOT_FOUND` when there is none.
+#[must_use]
+pub fn end_section(file: usize) -> Completed {
+    close_section(file)
+}
+
 fn close_section(file: usize) -> Completed {
     let open = with(|k| {
         let at = k.volume.sections.iter().position(|(_, f)| *f == file)?;
@@ -1054,12 +1068,39 @@ fn close_section(file: usize) -> Completed {
             ..Completed::default()
         };
     };
-    purge_failure_mode(
+    let done = purge_failure_mode(
         file,
         open,
         RequestorMode::Kernel,
         &SET_PURGE_FAILURE_MODE_DISABLED.to_le_bytes(),
-    )
+    );
+    // The section's reference goes; a file object whose handle closed first goes with it.
+    let mut deferred = Vec::new();
+    with(|k| {
+        let handle_open = k.io.handle_of(file).is_some();
+        let other_section = k.volume.sections.iter().any(|(_, f)| *f == file);
+        if !handle_open && !other_section {
+            let outcome = k.volume.fs.settle_released(open);
+            k.volume.fs.release(open);
+            k.volume.file_of.remove(&open);
+            k.volume.open_of.remove(&file);
+            if let Some(path) = k.volume.path_of.get(&file).cloned()
+                && outcome.torn_down
+            {
+                let stream = k.volume.stream_key(&path);
+                k.flt.detach(Attached::Stream(stream), &mut deferred);
+                if outcome.deleted {
+                    k.volume.stream_keys.remove(&path);
+                }
+            }
+        }
+        if k.io.dereference(file) == Some(0) {
+            k.volume.path_of.remove(&file);
+        }
+        note_stream_contexts(k);
+    });
+    super::run_deferred(deferred);
+    done
 }
 
 /// `FltFlushBuffers2` with `FLT_FLUSH_TYPE_FLUSH_AND_PURGE` on a file object of the volume.
@@ -1083,5 +1124,9 @@ pub fn driver_references(k: &super::Kernel, file: usize) -> u32 {
         return 0;
     };
     let handles = u32::from(k.io.handle_of(file).is_some());
-    object.refs.saturating_sub(handles)
+    let sections = k.volume.sections.iter().filter(|(_, f)| *f == file).count();
+    object
+        .refs
+        .saturating_sub(handles)
+        .saturating_sub(u32::try_from(sections).unwrap_or(u32::MAX))
 }

@@ -752,11 +752,20 @@ pub enum Step {
     BeginDataScan {
         /// The handle.
         handle: Name,
+        /// A name for the section, for a later `end_section` (the section can outlive the
+        /// handle it was created through).
+        section: Option<Name>,
     },
     /// Filter Manager closes its data-scan section.
     EndDataScan {
         /// The handle.
         handle: Name,
+    },
+    /// Filter Manager closes a named data-scan section, whether or not the handle it was
+    /// created through is still open.
+    EndSection {
+        /// The section's name.
+        section: Name,
     },
     /// A user mapping of the stream.
     MapSection {
@@ -870,7 +879,7 @@ impl Step {
             | Self::SetDisposition { handle, .. }
             | Self::Rename { handle, .. }
             | Self::FsctlSetPurgeFailureMode { handle, .. }
-            | Self::BeginDataScan { handle }
+            | Self::BeginDataScan { handle, .. }
             | Self::EndDataScan { handle }
             | Self::MapSection { handle }
             | Self::UnmapSection { handle }
@@ -886,6 +895,7 @@ impl Step {
             | Self::Forward { .. }
             | Self::CancelGroup { .. }
             | Self::Complete { .. }
+            | Self::EndSection { .. }
             | Self::Expect(_) => None,
         }
     }

@@ -73,6 +73,8 @@ pub(super) struct Runner {
     held: BTreeMap<usize, VecDeque<usize>>,
     /// Control-device owners the scenario opened: handle and partial ID.
     owners: BTreeMap<String, (u64, u8)>,
+    /// Named data-scan sections: the file object each was created through.
+    sections: BTreeMap<String, usize>,
 }
 
 fn level_name(level: OplockLevel) -> &'static str {
@@ -151,6 +153,7 @@ impl Runner {
             opens: BTreeMap::new(),
             held: BTreeMap::new(),
             owners: BTreeMap::new(),
+            sections: BTreeMap::new(),
         })
     }
 
@@ -441,6 +444,29 @@ impl Runner {
                 status
             }
             Step::PurgeStatus {} => self.purge_status(&mut out),
+            Step::EndSection { section } => {
+                out.insert("section".into(), json!(section.0));
+                match self.sections.remove(&section.0) {
+                    None => {
+                        out.insert("error".into(), json!("no open section by this name"));
+                        NtStatus::NOT_FOUND
+                    }
+                    Some(file) => {
+                        let path = self
+                            .files
+                            .get(&file)
+                            .map(|(_, p)| p.clone())
+                            .unwrap_or_default();
+                        let done = volume::end_section(file);
+                        let mut seen = Seen::default();
+                        self.absorb(&mut seen, &done);
+                        self.settle_held(&mut seen, false);
+                        self.seen_fields(&seen, &mut out);
+                        self.stream_fields(&path, &mut out);
+                        NtStatus::from_i32(done.status)
+                    }
+                }
+            }
             Step::OwnerOpen { owner, count } => self.owner_open(owner, count.0, &mut out),
             Step::OwnerClose { owner } => {
                 out.insert("owner".into(), json!(owner));
@@ -608,7 +634,7 @@ impl Runner {
             | Step::SetDisposition { handle, .. }
             | Step::Rename { handle, .. }
             | Step::FsctlSetPurgeFailureMode { handle, .. }
-            | Step::BeginDataScan { handle }
+            | Step::BeginDataScan { handle, .. }
             | Step::EndDataScan { handle }
             | Step::MapSection { handle }
             | Step::UnmapSection { handle }
@@ -717,7 +743,16 @@ impl Runner {
                 replace_if_exists,
                 ..
             } => volume::rename(handle, to, *replace_if_exists),
-            Step::BeginDataScan { .. } => volume::begin_data_scan(handle),
+            Step::BeginDataScan { section, .. } => {
+                let done = volume::begin_data_scan(handle);
+                if let Some(name) = section
+                    && done.status >= 0
+                    && let Some(file) = self.machine.kernel(|k| k.io.handle(handle).map(|e| e.file))
+                {
+                    self.sections.insert(name.0.clone(), file);
+                }
+                done
+            }
             Step::EndDataScan { .. } => volume::end_data_scan(handle),
             Step::MapSection { .. } => volume::user_section(handle, true),
             Step::UnmapSection { .. } => volume::user_section(handle, false),

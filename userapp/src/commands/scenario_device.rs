@@ -220,7 +220,9 @@ const KERNEL_ONLY: &str = "needs a kernel-mode caller: Filter Manager sends it a
 /// Why the device skips this step outright (before looking at its handle).
 fn skip_reason(step: &Step) -> Option<String> {
     Some(match step {
-        Step::BeginDataScan { .. } | Step::EndDataScan { .. } => KERNEL_ONLY.to_owned(),
+        Step::BeginDataScan { .. } | Step::EndDataScan { .. } | Step::EndSection { .. } => {
+            KERNEL_ONLY.to_owned()
+        }
         Step::MapSection { .. } | Step::UnmapSection { .. } => "a user mapping needs \
              CreateFileMappingW / MapViewOfFile, which this build does not link (windows-rs \
              Win32_System_Memory is not enabled)"
