@@ -7,28 +7,34 @@ use clap::{Args, Parser, Subcommand};
 use ferrofilter_sim::stress::StressConfig;
 
 use crate::backend::{self, BackendKind};
-use crate::commands::{bench, inspect, oplock, purge, scenario, status, tracker};
+use crate::commands::{bench, doctor, inspect, oplock, purge, scenario, status, tracker};
 use crate::error::CliError;
 use crate::exit::Outcome;
 
 const EXAMPLES: &str = "\
-Backends: on Windows ferroctl talks to \\\\.\\FerroFilter; elsewhere, or with --sim, to the driver
-logic running in-process on the sim. Exit codes: 0 ok, 1 failed, 2 usage or input error,
-3 driver not reachable.
+Backends: on Windows ferroctl talks to \\\\.\\FerroFilter; elsewhere, or with --backend sim (--sim
+for short), to the driver's own code running in-process on the sim. Exit codes: 0 ok, 1 failed,
+2 usage or input error, 3 driver not reachable.
 
 Examples:
   ferroctl --sim forward --count 8 --group-size 4 --cancel-group 1 --complete 2
   ferroctl --sim stress --requests 1000000 --seed 7 --json
   ferroctl --sim oplock demo
   ferroctl --sim inspect notes.txt --length 16
-  ferroctl status --json";
+  ferroctl status --json
+  ferroctl doctor";
 
 /// Drive and inspect the ferrofilter driver, on the real device or on the sim.
 #[derive(Debug, Parser)]
 #[command(name = "ferroctl", version, about, after_help = EXAMPLES)]
 pub struct Cli {
-    /// Run against the driver logic in-process on the sim (the default off Windows).
-    #[arg(long, global = true)]
+    /// Where the driver runs: `device` (`\\.\FerroFilter`, Windows) or `sim` (the driver's own
+    /// code in-process on the simulated kernel). Default: `device` on Windows, `sim` elsewhere.
+    #[arg(long, global = true, value_enum, value_name = "BACKEND")]
+    pub backend: Option<BackendKind>,
+
+    /// Shorthand for `--backend sim`.
+    #[arg(long, global = true, conflicts_with = "backend")]
     pub sim: bool,
 
     /// Print JSON instead of a table: one object, or one per line for a stream of steps.
@@ -64,12 +70,13 @@ pub enum Command {
     /// the verifier saw nothing.
     #[command(after_help = STRESS_EXAMPLES)]
     Stress(StressArgs),
-    /// Open a file with `CfOpenFileWithOplock`, then see whether a conflicting open or a write from
-    /// another key breaks the oplock; `oplock demo` walks all 16 flag combinations.
+    /// Open a file with `CfOpenFileWithOplock` (`oplock open FILE`), then see whether a conflicting
+    /// open or a write from another key breaks the oplock; `oplock demo` walks all 16 flag
+    /// combinations.
     #[command(after_help = OPLOCK_EXAMPLES)]
     Oplock(OplockArgs),
     /// Purge-failure windows and held operations (`purge status`), or a flush+purge of a file
-    /// through the filter (`purge FILE`).
+    /// through the filter (`purge file FILE`).
     #[command(after_help = PURGE_EXAMPLES)]
     Purge(PurgeArgs),
     /// Have the filter read a few bytes of FILE through a handle of this process (`INSPECT`):
@@ -87,6 +94,10 @@ pub enum Command {
     /// ferroctl's, the driver's and the protocol's versions, and the altitude.
     #[command(after_help = "Examples:\n  ferroctl version\n  ferroctl --sim version --json")]
     Version,
+    /// Is this machine ready for the driver? Each check with pass, fail, unknown or n/a, what was
+    /// found and what to do; exits 0 only when every check that applies passed.
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor,
     /// Versions, altitude, counters and (on Windows) the filter's instances.
     #[command(after_help = "Examples:\n  ferroctl status\n  ferroctl --sim status --json")]
     Status,
@@ -130,13 +141,13 @@ Flags: none, exclusive (0x1), write-access (0x2), delete-access (0x4), foregroun
 separated by commas or as a number. Any other bit is refused (exit 2).
 
 Examples:
-  ferroctl --sim oplock notes.txt --flags exclusive,write-access
-  ferroctl oplock C:\\data\\notes.txt --flags 0x1 --query-keys --json
+  ferroctl --sim oplock open notes.txt --flags exclusive,write-access
+  ferroctl oplock open C:\\data\\notes.txt --flags 0x1 --query-keys --json
   ferroctl --sim oplock demo --json";
 const PURGE_EXAMPLES: &str = "\
 Examples:
   ferroctl purge status
-  ferroctl purge C:\\data\\big.bin --json";
+  ferroctl purge file C:\\data\\big.bin --json";
 const INSPECT_EXAMPLES: &str = "\
 FILE is opened for reading (the driver checks the handle for FILE_READ_DATA) and named in INSPECT.
 A read at or after the end of the file fails with STATUS_END_OF_FILE (exit 1). On the sim, FILE's
@@ -149,6 +160,16 @@ const SCENARIO_EXAMPLES: &str = "\
 Examples:
   ferroctl --sim scenario run tests/scenarios/oplock_keys.json
   ferroctl scenario run tests/scenarios/purge_window.json --json";
+const DOCTOR_EXAMPLES: &str = "\
+On Windows (run elevated): the build and its KMDF version, elevation, Secure Boot, test signing,
+the test certificate in Root and TrustedPublisher, the service, the filter loaded and attached
+(fltmc), the control device and its protocol version. On the sim: the driver loaded on the
+simulated kernel, its instance, the control device, the protocol version and the verifier; the
+Windows-only checks are n/a, each with why.
+
+Examples:
+  ferroctl doctor
+  ferroctl --sim doctor --json";
 const BENCH_EXAMPLES: &str = "\
 Examples:
   ferroctl --sim bench
@@ -242,14 +263,29 @@ pub struct StressArgs {
 
 /// Arguments of `oplock`.
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct OplockArgs {
-    /// `demo`: every combination.
+    /// What to do.
     #[command(subcommand)]
-    pub demo: Option<OplockCommand>,
-    /// The file to open (must exist). Name a file called `demo` as `./demo`.
-    #[arg(required = true, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub command: OplockCommand,
+}
+
+/// `oplock` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OplockCommand {
+    /// Open FILE with `CfOpenFileWithOplock` and probe it with a conflicting open and (with
+    /// `--write-probe` on the device) a write from another key.
+    Open(OplockOpenArgs),
+    /// Walk all 16 `CF_OPEN_FILE_FLAGS` combinations and print a table (on the device, on a
+    /// scratch file of its own).
+    Demo,
+}
+
+/// Arguments of `oplock open`.
+#[derive(Debug, Args)]
+pub struct OplockOpenArgs {
+    /// The file to open (must exist).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
     /// `CF_OPEN_FILE_FLAGS`: names separated by commas, or a number.
     #[arg(long, default_value = "none", value_parser = oplock::parse_flags)]
     pub flags: u32,
@@ -262,30 +298,25 @@ pub struct OplockArgs {
     pub write_probe: bool,
 }
 
-/// `oplock` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum OplockCommand {
-    /// Walk all 16 `CF_OPEN_FILE_FLAGS` combinations and print a table (on the device, on a
-    /// scratch file of its own).
-    Demo,
-}
-
 /// Arguments of `purge`.
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct PurgeArgs {
-    /// `status`.
+    /// What to do.
     #[command(subcommand)]
-    pub status: Option<PurgeCommand>,
-    /// The file to flush and purge (must exist). Name a file called `status` as `./status`.
-    #[arg(required = true, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub command: PurgeCommand,
 }
 
 /// `purge` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PurgeCommand {
-    /// Purge-failure windows open and operations held, per stream.
+    /// Have the filter flush and purge FILE's cache through a handle of this process
+    /// (`PURGE_REQUEST`).
+    File {
+        /// The file to flush and purge (must exist).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Purge-failure windows open and operations held, per stream (`PURGE_STATUS`).
     Status,
 }
 
@@ -346,7 +377,7 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
 /// # Errors
 /// A [`CliError`] carrying the exit code and the message for stderr.
 pub fn run(cli: &Cli, out: &mut impl Write) -> Result<Outcome, CliError> {
-    let kind = backend::choose(cli.sim);
+    let kind = backend::choose(cli.backend, cli.sim)?;
     let json = cli.json;
     match &cli.command {
         Command::Forward(args) => {
@@ -390,23 +421,21 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> Result<Outcome, CliError> {
             out,
         ),
         Command::Stress(args) => run_stress(kind, args, json, out),
-        Command::Oplock(args) => match (&args.demo, &args.file) {
-            (Some(OplockCommand::Demo), _) => oplock::run_demo(kind, json, out),
-            (None, Some(file)) => oplock::run_one(
+        Command::Oplock(args) => match &args.command {
+            OplockCommand::Demo => oplock::run_demo(kind, json, out),
+            OplockCommand::Open(open) => oplock::run_one(
                 kind,
-                file,
-                args.flags,
-                args.query_keys,
-                args.write_probe,
+                &open.file,
+                open.flags,
+                open.query_keys,
+                open.write_probe,
                 json,
                 out,
             ),
-            (None, None) => Err(CliError::Usage("oplock needs FILE or `demo`".to_owned())),
         },
-        Command::Purge(args) => match (&args.status, &args.file) {
-            (Some(PurgeCommand::Status), _) => purge::run_status(kind, json, out),
-            (None, Some(file)) => purge::run_file(kind, file, json, out),
-            (None, None) => Err(CliError::Usage("purge needs FILE or `status`".to_owned())),
+        Command::Purge(args) => match &args.command {
+            PurgeCommand::Status => purge::run_status(kind, json, out),
+            PurgeCommand::File { file } => purge::run_file(kind, file, json, out),
         },
         Command::Inspect(args) => {
             inspect::run(kind, &args.file, args.offset, args.length, json, out)
@@ -416,6 +445,7 @@ pub fn run(cli: &Cli, out: &mut impl Write) -> Result<Outcome, CliError> {
         },
         Command::Bench(args) => bench::run(kind, args.iterations, json, out),
         Command::Version => status::run_version(kind, json, out),
+        Command::Doctor => doctor::run(kind, json, out),
         Command::Status => status::run_status(kind, json, out),
     }
 }

@@ -63,6 +63,29 @@ pub fn check_version(backend: &mut dyn Backend) -> Result<VersionInfo, CliError>
     Ok(info)
 }
 
+/// `GET_VERSION` as the driver answered it, whatever protocol version it names (the header's
+/// and the body's are left for the caller to compare), so a mismatch can be reported with the
+/// driver's own numbers.
+///
+/// # Errors
+/// When the IOCTL fails or the answer is shorter than a [`VersionInfo`].
+pub fn version_unchecked(backend: &mut dyn Backend) -> Result<VersionInfo, CliError> {
+    let mut out = [0u8; size_of::<VersionInfo>()];
+    let reply = backend.ioctl(ioctl::GET_VERSION, &[], &mut out);
+    if !reply.status.is_success() {
+        return Err(CliError::ioctl("GET_VERSION", reply.status));
+    }
+    VersionInfo::read_from_prefix(out.get(..reply.information).unwrap_or(&out))
+        .map(|(info, _)| info)
+        .map_err(|_| {
+            CliError::Failed(format!(
+                "GET_VERSION: {} bytes, a VersionInfo is {}",
+                reply.information,
+                size_of::<VersionInfo>()
+            ))
+        })
+}
+
 /// `GET_PARTIAL_ID`: the session's partial cancel ID.
 ///
 /// # Errors

@@ -51,6 +51,7 @@ fn every_command_has_help_with_examples() {
         "bench",
         "version",
         "status",
+        "doctor",
     ] {
         ferroctl()
             .args([command, "--help"])
@@ -257,12 +258,12 @@ fn oplock_demo_prints_sixteen_rows_and_one_file_works() {
 
     let file = tempfile::NamedTempFile::new().unwrap();
     let path = file.path().to_str().unwrap();
-    let (report, code) = sim_json(&["oplock", path, "--flags", "exclusive,write-access"]);
+    let (report, code) = sim_json(&["oplock", "open", path, "--flags", "exclusive,write-access"]);
     assert_eq!(code, 0);
     assert_eq!(report["flags"], 3);
     assert_eq!(report["flag_names"], "EXCLUSIVE|WRITE_ACCESS");
     ferroctl()
-        .args(["--sim", "oplock", path, "--flags", "0x3"])
+        .args(["--sim", "oplock", "open", path, "--flags", "0x3"])
         .assert()
         .success()
         .stdout(predicate::str::contains("RH->R"));
@@ -273,19 +274,33 @@ fn bad_input_gives_a_clear_message_and_exit_2() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let path = file.path().to_str().unwrap();
     ferroctl()
-        .args(["--sim", "oplock", path, "--flags", "0x13"])
+        .args(["--sim", "oplock", "open", path, "--flags", "0x13"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
             "unknown CF_OPEN_FILE_FLAGS bits 0x00000010",
         ));
     ferroctl()
-        .args(["--sim", "oplock", path, "--flags", "exclusive,sideways"])
+        .args([
+            "--sim",
+            "oplock",
+            "open",
+            path,
+            "--flags",
+            "exclusive,sideways",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("unknown flag `sideways`"));
     ferroctl()
-        .args(["--sim", "oplock", "/no/such/file", "--flags", "none"])
+        .args([
+            "--sim",
+            "oplock",
+            "open",
+            "/no/such/file",
+            "--flags",
+            "none",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no such file"));
@@ -464,7 +479,7 @@ fn purge_and_query_keys_work_on_the_sim() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let path = file.path().to_str().unwrap();
     let output = ferroctl()
-        .args(["--sim", "--json", "purge", path])
+        .args(["--sim", "--json", "purge", "file", path])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{output:?}");
@@ -479,6 +494,7 @@ fn purge_and_query_keys_work_on_the_sim() {
             "--sim",
             "--json",
             "oplock",
+            "open",
             path,
             "--flags",
             "exclusive",
@@ -561,7 +577,9 @@ fn usage_errors_found_by_the_parser_are_json_with_json() {
     for args in [
         &["--sim", "--json", "--bogus"][..],
         &["--sim", "--json", "stress", "--owners", "0"],
-        &["--sim", "--json", "oplock", "f.txt", "--flags", "0x100"],
+        &[
+            "--sim", "--json", "oplock", "open", "f.txt", "--flags", "0x100",
+        ],
     ] {
         let output = ferroctl().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
@@ -591,4 +609,178 @@ fn usage_errors_found_by_the_parser_are_json_with_json() {
     // --help is not an error, with or without --json.
     let output = ferroctl().args(["--json", "--help"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0));
+}
+
+/// A file may be called `demo`, `open`, `status` or `file`: FILE is always an argument of a
+/// subcommand, never a positional that competes with a subcommand's name.
+#[test]
+fn files_named_like_subcommands_are_plain_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["demo", "open", "status", "file"] {
+        std::fs::write(dir.path().join(name), b"x").unwrap();
+    }
+    for name in ["demo", "open"] {
+        let output = ferroctl()
+            .current_dir(dir.path())
+            .args([
+                "--sim",
+                "--json",
+                "oplock",
+                "open",
+                name,
+                "--flags",
+                "exclusive",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{name}: {output:?}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["flags"], 1, "{name}: {report}");
+    }
+    for name in ["status", "file"] {
+        let output = ferroctl()
+            .current_dir(dir.path())
+            .args(["--sim", "--json", "purge", "file", name])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{name}: {output:?}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["file"], name, "{report}");
+        assert_eq!(report["outcome"], "done", "{report}");
+    }
+    // The old spellings, with FILE straight after `oplock` / `purge`, are usage errors now.
+    for args in [
+        &["--sim", "oplock", "demo.txt"][..],
+        &["--sim", "purge", "big.bin"],
+        &["--sim", "oplock"],
+        &["--sim", "purge"],
+    ] {
+        let output = ferroctl().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+    }
+    for args in [
+        &["oplock", "open", "--help"][..],
+        &["purge", "file", "--help"],
+    ] {
+        ferroctl()
+            .args(args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("FILE"));
+    }
+}
+
+#[test]
+fn backend_sim_is_what_sim_is_short_for() {
+    let (long, code) = {
+        let output = ferroctl()
+            .args(["--backend", "sim", "--json", "version"])
+            .output()
+            .unwrap();
+        (
+            serde_json::from_slice::<Value>(&output.stdout).unwrap(),
+            output.status.code(),
+        )
+    };
+    assert_eq!(code, Some(0));
+    assert_eq!(long["backend"], "sim");
+    let (short, code) = sim_json(&["version"]);
+    assert_eq!(code, 0);
+    assert_eq!(short, long);
+    // Both at once, or a backend that does not exist, are usage errors.
+    for args in [
+        &["--sim", "--backend", "device", "version"][..],
+        &["--backend", "kernel", "version"],
+    ] {
+        let output = ferroctl().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+    }
+}
+
+#[cfg(not(windows))]
+#[test]
+fn off_windows_the_device_backend_is_unreachable() {
+    let output = ferroctl()
+        .args(["--backend", "device", "--json", "version"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let object: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(object["kind"], "unreachable");
+}
+
+#[test]
+fn doctor_on_the_sim_reports_its_state_and_windows_checks_not_applicable() {
+    let (report, code) = sim_json(&["doctor"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["command"], "doctor");
+    assert_eq!(report["backend"], "sim");
+    assert_eq!(report["ok"], true);
+    let checks = report["checks"].as_array().unwrap();
+    let status = |name: &str| -> &str {
+        let check = checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name} in {report}"));
+        has_keys(check, &["name", "status", "found", "advice"]);
+        check["status"].as_str().unwrap()
+    };
+    for name in [
+        "filter_loaded",
+        "instances",
+        "control_device",
+        "protocol_version",
+        "verifier",
+    ] {
+        assert_eq!(status(name), "pass", "{name}: {report}");
+    }
+    for name in [
+        "windows_build",
+        "elevation",
+        "secure_boot",
+        "test_signing",
+        "test_certificate",
+        "service",
+    ] {
+        assert_eq!(status(name), "not_applicable", "{name}: {report}");
+    }
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["found"].as_str().is_some_and(|f| !f.is_empty()))
+    );
+    assert_eq!(report["summary"]["pass"], 5);
+    assert_eq!(report["summary"]["not_applicable"], 6);
+    assert_eq!(report["summary"]["fail"], 0);
+
+    // The table says the same.
+    ferroctl()
+        .args(["--sim", "doctor"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("protocol_version"))
+        .stdout(predicate::str::contains("ready"));
+}
+
+/// Off Windows nothing of the device's machine can be read: every Windows check is unknown or
+/// failed, never passed, and doctor exits 1.
+#[cfg(not(windows))]
+#[test]
+fn doctor_on_the_device_off_windows_passes_nothing() {
+    let output = ferroctl()
+        .args(["--backend", "device", "--json", "doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["summary"]["pass"], 0, "{report}");
+    let control = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "control_device")
+        .unwrap();
+    assert_eq!(control["status"], "fail");
+    assert!(control["advice"].as_str().is_some());
 }

@@ -11,10 +11,11 @@ use crate::error::CliError;
 
 #[cfg(windows)]
 pub mod device;
+#[cfg(feature = "sim")]
 pub mod sim;
 
 /// Which backend a command ran on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     /// The real driver through `\\.\FerroFilter`.
@@ -126,14 +127,27 @@ pub trait Backend {
     fn verifier(&mut self) -> Option<VerifierSummary>;
 }
 
-/// Which backend to use: `--sim`, or the default for the platform.
-#[must_use]
-pub const fn choose(sim: bool) -> BackendKind {
-    if sim || cfg!(not(windows)) {
-        BackendKind::Sim
-    } else {
+/// Which backend to use: `--backend`, `--sim` (its shorthand), or the platform's default.
+///
+/// # Errors
+/// [`CliError::NotAvailable`] when the sim is asked for and this build does not have it.
+pub fn choose(backend: Option<BackendKind>, sim: bool) -> Result<BackendKind, CliError> {
+    // Off Windows the sim is the default, as the device does not exist there; a build without
+    // the sim has only the device to default to.
+    let default = if cfg!(windows) || !cfg!(feature = "sim") {
         BackendKind::Device
+    } else {
+        BackendKind::Sim
+    };
+    let kind = match (backend, sim) {
+        (Some(kind), _) => kind,
+        (None, true) => BackendKind::Sim,
+        (None, false) => default,
+    };
+    if kind == BackendKind::Sim && !cfg!(feature = "sim") {
+        return Err(no_sim());
     }
+    Ok(kind)
 }
 
 /// Opens a session on the chosen backend and checks the driver's protocol version before
@@ -142,12 +156,41 @@ pub const fn choose(sim: bool) -> BackendKind {
 /// # Errors
 /// [`CliError::Unreachable`] when the device cannot be opened or speaks another protocol.
 pub fn open(kind: BackendKind) -> Result<Box<dyn Backend>, CliError> {
-    let mut backend: Box<dyn Backend> = match kind {
-        BackendKind::Sim => Box::new(sim::SimSession::new_default()?),
-        BackendKind::Device => open_device()?,
-    };
+    let mut backend = open_unchecked(kind)?;
     crate::proto::check_version(backend.as_mut())?;
     Ok(backend)
+}
+
+/// Opens a session on the chosen backend without asking the driver anything, for `doctor`, which
+/// reports the protocol version itself.
+///
+/// # Errors
+/// [`CliError::Unreachable`] when the device cannot be opened; [`CliError::NotAvailable`] for
+/// the sim in a build without it.
+pub fn open_unchecked(kind: BackendKind) -> Result<Box<dyn Backend>, CliError> {
+    Ok(match kind {
+        BackendKind::Sim => open_sim()?,
+        BackendKind::Device => open_device()?,
+    })
+}
+
+#[cfg(feature = "sim")]
+fn open_sim() -> Result<Box<dyn Backend>, CliError> {
+    Ok(Box::new(sim::SimSession::new_default()?))
+}
+
+#[cfg(not(feature = "sim"))]
+fn open_sim() -> Result<Box<dyn Backend>, CliError> {
+    Err(no_sim())
+}
+
+/// The error of every use of the sim backend in a build without it (exit 1).
+#[must_use]
+pub fn no_sim() -> CliError {
+    crate::error::not_available_in_this_build(
+        "the sim backend",
+        "ferroctl was built without its default cargo feature `sim`",
+    )
 }
 
 #[cfg(windows)]

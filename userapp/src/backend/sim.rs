@@ -54,6 +54,21 @@ impl SimHost {
         }))
     }
 
+    /// What the simulated kernel holds of the driver: `DriverEntry`'s status, whether the filter
+    /// is registered and filtering, and whether its instance is attached to the volume.
+    #[must_use]
+    pub fn driver_state(&self) -> crate::commands::doctor::SimDriverState {
+        let machine = self.machine.borrow();
+        let (registered, filtering, attached) =
+            machine.kernel(|k| (k.flt.registration.is_some(), k.flt.started, k.flt.attached));
+        crate::commands::doctor::SimDriverState {
+            entry_status: NtStatus::from_i32(machine.entry_status()),
+            registered,
+            filtering,
+            attached,
+        }
+    }
+
     /// Opens a file on the sim's volume through the filter; returns the caller's handle value.
     ///
     /// # Errors

@@ -6,14 +6,15 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
-use ferrofilter_core::oplock::access;
 use serde::Serialize;
 
+#[cfg(feature = "sim")]
 use crate::backend::sim::SimSession;
 use crate::backend::{self, Backend, BackendKind};
 use crate::error::CliError;
 use crate::exit::Outcome;
 use crate::output;
+#[cfg(any(feature = "sim", windows))]
 use crate::proto;
 
 /// The most of FILE the sim backend copies onto its volume (the end of the inspected range).
@@ -100,11 +101,14 @@ fn printable(bytes: &[u8]) -> String {
     })
 }
 
+#[cfg(feature = "sim")]
 /// `inspect FILE` on the sim: FILE's bytes up to the end of the inspected range are copied onto
 /// the sim's volume (written through the filter by a handle of their own, closed again); then a
 /// handle opened for `FILE_READ_DATA` (what the driver checks an `INSPECT` handle for, core's
 /// `handle_access`) is named in `INSPECT`, and closed.
 fn sim_inspect(file: &Path, offset: u64, length: u32) -> Result<Vec<u8>, CliError> {
+    use ferrofilter_core::oplock::access;
+
     let end = offset.saturating_add(u64::from(length));
     if end > SIM_COPY_LIMIT {
         return Err(CliError::Usage(format!(
@@ -138,6 +142,11 @@ fn sim_inspect(file: &Path, offset: u64, length: u32) -> Result<Vec<u8>, CliErro
     let answer = proto::inspect(&mut session, reader, offset, length);
     host.close_file(reader);
     answer
+}
+
+#[cfg(not(feature = "sim"))]
+fn sim_inspect(_: &Path, _: u64, _: u32) -> Result<Vec<u8>, CliError> {
+    Err(backend::no_sim())
 }
 
 /// `inspect FILE` on the device: opens FILE with `GENERIC_READ` plus what the driver checks an

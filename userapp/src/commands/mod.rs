@@ -1,6 +1,9 @@
 //! One module per command family.
 
 pub mod bench;
+pub mod doctor;
+#[cfg(windows)]
+pub mod doctor_win;
 pub mod inspect;
 pub mod oplock;
 #[cfg(windows)]

@@ -14,23 +14,20 @@ use ferrofilter_core::cf::{
 };
 use ferrofilter_core::guid::Guid;
 use ferrofilter_core::oplock::{
-    Ack, BreakDecision, CreateDisposition, CreateParams, Operation, OplockLevel, StreamOplock,
-    access, share,
+    Ack, BreakDecision, CreateParams, Operation, OplockLevel, StreamOplock, access, share,
 };
 use ferrofilter_core::protocol::{
     HandleKeysInfo, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP, KEY_ORIGIN_UNIQUE,
     KEYS_FLAG_PARENT_PRESENT,
 };
-use ferrofilter_sim::fs::StreamKind;
-use ferrofilter_sim::kernel::volume::CreateArgs;
 use serde::Serialize;
 
 use crate::backend::BackendKind;
+#[cfg(feature = "sim")]
 use crate::backend::sim::SimSession;
 use crate::error::CliError;
 use crate::exit::Outcome;
 use crate::output;
-use crate::proto;
 
 /// The flag names `--flags` accepts, with their values.
 pub const FLAG_NAMES: [(&str, u32); 4] = [
@@ -441,10 +438,17 @@ pub fn keys_view(info: &HandleKeysInfo) -> KeysView {
     }
 }
 
+#[cfg(feature = "sim")]
 /// On the sim: opens FILE on the sim's volume as `CfOpenFileWithOplock` would with `flags` (no
 /// oplock-key ECP, so the driver gives the handle a unique key) and asks the control device which
 /// keys it recorded for that handle.
 fn sim_query_keys(file: &Path, flags: u32) -> Result<KeysView, CliError> {
+    use ferrofilter_core::oplock::CreateDisposition;
+    use ferrofilter_sim::fs::StreamKind;
+    use ferrofilter_sim::kernel::volume::CreateArgs;
+
+    use crate::proto;
+
     let open = cf_open(flags).map_err(|unknown| CliError::Usage(unknown.to_string()))?;
     let mut session = SimSession::new_default()?;
     let args = CreateArgs {
@@ -465,6 +469,11 @@ fn sim_query_keys(file: &Path, flags: u32) -> Result<KeysView, CliError> {
     let info = proto::query_keys(&mut session, handle);
     session.host().close_file(handle);
     Ok(keys_view(&info?))
+}
+
+#[cfg(not(feature = "sim"))]
+fn sim_query_keys(_: &Path, _: u32) -> Result<KeysView, CliError> {
+    Err(crate::backend::no_sim())
 }
 
 /// `oplock FILE`.

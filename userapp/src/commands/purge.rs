@@ -5,12 +5,10 @@ use std::io::Write;
 use std::path::Path;
 
 use ferrofilter_core::NtStatus;
-use ferrofilter_core::oplock::{CreateDisposition, CreateParams, access, share};
 use ferrofilter_core::protocol::{PURGE_OUTCOME_DONE, PURGE_OUTCOME_FAILED, PURGE_OUTCOME_HELD};
-use ferrofilter_sim::fs::StreamKind;
-use ferrofilter_sim::kernel::volume::CreateArgs;
 use serde::Serialize;
 
+#[cfg(feature = "sim")]
 use crate::backend::sim::SimSession;
 use crate::backend::{self, Backend, BackendKind};
 use crate::error::{CliError, not_available_in_this_build, status_text};
@@ -213,9 +211,14 @@ pub fn run_file(
     })
 }
 
+#[cfg(feature = "sim")]
 /// `purge FILE` on the sim: opens FILE on the sim's volume (read+write, sharing all), asks the
 /// filter to flush and purge it through the control device, and closes the handle.
 fn sim_purge(file: &Path) -> Result<ferrofilter_core::protocol::PurgeRequestOutput, CliError> {
+    use ferrofilter_core::oplock::{CreateDisposition, CreateParams, access, share};
+    use ferrofilter_sim::fs::StreamKind;
+    use ferrofilter_sim::kernel::volume::CreateArgs;
+
     let mut session = SimSession::new_default()?;
     let args = CreateArgs {
         path: file.display().to_string(),
@@ -235,6 +238,11 @@ fn sim_purge(file: &Path) -> Result<ferrofilter_core::protocol::PurgeRequestOutp
     let answer = proto::purge_request(&mut session, handle);
     session.host().close_file(handle);
     answer
+}
+
+#[cfg(not(feature = "sim"))]
+fn sim_purge(_: &Path) -> Result<ferrofilter_core::protocol::PurgeRequestOutput, CliError> {
+    Err(backend::no_sim())
 }
 
 /// `purge FILE` on the device: opens FILE with the access the driver requires of the handle a

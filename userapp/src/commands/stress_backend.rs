@@ -254,7 +254,7 @@ fn settle(session: &mut dyn Backend, tally: &mut Tally) -> u64 {
     session.outstanding() as u64
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sim"))]
 mod tests {
     use super::*;
     use crate::backend::sim::{SimHost, SimSession};
