@@ -1,6 +1,6 @@
 //! A simulated file system below the filter: streams with data, a cache, mapped sections, their
 //! oplocks and share access ([`StreamOplocks`]), and the authoritative purge-failure-mode count
-//! with its held operations (core's [`PurgeStream`]).
+//! with its held operations ([`PurgeMode`], the file system's own, apart from the driver's mirror).
 //!
 //! Oplocks are kept per holder, as the oplock package does: several handles may hold R and RH
 //! oplocks on one stream at once ("Types of Opportunistic Locks": R, RH and Level 2 are
@@ -17,8 +17,8 @@
 //! - A cached write purges while a data-scan section is mapped (the sim's stand-in for the page's
 //!   "e.g. a cached write"), so the window holds it.
 //!
-//! The policy applied to a failed purge is core's [`PurgeStream::on_purge_failure`]; the count is
-//! changed by [`PurgeStream::set_mode`] after core's fastfat-order validation.
+//! The answer to a failed purge is [`PurgeMode::on_purge_failure`]; the count is changed by
+//! [`PurgeMode::apply`] after fastfat's validation order.
 
 use std::collections::BTreeMap;
 
@@ -29,8 +29,10 @@ use ferrofilter_core::oplock::{
     break_for,
 };
 use ferrofilter_core::purge::{
-    FailureResponse, OpenKind, PurgeOp, PurgeStream, RequestorMode, validate_set_purge_failure_mode,
+    OpenKind, PurgeOp, RequestorMode, validate_set_purge_failure_mode,
 };
+
+use crate::purge_mode::{PurgeAnswer, PurgeMode};
 
 /// The accesses a write needs one of.
 const WRITE_ACCESS: u32 = access::FILE_WRITE_DATA | access::FILE_APPEND_DATA;
@@ -337,7 +339,7 @@ pub struct Stream {
     /// Oplocks and share access.
     pub oplock: StreamOplocks,
     /// The authoritative purge-failure-mode count and the operations held by the file system.
-    pub purge: PurgeStream<HeldIo>,
+    pub purge: PurgeMode<HeldIo>,
     /// Successful purges of the cache.
     pub purges: u64,
     /// A delete disposition is set: new opens fail, and the name goes with the last handle.
@@ -353,7 +355,7 @@ impl Stream {
             data_scan_sections: 0,
             user_sections: 0,
             oplock: StreamOplocks::default(),
-            purge: PurgeStream::new(),
+            purge: PurgeMode::default(),
             purges: 0,
             delete_pending: false,
         }
@@ -577,10 +579,9 @@ impl FileSystem {
                     token,
                     failure,
                 ) {
-                    FailureResponse::Fail { status, .. }
-                    | FailureResponse::Unchanged { status, .. } => status,
+                    PurgeAnswer::Complete(status, _) => status,
                     // Not a policy outcome for a destructive create; kept total.
-                    FailureResponse::Held => NtStatus::PENDING,
+                    PurgeAnswer::Held => NtStatus::PENDING,
                 };
                 return out;
             }
@@ -711,12 +712,11 @@ impl FileSystem {
                 .purge
                 .on_purge_failure(PurgeOp::Write { non_cached }, token, failure)
             {
-                FailureResponse::Held => {
+                PurgeAnswer::Held => {
                     out.held = true;
                     out.status = NtStatus::PENDING;
                 }
-                FailureResponse::Fail { status, .. }
-                | FailureResponse::Unchanged { status, .. } => {
+                PurgeAnswer::Complete(status, _) => {
                     out.status = status;
                 }
             }
@@ -792,9 +792,8 @@ impl FileSystem {
                     .purge
                     .on_purge_failure(PurgeOp::SetInformation, token, failure)
                 {
-                    FailureResponse::Fail { status, .. }
-                    | FailureResponse::Unchanged { status, .. } => status,
-                    FailureResponse::Held => NtStatus::PENDING,
+                    PurgeAnswer::Complete(status, _) => status,
+                    PurgeAnswer::Held => NtStatus::PENDING,
                 };
             return out;
         }
@@ -812,9 +811,22 @@ impl FileSystem {
         requestor: RequestorMode,
         input: &[u8],
     ) -> FsOutcome {
+        self.set_purge_failure_mode_repeated(file_object, requestor, input, 1)
+            .0
+    }
+
+    /// The same FSCTL `repeat` times in a row, applied at once (a count near `MAXULONG` without
+    /// four billion calls); also how many changed the count.
+    pub fn set_purge_failure_mode_repeated(
+        &mut self,
+        file_object: FileObjectId,
+        requestor: RequestorMode,
+        input: &[u8],
+        repeat: u32,
+    ) -> (FsOutcome, u32) {
         let (_, stream) = match self.lookup_any(file_object) {
             Ok(found) => found,
-            Err(status) => return FsOutcome::status(status),
+            Err(status) => return (FsOutcome::status(status), 0),
         };
         let kind = match stream.kind {
             StreamKind::File => OpenKind::UserFile,
@@ -823,16 +835,17 @@ impl FileSystem {
         };
         let change = match validate_set_purge_failure_mode(requestor, kind, input) {
             Ok(change) => change,
-            Err(status) => return FsOutcome::status(status),
+            Err(status) => return (FsOutcome::status(status), 0),
         };
-        match stream.purge.set_mode(change) {
-            Ok(update) => FsOutcome {
-                status: NtStatus::SUCCESS,
-                released: update.reissue.into_iter().collect(),
+        let run = stream.purge.apply(change, repeat);
+        (
+            FsOutcome {
+                status: run.status,
+                released: run.released,
                 ..FsOutcome::default()
             },
-            Err(status) => FsOutcome::status(status),
-        }
+            run.applied,
+        )
     }
 
     /// Re-issues a write the file system held.

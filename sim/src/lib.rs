@@ -10,6 +10,7 @@ pub mod driver;
 pub mod fs;
 pub mod kernel;
 pub mod lock;
+pub mod purge_mode;
 pub mod scenario;
 pub mod stress;
 pub mod sync;
