@@ -902,6 +902,37 @@ fn purge_failure_mode(
     finished(outcome, done)
 }
 
+/// `FSCTL_SET_PURGE_FAILURE_MODE` on a handle's file object sent below the filter, as a component
+/// attached lower on the volume sends it (`FltFsControlFile` from its own instance), `repeat`
+/// times in a row, applied at once: the filter's callbacks see none of them. Also how many
+/// changed the count.
+#[must_use]
+pub fn set_purge_failure_mode_below(
+    handle: u64,
+    requestor: RequestorMode,
+    input: &[u8],
+    repeat: u32,
+) -> (Completed, u32) {
+    let Some((_, open)) = file_of_handle(handle) else {
+        return (invalid_handle(), 0);
+    };
+    let mut done = Completed::default();
+    let (outcome, applied) = with(|k| {
+        let (mut outcome, applied) = k
+            .volume
+            .fs
+            .set_purge_failure_mode_repeated(open, requestor, input, repeat);
+        for held in outcome.released.clone() {
+            let again = k.volume.fs.reissue(&held);
+            outcome.breaks.extend(again.breaks);
+            outcome.closed.extend(again.closed);
+            done.reissued.push((held, again.status));
+        }
+        (outcome, applied)
+    });
+    (finished(outcome, done), applied)
+}
+
 /// An `IRP_MJ_FILE_SYSTEM_CONTROL` parameter block for a buffered FSCTL with input `buffer`.
 fn fsctl_parameters(code: u32, buffer: &mut [u8]) -> FLT_PARAMETERS {
     FLT_PARAMETERS {

@@ -33,6 +33,8 @@ pub const MAX_ECP_SIZE: u64 = 64 * 1024;
 /// buffers a `METHOD_BUFFERED` FSCTL's input whatever its `ULONG` length, and fastfat checks only
 /// a minimum, so a filter must cope with long inputs; 1 MiB is far past the 4 bytes it reads.
 pub const MAX_FSCTL_INPUT: u64 = 1024 * 1024;
+/// The most FSCTLs one step sends through the filter, each through the driver's callbacks.
+pub const MAX_REPEAT_THROUGH_FILTER: u32 = 65536;
 
 // ---------------------------------------------------------------------------------------------
 // Value types
@@ -747,6 +749,13 @@ pub enum Step {
         /// Bytes of input (the flags zero-padded or truncated).
         #[serde(default = "default_input_size")]
         input_size: Num<u64>,
+        /// Sent this many times in a row.
+        #[serde(default = "one")]
+        repeat: Num<u32>,
+        /// Sent below the filter, by a component attached lower on the volume: the filter sees
+        /// none of them, and `repeat` is applied at once (up to 4294967295).
+        #[serde(default)]
+        below_filter: bool,
     },
     /// Filter Manager opens a data-scan section.
     BeginDataScan {
@@ -918,6 +927,14 @@ impl Step {
             Self::FsctlSetPurgeFailureMode { input_size, .. } if input_size.0 > MAX_FSCTL_INPUT => {
                 fail("input_size", "at most 1048576")
             }
+            Self::FsctlSetPurgeFailureMode {
+                repeat,
+                below_filter: false,
+                ..
+            } if repeat.0 > MAX_REPEAT_THROUGH_FILTER => fail(
+                "repeat",
+                "at most 65536 through the filter (each runs the driver); use below_filter for more",
+            ),
             Self::QueryKeys {
                 handle,
                 handle_value,

@@ -75,6 +75,9 @@ pub(super) struct Runner {
     owners: BTreeMap<String, (u64, u8)>,
     /// Named data-scan sections: the file object each was created through.
     sections: BTreeMap<String, usize>,
+    /// File objects whose stream had FSCTLs sent below the filter: the filter's mirror of those
+    /// streams' counts is not the file system's count, and the mirror rule leaves them out.
+    below_filter: std::collections::BTreeSet<usize>,
 }
 
 fn level_name(level: OplockLevel) -> &'static str {
@@ -154,6 +157,7 @@ impl Runner {
             held: BTreeMap::new(),
             owners: BTreeMap::new(),
             sections: BTreeMap::new(),
+            below_filter: std::collections::BTreeSet::new(),
         })
     }
 
@@ -382,6 +386,15 @@ impl Runner {
         if !attached {
             return;
         }
+        let below: Vec<&String> = self
+            .below_filter
+            .iter()
+            .filter_map(|file| self.files.get(file).map(|(_, path)| path))
+            .collect();
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|(path, _)| !below.contains(&path))
+            .collect();
         let mut mirror: Vec<u32> = rows.iter().map(|(_, row)| row.count).collect();
         let mut file_system: Vec<u32> = rows
             .iter()
@@ -731,12 +744,34 @@ impl Runner {
                 requestor,
                 flags,
                 input_size,
+                repeat,
+                below_filter,
                 ..
-            } => volume::set_purge_failure_mode(
-                handle,
-                requestor.mode(),
-                &language::purge_failure_input(*flags, *input_size),
-            ),
+            } => {
+                let input = language::purge_failure_input(*flags, *input_size);
+                let (done, applied) = if *below_filter {
+                    if let Some(file) = self.machine.kernel(|k| k.io.handle(handle).map(|e| e.file))
+                    {
+                        self.below_filter.insert(file);
+                    }
+                    volume::set_purge_failure_mode_below(handle, requestor.mode(), &input, repeat.0)
+                } else {
+                    let mut last = volume::Completed::default();
+                    let mut applied = 0u32;
+                    for _ in 0..repeat.0 {
+                        let done = volume::set_purge_failure_mode(handle, requestor.mode(), &input);
+                        applied += u32::from(done.status >= 0);
+                        self.absorb(seen, &done);
+                        last = done;
+                    }
+                    // Each call was taken in above; the last one's status is the step's.
+                    let status = NtStatus::from_i32(last.status);
+                    out.insert("applied".into(), json!(applied));
+                    return status;
+                };
+                out.insert("applied".into(), json!(applied));
+                done
+            }
             Step::SetDisposition { delete, .. } => volume::set_disposition(handle, *delete),
             Step::Rename {
                 to,

@@ -255,6 +255,14 @@ fn skip_reason(step: &Step) -> Option<String> {
             requestor: Requestor::Kernel,
             ..
         } => format!("FSCTL_SET_PURGE_FAILURE_MODE with requestor `kernel` {KERNEL_ONLY}"),
+        Step::FsctlSetPurgeFailureMode {
+            below_filter: true, ..
+        } => "an FSCTL sent below the filter needs a kernel component attached lower on the \
+             volume"
+            .to_owned(),
+        Step::FsctlSetPurgeFailureMode { repeat, .. } if repeat.0 != 1 => {
+            "the device backend sends one FSCTL per step".to_owned()
+        }
         Step::Oplock { level, .. } if cache_level(*level).is_none() => format!(
             "legacy oplock `{}` needs its own FSCTL and acknowledgment protocol; the device \
              backend requests only R/RH/RW/RWH (FSCTL_REQUEST_OPLOCK)",
