@@ -873,7 +873,7 @@ mod tests {
     }
 
     /// At most 64 bytes of tracker state per outstanding request at the capacity the driver
-    /// configures (`TABLE_CAPACITY` in driver/src/device.rs, equal to `DEFAULT_CAPACITY`), and for
+    /// configures (`TABLE_CAPACITY` in driver/src/device.rs, which is `DEFAULT_CAPACITY`), and for
     /// any capacity the part that grows with it stays within 64 bytes a slot.
     #[test]
     fn at_most_64_bytes_per_outstanding_request() {

@@ -35,8 +35,8 @@ use crate::request::{DriverForwarder, WdfRequests};
 use crate::unicode::static_unicode;
 use crate::wdf::{check, object_attributes, struct_size};
 
-/// Most requests outstanding at once (the sim's default too).
-const TABLE_CAPACITY: u32 = 4096;
+/// Most requests outstanding at once: core's capacity, which the sim uses too.
+const TABLE_CAPACITY: u32 = ferrofilter_core::forward::DEFAULT_CAPACITY;
 
 /// How long one wait for the forwarded requests to drain lasts, in 100 ns units (5 s). Unload
 /// re-cancels and waits again after each one, [`UNLOAD_DRAIN_SLICES`] times before the core

@@ -178,7 +178,7 @@ Examples:
 /// How a tracker flow sets up before it acts.
 #[derive(Debug, Args)]
 pub struct Setup {
-    /// Requests to forward (0-4096). Default: 8 for forward, cancel and cancel-group, 0 for list
+    /// Requests to forward (0-16384, the driver's table capacity). Default: 8 for forward, cancel and cancel-group, 0 for list
     /// and stats.
     #[arg(long)]
     pub count: Option<usize>,

@@ -20,8 +20,8 @@ use crate::exit::Outcome;
 use crate::output;
 use crate::proto::{self, Row};
 
-/// Most requests one flow forwards (the sim's default table capacity).
-pub const MAX_COUNT: usize = 4096;
+/// Most requests one flow forwards: the table's capacity, the driver's and the sim's.
+pub const MAX_COUNT: usize = ferrofilter_core::forward::DEFAULT_CAPACITY as usize;
 
 /// What one flow does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
