@@ -338,7 +338,7 @@ fn bad_input_gives_a_clear_message_and_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("group 3 does not exist"));
     ferroctl()
-        .args(["--sim", "forward", "--count", "5000"])
+        .args(["--sim", "forward", "--count", "16385"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("above the limit"));
