@@ -79,12 +79,18 @@ fn nt_statuses_match_ntstatus_h() {
         status!(FILE_CLOSED, STATUS_FILE_CLOSED),
         status!(INTEGER_OVERFLOW, STATUS_INTEGER_OVERFLOW),
         status!(OPLOCK_NOT_GRANTED, STATUS_OPLOCK_NOT_GRANTED),
+        status!(INVALID_OPLOCK_PROTOCOL, STATUS_INVALID_OPLOCK_PROTOCOL),
+        status!(CANNOT_BREAK_OPLOCK, STATUS_CANNOT_BREAK_OPLOCK),
+        status!(
+            OPLOCK_SWITCHED_TO_NEW_HANDLE,
+            STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE
+        ),
         status!(END_OF_FILE, STATUS_END_OF_FILE),
     ]
     .into_iter()
     .flatten()
     .collect();
-    assert_eq!(assert_all(&checks), 72);
+    assert_eq!(assert_all(&checks), 78);
 }
 
 #[test]

@@ -81,6 +81,12 @@ impl NtStatus {
     pub const INTEGER_OVERFLOW: Self = Self(0xC000_0095);
     /// `STATUS_OPLOCK_NOT_GRANTED`
     pub const OPLOCK_NOT_GRANTED: Self = Self(0xC000_00E2);
+    /// `STATUS_INVALID_OPLOCK_PROTOCOL`: an oplock acknowledgment nobody expected.
+    pub const INVALID_OPLOCK_PROTOCOL: Self = Self(0xC000_00E3);
+    /// `STATUS_CANNOT_BREAK_OPLOCK`: a `FILE_OPEN_REQUIRING_OPLOCK` create that would break one.
+    pub const CANNOT_BREAK_OPLOCK: Self = Self(0xC000_0909);
+    /// `STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE` (success class)
+    pub const OPLOCK_SWITCHED_TO_NEW_HANDLE: Self = Self(0x0000_0215);
     /// `STATUS_END_OF_FILE`: a read that starts at or after the end of the file.
     pub const END_OF_FILE: Self = Self(0xC000_0011);
 
@@ -141,6 +147,9 @@ impl NtStatus {
             Self::FILE_CLOSED => "STATUS_FILE_CLOSED",
             Self::INTEGER_OVERFLOW => "STATUS_INTEGER_OVERFLOW",
             Self::OPLOCK_NOT_GRANTED => "STATUS_OPLOCK_NOT_GRANTED",
+            Self::INVALID_OPLOCK_PROTOCOL => "STATUS_INVALID_OPLOCK_PROTOCOL",
+            Self::CANNOT_BREAK_OPLOCK => "STATUS_CANNOT_BREAK_OPLOCK",
+            Self::OPLOCK_SWITCHED_TO_NEW_HANDLE => "STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE",
             Self::END_OF_FILE => "STATUS_END_OF_FILE",
             _ => return None,
         })

@@ -28,9 +28,7 @@ use ferrofilter_core::oplock::{
     Ack, BreakDecision, CreateParams, GrantError, Operation, OplockLevel, ShareAccess, access,
     break_for,
 };
-use ferrofilter_core::purge::{
-    OpenKind, PurgeOp, RequestorMode, validate_set_purge_failure_mode,
-};
+use ferrofilter_core::purge::{OpenKind, PurgeOp, RequestorMode, validate_set_purge_failure_mode};
 
 use crate::purge_mode::{PurgeAnswer, PurgeMode};
 
@@ -59,6 +57,9 @@ pub enum BreakAction {
     Acknowledge,
     /// Closes its handle (what a `CfOpenFileWithOplock` holder must do).
     Close,
+    /// Does nothing yet: the break stays outstanding until the holder acknowledges it
+    /// ([`FileSystem::acknowledge`]) or closes, and an operation that has to wait for it pends.
+    Wait,
 }
 
 /// An operation held by the file system or the filter until the window closes.
@@ -141,6 +142,15 @@ pub struct FsOutcome {
     pub torn_down: bool,
     /// A close removed the stream's name (it was delete-pending and this was its last handle).
     pub deleted: bool,
+    /// The operation pends (its status is `STATUS_PENDING`) until every holder in
+    /// `waiting_for` has acknowledged or closed; the wait's number, for resuming it.
+    pub wait: Option<u64>,
+    /// The holders a pended operation waits for, in the order they were broken.
+    pub waiting_for: Vec<FileObjectId>,
+    /// Waits this call ended: their operations go on now, oldest wait first.
+    pub resumed: Vec<u64>,
+    /// Waits whose waiting operation's handle closed: completed with `STATUS_CANCELLED`.
+    pub aborted: Vec<u64>,
 }
 
 impl FsOutcome {
@@ -163,6 +173,18 @@ pub struct OplockHolder {
     pub level: OplockLevel,
     /// What the holder does when it breaks with an acknowledgment required.
     pub on_break: BreakAction,
+    /// A break of this oplock waits for the holder's acknowledgment (`level` is the level it
+    /// breaks to, possibly `None`).
+    pub ack_due: bool,
+}
+
+/// An operation pended by an oplock break, and the holders it waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Wait {
+    id: u64,
+    /// The waiting operation's file object (none for a create: it has none yet).
+    waiter: Option<FileObjectId>,
+    waiting_for: Vec<FileObjectId>,
 }
 
 /// A stream's oplocks, one entry per holder in the order granted, and its share access.
@@ -241,6 +263,20 @@ impl StreamOplocks {
         if level == L::None {
             return Err(GrantError::NothingRequested);
         }
+        // MS-FSA 2.1.5.18 refuses an exclusive request while RH breaks are outstanding, and an
+        // R / RH request by a key whose RH break is outstanding; the sim applies both to every
+        // unacknowledged break.
+        let exclusive = matches!(
+            level,
+            L::Level1 | L::Batch | L::ReadWrite | L::ReadWriteHandle
+        );
+        if self
+            .holders
+            .iter()
+            .any(|h| h.ack_due && (exclusive || h.key == key))
+        {
+            return Err(GrantError::Incompatible);
+        }
         let others = || self.holders.iter().filter(|h| h.file_object != file_object);
         let held_by_others = |levels: &[OplockLevel]| others().any(|h| levels.contains(&h.level));
         let movable_levels: &[OplockLevel] = match level {
@@ -313,6 +349,7 @@ impl StreamOplocks {
             key,
             level,
             on_break,
+            ack_due: false,
         });
         Ok(switched)
     }
@@ -406,6 +443,25 @@ pub struct CreateRequest {
     pub kind: StreamKind,
     /// `FILE_DELETE_ON_CLOSE`.
     pub delete_on_close: bool,
+    /// `FILE_OPEN_REQUIRING_OPLOCK`.
+    pub requiring_oplock: bool,
+    /// `FILE_COMPLETE_IF_OPLOCKED`.
+    pub complete_if_oplocked: bool,
+}
+
+impl CreateRequest {
+    /// A create of `path` without oplock-related create options.
+    #[must_use]
+    pub const fn new(path: String, params: CreateParams, kind: StreamKind) -> Self {
+        Self {
+            path,
+            params,
+            kind,
+            delete_on_close: false,
+            requiring_oplock: false,
+            complete_if_oplocked: false,
+        }
+    }
 }
 
 /// The file system.
@@ -415,6 +471,9 @@ pub struct FileSystem {
     opens: BTreeMap<FileObjectId, Open>,
     next_file_object: FileObjectId,
     next_held: u64,
+    /// Operations waiting for oplock acknowledgments, oldest first.
+    waits: Vec<Wait>,
+    next_wait: u64,
 }
 
 impl FileSystem {
@@ -478,13 +537,9 @@ impl FileSystem {
         Ok((open, stream))
     }
 
-    /// Decides and applies what `op` by `key` does to each of `path`'s oplocks; closes the handles
-    /// of holders that answer breaks by closing.
-    fn check_oplock(&mut self, path: &str, key: Guid, op: &Operation, out: &mut FsOutcome) {
-        let Some(stream) = self.streams.get_mut(path) else {
-            return;
-        };
-        let sharing_violation = match op {
+    /// Whether a create of `path` with `params` by `key` would hit a sharing violation.
+    fn sharing_violation(stream: &Stream, op: &Operation) -> bool {
+        match op {
             Operation::Create(create) => stream
                 .oplock
                 .share
@@ -492,8 +547,39 @@ impl FileSystem {
             Operation::Read | Operation::Write { .. } | Operation::Rename | Operation::Delete => {
                 false
             }
-        };
+        }
+    }
+
+    /// Whether `op` by `key` would break any of `path`'s oplocks (changing nothing).
+    fn would_break(&self, path: &str, key: Guid, op: &Operation) -> bool {
+        self.streams.get(path).is_some_and(|stream| {
+            let sharing_violation = Self::sharing_violation(stream, op);
+            stream.oplock.holders.iter().any(|holder| {
+                break_for(holder.level, holder.key == key, op, sharing_violation).breaks()
+            })
+        })
+    }
+
+    /// Decides and applies what `op` by `key` does to each of `path`'s oplocks; closes the handles
+    /// of holders that answer breaks by closing. When a holder that answers by waiting is broken
+    /// with an acknowledgment the operation has to wait for, or is broken again while an earlier
+    /// break of it is still unacknowledged (MS-FSA 2.1.4.12: an operation "might have to wait if
+    /// there is an oplock on `RHBreakQueue` with a non-matching key"), the operation is registered
+    /// as waiting on `waiter`'s behalf and the wait's number returned; unless `may_wait` is false
+    /// (`FILE_COMPLETE_IF_OPLOCKED`), when it goes on at once.
+    fn check_oplock(
+        &mut self,
+        path: &str,
+        key: Guid,
+        op: &Operation,
+        waiter: Option<FileObjectId>,
+        may_wait: bool,
+        out: &mut FsOutcome,
+    ) -> Option<u64> {
+        let stream = self.streams.get_mut(path)?;
+        let sharing_violation = Self::sharing_violation(stream, op);
         let mut closing = Vec::new();
+        let mut waiting_for = Vec::new();
         for holder in &mut stream.oplock.holders {
             let decision = break_for(holder.level, holder.key == key, op, sharing_violation);
             let BreakDecision::Break { from, to, ack } = decision else {
@@ -501,6 +587,13 @@ impl FileSystem {
             };
             holder.level = to;
             let close = holder.on_break == BreakAction::Close && ack != Ack::NotRequired;
+            let outstanding = holder.ack_due;
+            if holder.on_break == BreakAction::Wait && ack != Ack::NotRequired {
+                holder.ack_due = true;
+            }
+            if holder.ack_due && (ack == Ack::RequiredWait || outstanding) {
+                waiting_for.push(holder.file_object);
+            }
             out.breaks.push(BreakEvent {
                 file_object: holder.file_object,
                 from,
@@ -515,19 +608,56 @@ impl FileSystem {
         stream
             .oplock
             .holders
-            .retain(|h| h.level != OplockLevel::None);
+            .retain(|h| h.level != OplockLevel::None || h.ack_due);
         for owner in closing {
             let closed = self.close_open(owner, false);
             self.release(owner);
             out.cancelled.extend(closed.cancelled);
+            out.resumed.extend(closed.resumed);
+            out.aborted.extend(closed.aborted);
             out.closed.push(owner);
         }
+        if waiting_for.is_empty() || !may_wait {
+            return None;
+        }
+        self.next_wait += 1;
+        let id = self.next_wait;
+        out.waiting_for.clone_from(&waiting_for);
+        out.wait = Some(id);
+        self.waits.push(Wait {
+            id,
+            waiter,
+            waiting_for,
+        });
+        Some(id)
     }
 
-    /// `IRP_MJ_CREATE`, with the handle's oplock key.
+    /// `file_object`'s holder acknowledged or closed: the waits that no longer wait for anyone
+    /// end (MS-FSA 2.1.5.19: a waiter goes on when no break it waits for is outstanding).
+    fn stop_waiting_for(&mut self, file_object: FileObjectId) -> Vec<u64> {
+        let mut ended = Vec::new();
+        self.waits.retain_mut(|wait| {
+            let before = wait.waiting_for.len();
+            wait.waiting_for.retain(|f| *f != file_object);
+            let done = wait.waiting_for.is_empty() && before > 0;
+            if done {
+                ended.push(wait.id);
+            }
+            !done
+        });
+        ended
+    }
+
+    /// `IRP_MJ_CREATE`, with the handle's oplock key. A create that has to wait for an oplock
+    /// acknowledgment pends (`STATUS_PENDING`, [`FsOutcome::wait`]); [`Self::resume_create`]
+    /// finishes it.
     pub fn create(&mut self, request: &CreateRequest, key: Guid) -> FsOutcome {
         use ferrofilter_core::oplock::CreateDisposition as D;
         let params = request.params;
+        // MS-FSA 2.1.5.1: the two options together are a parameter error.
+        if request.complete_if_oplocked && params.reserve_opfilter {
+            return FsOutcome::status(NtStatus::INVALID_PARAMETER);
+        }
         let mut out = FsOutcome::default();
         // MS-FSA 2.1.5.1: FILE_DELETE_ON_CLOSE without DELETE is an invalid parameter.
         if request.delete_on_close && params.desired_access & access::DELETE == 0 {
@@ -552,9 +682,39 @@ impl FileSystem {
                     .insert(request.path.clone(), Stream::new(request.kind));
             }
             (true, _) => {
-                self.check_oplock(&request.path, key, &Operation::Create(params), &mut out);
+                let op = Operation::Create(params);
+                // NtCreateFile: the create fails rather than break an existing oplock, which
+                // stays as it is.
+                if request.requiring_oplock && self.would_break(&request.path, key, &op) {
+                    return FsOutcome::status(NtStatus::CANNOT_BREAK_OPLOCK);
+                }
+                let may_wait = !request.complete_if_oplocked;
+                if self
+                    .check_oplock(&request.path, key, &op, None, may_wait, &mut out)
+                    .is_some()
+                {
+                    out.status = NtStatus::PENDING;
+                    return out;
+                }
             }
         }
+        self.finish_create(request, key, exists, out)
+    }
+
+    /// The rest of a create that waited for oplock acknowledgments: share access, the
+    /// destructive purge, the open. The breaks are not decided again.
+    pub fn resume_create(&mut self, request: &CreateRequest, key: Guid) -> FsOutcome {
+        self.finish_create(request, key, true, FsOutcome::default())
+    }
+
+    fn finish_create(
+        &mut self,
+        request: &CreateRequest,
+        key: Guid,
+        exists: bool,
+        mut out: FsOutcome,
+    ) -> FsOutcome {
+        let params = request.params;
         let Some(stream) = self.streams.get_mut(&request.path) else {
             return FsOutcome::status(NtStatus::OBJECT_NAME_NOT_FOUND);
         };
@@ -606,7 +766,15 @@ impl FileSystem {
             },
         );
         out.file_object = Some(file_object);
-        out.status = NtStatus::SUCCESS;
+        // "Breaking Oplocks": a successful FILE_COMPLETE_IF_OPLOCKED create that broke an
+        // oplock it would otherwise have waited for.
+        let in_progress =
+            request.complete_if_oplocked && out.breaks.iter().any(|b| b.ack == Ack::RequiredWait);
+        out.status = if in_progress {
+            NtStatus::OPLOCK_BREAK_IN_PROGRESS
+        } else {
+            NtStatus::SUCCESS
+        };
         out
     }
 
@@ -642,7 +810,8 @@ impl FileSystem {
         }
     }
 
-    /// `IRP_MJ_READ` (cached) through `file_object`.
+    /// `IRP_MJ_READ` (cached) through `file_object`; pends like a create
+    /// ([`Self::resume_read`]).
     pub fn read(&mut self, file_object: FileObjectId, offset: u64, length: u32) -> FsOutcome {
         let mut out = FsOutcome::default();
         let path = match self.lookup(file_object) {
@@ -650,12 +819,47 @@ impl FileSystem {
                 return FsOutcome::status(NtStatus::ACCESS_DENIED);
             }
             Ok((open, _)) => {
-                self.check_oplock(&open.path, open.key, &Operation::Read, &mut out);
+                let waits = self.check_oplock(
+                    &open.path,
+                    open.key,
+                    &Operation::Read,
+                    Some(file_object),
+                    true,
+                    &mut out,
+                );
+                if waits.is_some() {
+                    out.status = NtStatus::PENDING;
+                    return out;
+                }
                 open.path
             }
             Err(status) => return FsOutcome::status(status),
         };
-        let Some(stream) = self.streams.get_mut(&path) else {
+        Self::finish_read(self.streams.get_mut(&path), offset, length, out)
+    }
+
+    /// The rest of a read that waited for oplock acknowledgments.
+    pub fn resume_read(
+        &mut self,
+        file_object: FileObjectId,
+        offset: u64,
+        length: u32,
+    ) -> FsOutcome {
+        match self.lookup(file_object) {
+            Ok((_, stream)) => {
+                Self::finish_read(Some(stream), offset, length, FsOutcome::default())
+            }
+            Err(status) => FsOutcome::status(status),
+        }
+    }
+
+    fn finish_read(
+        stream: Option<&mut Stream>,
+        offset: u64,
+        length: u32,
+        mut out: FsOutcome,
+    ) -> FsOutcome {
+        let Some(stream) = stream else {
             return FsOutcome::status(NtStatus::FILE_CLOSED);
         };
         let start = usize::try_from(offset)
@@ -687,14 +891,60 @@ impl FileSystem {
             Ok((open, _)) => open,
             Err(status) => return FsOutcome::status(status),
         };
-        self.check_oplock(
+        let waits = self.check_oplock(
             &open.path,
             open.key,
             &Operation::Write { paging: false },
+            Some(file_object),
+            true,
             &mut out,
         );
+        if waits.is_some() {
+            out.status = NtStatus::PENDING;
+            return out;
+        }
+        self.finish_write(file_object, &open.path, offset, data, non_cached, step, out)
+    }
+
+    /// The rest of a write that waited for oplock acknowledgments.
+    pub fn resume_write(
+        &mut self,
+        file_object: FileObjectId,
+        offset: u64,
+        data: &[u8],
+        non_cached: bool,
+        step: usize,
+    ) -> FsOutcome {
+        match self.lookup(file_object) {
+            Ok((open, _)) => self.finish_write(
+                file_object,
+                &open.path,
+                offset,
+                data,
+                non_cached,
+                step,
+                FsOutcome::default(),
+            ),
+            Err(status) => FsOutcome::status(status),
+        }
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a write's parameters and what it did so far"
+    )]
+    fn finish_write(
+        &mut self,
+        file_object: FileObjectId,
+        path: &str,
+        offset: u64,
+        data: &[u8],
+        non_cached: bool,
+        step: usize,
+        mut out: FsOutcome,
+    ) -> FsOutcome {
         let id = self.next_held_id();
-        let Some(stream) = self.streams.get_mut(&open.path) else {
+        let Some(stream) = self.streams.get_mut(path) else {
             return FsOutcome::status(NtStatus::FILE_CLOSED);
         };
         let needs_purge = non_cached || stream.data_scan_sections > 0;
@@ -771,13 +1021,39 @@ impl FileSystem {
         if open.access & access::FILE_WRITE_DATA == 0 {
             return FsOutcome::status(NtStatus::ACCESS_DENIED);
         }
-        self.check_oplock(
+        let waits = self.check_oplock(
             &open.path,
             open.key,
             &Operation::Write { paging: false },
+            Some(file_object),
+            true,
             &mut out,
         );
-        let Some(stream) = self.streams.get_mut(&open.path) else {
+        if waits.is_some() {
+            out.status = NtStatus::PENDING;
+            return out;
+        }
+        self.finish_set_information(file_object, &open.path, size, out)
+    }
+
+    /// The rest of a resize that waited for oplock acknowledgments.
+    pub fn resume_set_information(&mut self, file_object: FileObjectId, size: u64) -> FsOutcome {
+        match self.lookup(file_object) {
+            Ok((open, _)) => {
+                self.finish_set_information(file_object, &open.path, size, FsOutcome::default())
+            }
+            Err(status) => FsOutcome::status(status),
+        }
+    }
+
+    fn finish_set_information(
+        &mut self,
+        file_object: FileObjectId,
+        path: &str,
+        size: u64,
+        mut out: FsOutcome,
+    ) -> FsOutcome {
+        let Some(stream) = self.streams.get_mut(path) else {
             return FsOutcome::status(NtStatus::FILE_CLOSED);
         };
         if let Err(failure) = stream.try_purge() {
@@ -940,6 +1216,17 @@ impl FileSystem {
             // MS-FSA 2.1.5.5: a delete-on-close handle's close makes the delete file-wide.
             stream.delete_pending |= open.delete_on_close;
         }
+        // The waiting caller went away ("Breaking Oplocks": the IRP completes with
+        // STATUS_CANCELLED).
+        self.waits.retain(|wait| {
+            let gone = wait.waiter == Some(file_object);
+            if gone {
+                out.aborted.push(wait.id);
+            }
+            !gone
+        });
+        // "Closing the handle ... will implicitly acknowledge the break."
+        out.resumed = self.stop_waiting_for(file_object);
         if last {
             (out.torn_down, out.deleted) = self.settle_stream(&open.path);
         }
@@ -998,7 +1285,15 @@ impl FileSystem {
             Err(status) => return FsOutcome::status(status),
         };
         if delete {
-            self.check_oplock(&open.path, open.key, &Operation::Delete, &mut out);
+            // The break is recorded; the disposition does not pend for it (not modelled).
+            let _ = self.check_oplock(
+                &open.path,
+                open.key,
+                &Operation::Delete,
+                Some(file_object),
+                false,
+                &mut out,
+            );
         }
         if let Some(stream) = self.streams.get_mut(&open.path) {
             stream.delete_pending = delete;
@@ -1035,7 +1330,15 @@ impl FileSystem {
                 return FsOutcome::status(NtStatus::ACCESS_DENIED);
             }
         }
-        self.check_oplock(&open.path, open.key, &Operation::Rename, &mut out);
+        // The break is recorded; the rename does not pend for it (not modelled).
+        let _ = self.check_oplock(
+            &open.path,
+            open.key,
+            &Operation::Rename,
+            Some(file_object),
+            false,
+            &mut out,
+        );
         if let Some(stream) = self.streams.remove(&open.path) {
             self.streams.insert(target.to_owned(), stream);
             for other in self.opens.values_mut().filter(|o| o.path == open.path) {
@@ -1044,6 +1347,53 @@ impl FileSystem {
         }
         out.status = NtStatus::SUCCESS;
         out
+    }
+
+    /// An acknowledgment of the break of the oplock held through `file_object`
+    /// (`FSCTL_REQUEST_OPLOCK` with `REQUEST_OPLOCK_INPUT_FLAG_ACK`, or a legacy acknowledgment)
+    /// to `level`, by default the level it broke to. Operations that waited only for it go on
+    /// ([`FsOutcome::resumed`]).
+    ///
+    /// # Errors (as statuses)
+    /// `STATUS_INVALID_OPLOCK_PROTOCOL` when no acknowledgment is expected ("Acknowledging Oplock
+    /// Breaks"); `STATUS_INVALID_PARAMETER` for a level that keeps caching the break took away
+    /// (the sim's choice: MS-FSA 2.1.5.19 has finer rules), the break then stays outstanding.
+    pub fn acknowledge(
+        &mut self,
+        file_object: FileObjectId,
+        level: Option<OplockLevel>,
+    ) -> FsOutcome {
+        let stream = match self.lookup(file_object) {
+            Ok((_, stream)) => stream,
+            Err(status) => return FsOutcome::status(status),
+        };
+        let Some(holder) = stream
+            .oplock
+            .holders
+            .iter_mut()
+            .find(|h| h.file_object == file_object && h.ack_due)
+        else {
+            return FsOutcome::status(NtStatus::INVALID_OPLOCK_PROTOCOL);
+        };
+        let to = level.unwrap_or(holder.level);
+        let allowed = to == OplockLevel::None
+            || to == holder.level
+            || (!to.is_legacy()
+                && !holder.level.is_legacy()
+                && to.caching() & !holder.level.caching() == 0);
+        if !allowed {
+            return FsOutcome::status(NtStatus::INVALID_PARAMETER);
+        }
+        holder.level = to;
+        holder.ack_due = false;
+        stream
+            .oplock
+            .holders
+            .retain(|h| h.level != OplockLevel::None || h.ack_due);
+        FsOutcome {
+            resumed: self.stop_waiting_for(file_object),
+            ..FsOutcome::status(NtStatus::SUCCESS)
+        }
     }
 }
 
@@ -1068,6 +1418,8 @@ mod tests {
             },
             kind: StreamKind::File,
             delete_on_close: false,
+            requiring_oplock: false,
+            complete_if_oplocked: false,
         };
         let out = fs.create(&request, key);
         out.file_object.unwrap_or_else(|| panic!("{out:?}"))
@@ -1144,6 +1496,8 @@ mod tests {
             params: CreateParams::open(READ_WRITE, share::FILE_SHARE_ALL),
             kind: StreamKind::File,
             delete_on_close: false,
+            requiring_oplock: false,
+            complete_if_oplocked: false,
         };
         let out = fs.create(&request, C);
         assert_eq!(out.closed, [p]);
@@ -1267,6 +1621,166 @@ mod tests {
         let b = open(&mut fs, B, access::FILE_READ_DATA);
         assert_eq!(request(&mut fs, a, L::Read), NtStatus::SUCCESS);
         assert_eq!(request(&mut fs, b, L::Read), NtStatus::SUCCESS);
+    }
+
+    fn create_request(access: u32, share: u32) -> CreateRequest {
+        CreateRequest::new(
+            "f".to_owned(),
+            CreateParams::open(access, share),
+            StreamKind::File,
+        )
+    }
+
+    #[test]
+    fn a_create_waits_for_a_waiting_holder_until_it_acknowledges() {
+        let mut fs = FileSystem::new();
+        let a = open(&mut fs, A, READ_WRITE);
+        let held = fs.request_oplock(a, L::ReadWriteHandle, BreakAction::Wait);
+        assert_eq!(held.status, NtStatus::SUCCESS);
+        let request = create_request(access::FILE_READ_DATA, share::FILE_SHARE_ALL);
+        let pended = fs.create(&request, B);
+        assert_eq!(
+            (
+                pended.status,
+                pended.waiting_for.clone(),
+                pended.file_object
+            ),
+            (NtStatus::PENDING, vec![a], None)
+        );
+        let wait = pended.wait.unwrap_or_else(|| panic!("{pended:?}"));
+        // Not expected from anyone else; acknowledging above the break's level is refused.
+        let other = open(&mut fs, A, access::FILE_READ_DATA);
+        assert_eq!(
+            fs.acknowledge(other, None).status,
+            NtStatus::INVALID_OPLOCK_PROTOCOL
+        );
+        assert_eq!(
+            fs.acknowledge(a, Some(L::ReadWriteHandle)).status,
+            NtStatus::INVALID_PARAMETER
+        );
+        let acked = fs.acknowledge(a, None);
+        assert_eq!(
+            (acked.status, acked.resumed),
+            (NtStatus::SUCCESS, vec![wait])
+        );
+        assert_eq!(holders(&fs), [(a, L::ReadHandle)]);
+        assert_eq!(fs.resume_create(&request, B).status, NtStatus::SUCCESS);
+        // The break is over: a second acknowledgment is a protocol error.
+        assert_eq!(
+            fs.acknowledge(a, None).status,
+            NtStatus::INVALID_OPLOCK_PROTOCOL
+        );
+    }
+
+    #[test]
+    fn a_sharing_conflict_waits_for_every_rh_holder_of_another_key() {
+        let mut fs = FileSystem::new();
+        let a = open_shared(&mut fs, A, access::FILE_READ_DATA, share::FILE_SHARE_READ);
+        let b = open_shared(&mut fs, B, access::FILE_READ_DATA, share::FILE_SHARE_READ);
+        for holder in [a, b] {
+            let granted = fs.request_oplock(holder, L::ReadHandle, BreakAction::Wait);
+            assert_eq!(granted.status, NtStatus::SUCCESS);
+        }
+        let request = create_request(READ_WRITE, share::FILE_SHARE_ALL);
+        let pended = fs.create(&request, C);
+        assert_eq!(pended.waiting_for, [a, b]);
+        let wait = pended.wait.unwrap_or_else(|| panic!("{pended:?}"));
+        assert!(fs.acknowledge(a, None).resumed.is_empty());
+        assert_eq!(fs.close(b).resumed, [wait]);
+        // a kept its handle (it acknowledged to R), which still denies write sharing.
+        assert_eq!(
+            fs.resume_create(&request, C).status,
+            NtStatus::SHARING_VIOLATION
+        );
+    }
+
+    #[test]
+    fn breaks_without_a_wait_never_pend() {
+        let mut fs = FileSystem::new();
+        let r = open(&mut fs, A, access::FILE_READ_DATA);
+        let rh = open(&mut fs, B, access::FILE_READ_DATA);
+        assert_eq!(
+            fs.request_oplock(r, L::Read, BreakAction::Wait).status,
+            NtStatus::SUCCESS
+        );
+        assert_eq!(
+            fs.request_oplock(rh, L::ReadHandle, BreakAction::Wait)
+                .status,
+            NtStatus::SUCCESS
+        );
+        let w = open(&mut fs, C, READ_WRITE);
+        let out = fs.write(w, 0, b"x", false, 0);
+        assert_eq!((out.status, out.wait), (NtStatus::SUCCESS, None));
+        // R needs no acknowledgment; the advisory RH break does, without a wait.
+        assert_eq!(
+            fs.acknowledge(r, None).status,
+            NtStatus::INVALID_OPLOCK_PROTOCOL
+        );
+        assert_eq!(fs.acknowledge(rh, None).status, NtStatus::SUCCESS);
+    }
+
+    #[test]
+    fn complete_if_oplocked_goes_on_with_the_break_in_progress() {
+        let mut fs = FileSystem::new();
+        let a = open(&mut fs, A, READ_WRITE);
+        let _ = fs.request_oplock(a, L::ReadWriteHandle, BreakAction::Wait);
+        let request = CreateRequest {
+            complete_if_oplocked: true,
+            ..create_request(access::FILE_READ_DATA, share::FILE_SHARE_ALL)
+        };
+        let out = fs.create(&request, B);
+        assert_eq!(
+            (out.status, out.wait),
+            (NtStatus::OPLOCK_BREAK_IN_PROGRESS, None)
+        );
+        assert!(out.file_object.is_some());
+        assert_eq!(fs.acknowledge(a, None).status, NtStatus::SUCCESS);
+        // Control: the same create when nothing breaks succeeds plainly.
+        let again = fs.create(&request, B);
+        assert_eq!(again.status, NtStatus::SUCCESS);
+    }
+
+    #[test]
+    fn open_requiring_oplock_fails_rather_than_break() {
+        let mut fs = FileSystem::new();
+        let a = open(&mut fs, A, READ_WRITE);
+        let _ = fs.request_oplock(a, L::ReadWriteHandle, BreakAction::Acknowledge);
+        let request = CreateRequest {
+            requiring_oplock: true,
+            ..create_request(access::FILE_READ_DATA, share::FILE_SHARE_ALL)
+        };
+        let refused = fs.create(&request, B);
+        assert_eq!(
+            (refused.status, refused.file_object, refused.breaks.len()),
+            (NtStatus::CANNOT_BREAK_OPLOCK, None, 0)
+        );
+        assert_eq!(holders(&fs), [(a, L::ReadWriteHandle)]);
+        // Control: once nothing would break, the create succeeds and grants nothing itself.
+        let _ = fs.close(a);
+        let opened = fs.create(&request, B);
+        assert_eq!(opened.status, NtStatus::SUCCESS);
+        assert!(holders(&fs).is_empty());
+    }
+
+    #[test]
+    fn closing_the_waiting_handle_cancels_its_wait() {
+        let mut fs = FileSystem::new();
+        let a = open(&mut fs, A, READ_WRITE);
+        let _ = fs.request_oplock(a, L::ReadWrite, BreakAction::Wait);
+        // The open does not wait for RW -> R; the write then meets the unacknowledged break
+        // (MS-FSA 2.1.4.12) and waits for it.
+        let request = CreateRequest {
+            complete_if_oplocked: true,
+            ..create_request(READ_WRITE, share::FILE_SHARE_ALL)
+        };
+        let opened = fs.create(&request, B);
+        assert_eq!(opened.status, NtStatus::OPLOCK_BREAK_IN_PROGRESS);
+        let w = opened.file_object.unwrap_or_else(|| panic!("{opened:?}"));
+        let pended = fs.write(w, 0, b"x", false, 0);
+        assert_eq!(pended.waiting_for, [a]);
+        let wait = pended.wait.unwrap_or_else(|| panic!("{pended:?}"));
+        assert_eq!(fs.close(w).aborted, [wait]);
+        assert!(fs.close(a).resumed.is_empty());
     }
 
     #[test]

@@ -145,7 +145,10 @@ mod tests {
         let run = mode.apply(PurgeModeChange::Enable, 1);
         assert_eq!((run.applied, mode.count()), (0, u32::MAX));
         let run = mode.apply(PurgeModeChange::Disable, u32::MAX);
-        assert_eq!((run.applied, run.status, mode.count()), (u32::MAX, NtStatus::SUCCESS, 0));
+        assert_eq!(
+            (run.applied, run.status, mode.count()),
+            (u32::MAX, NtStatus::SUCCESS, 0)
+        );
         let run = mode.apply(PurgeModeChange::Disable, 1);
         assert_eq!((run.applied, run.status), (0, NtStatus::INVALID_PARAMETER));
     }

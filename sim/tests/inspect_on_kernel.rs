@@ -159,6 +159,8 @@ fn inspect_breaks_no_oplock_the_same_handle_holds() {
             params: CreateParams::open(access::FILE_READ_DATA, share::FILE_SHARE_ALL),
             kind: StreamKind::File,
             delete_on_close: false,
+            requiring_oplock: false,
+            complete_if_oplocked: false,
         };
         let other_key = Guid::from_fields(0x0BAD_0BAD, 0, 0, [9; 8]);
         let opened = k.volume.fs.create(&request, other_key);

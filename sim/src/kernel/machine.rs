@@ -180,6 +180,7 @@ impl Machine {
         );
         let slot = SLOT.lock().unwrap_or_else(PoisonError::into_inner);
         HOLDS_SLOT.set(true);
+        super::volume::forget_pended();
         let mut kernel = Kernel::new(config);
         kernel.io.pipes = config
             .pipes

@@ -7,7 +7,8 @@
 //! oplock key a handle has, as NTFS does; the filter only reads them.
 
 use core::ffi::c_void;
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::guid::Guid;
@@ -23,7 +24,7 @@ use super::machine::related_objects;
 use super::nt::{FileKind, map_generic};
 use super::{Violation, with};
 use crate::fs::{
-    BreakAction, CreateRequest, FileObjectId, FileSystem, FsOutcome, HeldIo, StreamKind,
+    BreakAction, CreateRequest, FileObjectId, FileSystem, FsOutcome, HeldIo, HeldKind, StreamKind,
 };
 use ferrofilter_core::oplock::{CreateParams, OplockLevel, access, share};
 
@@ -51,11 +52,58 @@ pub struct CreateArgs {
     pub ecps: Vec<SimEcp>,
 }
 
-/// Create options beyond [`CreateArgs`]'s.
+/// Create options beyond [`CreateArgs`]'s, which [`create_with`] passes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CreateOptions {
     /// `FILE_DELETE_ON_CLOSE`.
     pub delete_on_close: bool,
+    /// `FILE_OPEN_REQUIRING_OPLOCK`.
+    pub requiring_oplock: bool,
+    /// `FILE_COMPLETE_IF_OPLOCKED`.
+    pub complete_if_oplocked: bool,
+}
+
+/// `FILE_OPEN_REQUIRING_OPLOCK`.
+const FILE_OPEN_REQUIRING_OPLOCK: u32 = 0x0001_0000;
+/// `FILE_COMPLETE_IF_OPLOCKED`.
+const FILE_COMPLETE_IF_OPLOCKED: u32 = 0x0000_0100;
+/// `REQUEST_OPLOCK_INPUT_FLAG_ACK`.
+const REQUEST_OPLOCK_INPUT_FLAG_ACK: u32 = 0x2;
+/// `REQUEST_OPLOCK_CURRENT_VERSION`.
+const REQUEST_OPLOCK_CURRENT_VERSION: u16 = 1;
+
+/// The rest of an operation an oplock break pended: called with `true` when the operation is
+/// cancelled instead (its caller's handle closed).
+type Continuation = Box<dyn FnOnce(bool) -> Completed>;
+
+thread_local! {
+    /// Pended operations by the file system's wait number. Kept outside the kernel's state as
+    /// they own the operation's callback data, which the driver's callbacks point into.
+    static PENDED: RefCell<BTreeMap<u64, Continuation>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+fn pend(wait: u64, rest: Continuation) {
+    PENDED.with(|pended| pended.borrow_mut().insert(wait, rest));
+}
+
+/// Drops the operations a previous machine left pended on this thread.
+pub fn forget_pended() {
+    let left = PENDED.with(|pended| std::mem::take(&mut *pended.borrow_mut()));
+    drop(left);
+}
+
+/// Runs the rest of each pended operation in `waits` (or cancels it).
+fn run_pended(waits: &[u64], cancelled: bool) -> Vec<Resumed> {
+    waits
+        .iter()
+        .filter_map(|&wait| {
+            let rest = PENDED.with(|pended| pended.borrow_mut().remove(&wait))?;
+            Some(Resumed {
+                wait,
+                done: rest(cancelled),
+            })
+        })
+        .collect()
 }
 
 /// `IRP_MJ_CREATE`.
@@ -186,6 +234,17 @@ pub struct Completed {
     /// Operations the file system held and re-issued when a window closed, in order, with what
     /// each came to.
     pub reissued: Vec<(HeldIo, NtStatus)>,
+    /// Operations an oplock break had pended that this one let go on (or cancelled), in order.
+    pub resumed: Vec<Resumed>,
+}
+
+/// A pended operation that completed.
+#[derive(Debug)]
+pub struct Resumed {
+    /// The file system's wait number ([`FsOutcome::wait`] of the operation when it pended).
+    pub wait: u64,
+    /// What it came to.
+    pub done: Completed,
 }
 
 impl Completed {
@@ -197,6 +256,7 @@ impl Completed {
             mine.cancelled.extend(theirs.cancelled);
         }
         self.reissued.extend(other.reissued);
+        self.resumed.extend(other.resumed);
     }
 }
 
@@ -298,9 +358,16 @@ fn below(
 /// After the post-operation callback: the owners that close their handles in answer to a
 /// break do so (through the filter's cleanup), the work the filter queued runs, and the caller
 /// gets the status.
+///
+/// Operations this one let go on then complete (an acknowledgment or close ended their wait);
+/// those whose caller closed complete with `STATUS_CANCELLED` first, while their file objects
+/// are still referenced.
 fn finished(outcome: FsOutcome, mut done: Completed) -> Completed {
+    let mut resumed = run_pended(&outcome.aborted, true);
     owners_close(&outcome.closed);
     super::machine::run_work_items();
+    resumed.extend(run_pended(&outcome.resumed, false));
+    done.resumed.extend(resumed);
     done.status = outcome.status.as_i32();
     done.outcome = Some(outcome);
     done
@@ -469,6 +536,12 @@ fn create_parameters(
     if options.delete_on_close {
         reserve |= FILE_DELETE_ON_CLOSE;
     }
+    if options.requiring_oplock {
+        reserve |= FILE_OPEN_REQUIRING_OPLOCK;
+    }
+    if options.complete_if_oplocked {
+        reserve |= FILE_COMPLETE_IF_OPLOCKED;
+    }
     FLT_PARAMETERS {
         Create: FLT_CREATE_PARAMETERS {
             SecurityContext: core::ptr::from_mut(security.context.as_mut()),
@@ -510,7 +583,9 @@ pub fn create(args: &CreateArgs) -> Completed {
     create_with(args, CreateOptions::default())
 }
 
-/// `IRP_MJ_CREATE` of `args` with `options`, from a user-mode caller.
+/// `IRP_MJ_CREATE` of `args` with oplock create options. A create an oplock break makes wait
+/// returns `STATUS_PENDING` and completes when its wait ends ([`Completed::resumed`] of the
+/// operation that ended it): the filter's post-create callback runs then.
 #[must_use]
 pub fn create_with(args: &CreateArgs, options: CreateOptions) -> Completed {
     let prepared = with(|k| {
@@ -556,44 +631,101 @@ pub fn create_with(args: &CreateArgs, options: CreateOptions) -> Completed {
         },
         kind: args.kind,
         delete_on_close: options.delete_on_close,
+        requiring_oplock: options.requiring_oplock,
+        complete_if_oplocked: options.complete_if_oplocked,
     };
     let mut done = Completed::default();
     let outcome = below(completed, &args.path, Window::Create, &mut done, |fs| {
         fs.create(&request, key)
     });
-    let status = outcome.status.as_i32();
-    if status >= 0 {
-        security.granted(granted);
+    let pended = PendedCreate {
+        op,
+        post,
+        file,
+        security,
+        list,
+        granted,
+    };
+    if let Some(wait) = outcome.wait {
+        let path = args.path.clone();
+        pend(
+            wait,
+            Box::new(move |cancelled| {
+                let mut done = Completed::default();
+                let outcome = if cancelled {
+                    FsOutcome {
+                        status: NtStatus::CANCELLED,
+                        ..FsOutcome::default()
+                    }
+                } else {
+                    below(None, &path, Window::Create, &mut done, |fs| {
+                        fs.resume_create(&request, key)
+                    })
+                };
+                pended.complete(outcome, done)
+            }),
+        );
+        return finished(outcome, done);
     }
-    op.post(post, file, status);
-    end_ecp_list(op.data() as usize, list);
-    let mut deferred = Vec::new();
-    let result = with(|k| {
-        let result = match outcome.file_object {
-            Some(open) if status >= 0 => {
-                k.volume.file_of.insert(open, file);
-                k.volume.open_of.insert(file, open);
-                k.io.set_kind(file, FileKind::Volume(open));
-                let handle = k.io.insert_handle(file, granted);
-                (Some(handle), Some(open))
-            }
-            _ => {
-                // A failed create: Filter Manager deletes what was attached to the file object.
-                k.flt.detach(Attached::Handle(file), &mut deferred);
-                k.flt.file_streams.remove(&file);
-                k.volume.path_of.remove(&file);
-                let _ = k.io.dereference(file);
-                (None, None)
-            }
-        };
-        note_stream_contexts(k);
-        result
-    });
-    super::run_deferred(deferred);
-    let mut done = finished(outcome, done);
-    done.handle = result.0;
-    done.file = result.1;
-    done
+    pended.complete(outcome, done)
+}
+
+/// A create between its pre-operation callback and its completion.
+struct PendedCreate {
+    op: Operation,
+    post: Option<(super::layout::PostOperation, usize)>,
+    file: usize,
+    security: CreateSecurity,
+    list: Option<usize>,
+    granted: u32,
+}
+
+impl PendedCreate {
+    /// The file system answered `outcome`: the post-create callback, the ECP list's end, and
+    /// the handle, or the file object's end.
+    fn complete(self, outcome: FsOutcome, done: Completed) -> Completed {
+        let Self {
+            mut op,
+            post,
+            file,
+            mut security,
+            list,
+            granted,
+        } = self;
+        let status = outcome.status.as_i32();
+        if status >= 0 {
+            security.granted(granted);
+        }
+        op.post(post, file, status);
+        end_ecp_list(op.data() as usize, list);
+        let mut deferred = Vec::new();
+        let result = with(|k| {
+            let result = match outcome.file_object {
+                Some(open) if status >= 0 => {
+                    k.volume.file_of.insert(open, file);
+                    k.volume.open_of.insert(file, open);
+                    k.io.set_kind(file, FileKind::Volume(open));
+                    let handle = k.io.insert_handle(file, granted);
+                    (Some(handle), Some(open))
+                }
+                _ => {
+                    // A failed create: Filter Manager deletes what was attached to the file object.
+                    k.flt.detach(Attached::Handle(file), &mut deferred);
+                    k.flt.file_streams.remove(&file);
+                    k.volume.path_of.remove(&file);
+                    let _ = k.io.dereference(file);
+                    (None, None)
+                }
+            };
+            note_stream_contexts(k);
+            result
+        });
+        super::run_deferred(deferred);
+        let mut done = finished(outcome, done);
+        done.handle = result.0;
+        done.file = result.1;
+        done
+    }
 }
 
 fn file_of_handle(handle: u64) -> Option<(usize, FileObjectId)> {
@@ -625,11 +757,13 @@ fn close_file(file: usize, open: FileObjectId, handle: Option<u64>, fs_close: bo
     let mut op = Operation::new(IRP_MJ_CLEANUP, 0, file, parameters, true);
     let (post, _) = op.pre(file);
     let path = with(|k| k.volume.path_of.get(&file).cloned());
-    let outcome = if fs_close {
+    let mut outcome = if fs_close {
         with(|k| k.volume.fs.cleanup(open))
     } else {
         FsOutcome::default()
     };
+    // The closing caller's own pended operations complete while its file object is alive.
+    let aborted = run_pended(&std::mem::take(&mut outcome.aborted), true);
     op.post(post, file, 0);
     let mut deferred = Vec::new();
     with(|k| {
@@ -664,7 +798,25 @@ fn close_file(file: usize, open: FileObjectId, handle: Option<u64>, fs_close: bo
         note_stream_contexts(k);
     });
     super::run_deferred(deferred);
-    finished(outcome, Completed::default())
+    finished(
+        outcome,
+        Completed {
+            resumed: aborted,
+            ..Completed::default()
+        },
+    )
+}
+
+/// `outcome` of a call that may have pended: the status the caller sees now.
+fn cancelled_or(cancelled: bool, resume: impl FnOnce() -> FsOutcome) -> FsOutcome {
+    if cancelled {
+        FsOutcome {
+            status: NtStatus::CANCELLED,
+            ..FsOutcome::default()
+        }
+    } else {
+        resume()
+    }
 }
 
 /// `IRP_MJ_WRITE` through the filter.
@@ -699,6 +851,25 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
     let outcome = below(completed, &path, window, &mut done, |fs| {
         fs.write(open, offset, bytes, non_cached, step)
     });
+    if let Some(wait) = outcome.wait {
+        let bytes = bytes.to_vec();
+        pend(
+            wait,
+            Box::new(move |cancelled| {
+                let mut done = Completed::default();
+                let outcome = cancelled_or(cancelled, || {
+                    below(None, &path, window, &mut done, |fs| {
+                        fs.resume_write(open, offset, &bytes, non_cached, step)
+                    })
+                });
+                op.post(post, file, outcome.status.as_i32());
+                // The write buffer the callback data points to lives until the write completes.
+                drop(buffer);
+                finished(outcome, done)
+            }),
+        );
+        return finished(outcome, done);
+    }
     op.post(post, file, outcome.status.as_i32());
     finished(outcome, done)
 }
@@ -745,7 +916,8 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
         return invalid_handle();
     };
     let path = path_of(file);
-    let mut size = resize.unwrap_or(0).to_le_bytes();
+    // On the heap: a pended resize keeps it, and the callback data points into it.
+    let mut size = Box::new(resize.unwrap_or(0).to_le_bytes());
     let parameters = FLT_PARAMETERS {
         SetFileInformation: FLT_SET_INFORMATION_PARAMETERS {
             Length: 8,
@@ -766,6 +938,25 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     let outcome = below(completed, &path, Window::Purge, &mut done, |fs| {
         fs.set_information(open, resize)
     });
+    if let Some(wait) = outcome.wait {
+        let new_size = resize.unwrap_or(0);
+        pend(
+            wait,
+            Box::new(move |cancelled| {
+                let mut done = Completed::default();
+                let outcome = cancelled_or(cancelled, || {
+                    below(None, &path, Window::Purge, &mut done, |fs| {
+                        fs.resume_set_information(open, new_size)
+                    })
+                });
+                op.post(post, file, outcome.status.as_i32());
+                // The information buffer the callback data points to lives until it completes.
+                drop(size);
+                finished(outcome, done)
+            }),
+        );
+        return finished(outcome, done);
+    }
     op.post(post, file, outcome.status.as_i32());
     finished(outcome, done)
 }
@@ -881,6 +1072,7 @@ fn purge_failure_mode(
     let mut op = Operation::new(IRP_MJ_FILE_SYSTEM_CONTROL, minor, file, parameters, !kernel);
     let (post, completed) = op.pre(file);
     let mut done = Completed::default();
+    let mut reissues_pended = Vec::new();
     let outcome = match completed {
         Some(status) => FsOutcome {
             status: NtStatus::from_i32(status),
@@ -893,11 +1085,35 @@ fn purge_failure_mode(
                 let again = k.volume.fs.reissue(&held);
                 outcome.breaks.extend(again.breaks);
                 outcome.closed.extend(again.closed);
+                outcome.resumed.extend(again.resumed);
+                outcome.aborted.extend(again.aborted);
+                if let Some(wait) = again.wait {
+                    reissues_pended.push((wait, held.clone()));
+                }
                 done.reissued.push((held, again.status));
             }
             outcome
         }),
     };
+    // A re-issued write is below the filter: only the file system's part is left when it pended.
+    for (wait, held) in reissues_pended {
+        pend(
+            wait,
+            Box::new(move |cancelled| {
+                let outcome = cancelled_or(cancelled, || {
+                    with(|k| {
+                        let HeldKind::CachedWrite { offset, data } = &held.kind else {
+                            return FsOutcome::default();
+                        };
+                        k.volume
+                            .fs
+                            .resume_write(held.file_object, *offset, data, false, held.step)
+                    })
+                });
+                finished(outcome, Completed::default())
+            }),
+        );
+    }
     op.post(post, file, outcome.status.as_i32());
     finished(outcome, done)
 }
@@ -974,6 +1190,37 @@ pub fn request_oplock(handle: u64, level: OplockLevel, on_break: BreakAction) ->
     finished(outcome, done)
 }
 
+/// `FSCTL_REQUEST_OPLOCK` with `REQUEST_OPLOCK_INPUT_FLAG_ACK` from the handle's owner,
+/// through the filter: acknowledges the break of its oplock to `level` (default the level it
+/// broke to); what waited for it goes on.
+#[must_use]
+pub fn acknowledge(handle: u64, level: Option<OplockLevel>) -> Completed {
+    let Some((file, open)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    // REQUEST_OPLOCK_INPUT_BUFFER: StructureVersion, StructureLength, RequestedOplockLevel, Flags.
+    let mut input = Vec::with_capacity(12);
+    input.extend_from_slice(&REQUEST_OPLOCK_CURRENT_VERSION.to_le_bytes());
+    input.extend_from_slice(&12u16.to_le_bytes());
+    input.extend_from_slice(&level.map_or(0, OplockLevel::caching).to_le_bytes());
+    input.extend_from_slice(&REQUEST_OPLOCK_INPUT_FLAG_ACK.to_le_bytes());
+    let parameters = fsctl_parameters(FSCTL_REQUEST_OPLOCK, &mut input);
+    let mut op = Operation::new(
+        IRP_MJ_FILE_SYSTEM_CONTROL,
+        IRP_MN_USER_FS_REQUEST,
+        file,
+        parameters,
+        true,
+    );
+    let (post, completed) = op.pre(file);
+    let mut done = Completed::default();
+    let outcome = below(completed, "", Window::None, &mut done, |fs| {
+        fs.acknowledge(open, level)
+    });
+    op.post(post, file, outcome.status.as_i32());
+    finished(outcome, done)
+}
+
 /// `IRP_MJ_READ` (cached), which the filter does not register for: Filter Manager passes it
 /// straight down.
 #[must_use]
@@ -982,6 +1229,17 @@ pub fn read(handle: u64, offset: u64, length: u32) -> Completed {
         return invalid_handle();
     };
     let outcome = with(|k| k.volume.fs.read(open, offset, length));
+    if let Some(wait) = outcome.wait {
+        pend(
+            wait,
+            Box::new(move |cancelled| {
+                let outcome = cancelled_or(cancelled, || {
+                    with(|k| k.volume.fs.resume_read(open, offset, length))
+                });
+                finished(outcome, Completed::default())
+            }),
+        );
+    }
     finished(outcome, Completed::default())
 }
 
@@ -994,28 +1252,58 @@ pub fn read_through_own_open(handle: u64, offset: u64, length: u32) -> Completed
         return invalid_handle();
     };
     let path = path_of(file);
-    let outcome = with(|k| {
+    let request = CreateRequest::new(
+        path,
+        CreateParams::open(access::FILE_READ_DATA, share::FILE_SHARE_ALL),
+        StreamKind::File,
+    );
+    let (outcome, key) = with(|k| {
         let key = k.volume.unique_key();
-        let request = CreateRequest {
-            path,
-            params: CreateParams::open(access::FILE_READ_DATA, share::FILE_SHARE_ALL),
-            kind: StreamKind::File,
-            delete_on_close: false,
-        };
-        let mut opened = k.volume.fs.create(&request, key);
-        let Some(own) = opened.file_object else {
-            return opened;
-        };
-        let read = k.volume.fs.read(own, offset, length);
-        let _ = k.volume.fs.close(own);
-        opened.status = read.status;
-        opened.data = read.data;
-        opened.breaks.extend(read.breaks);
-        opened.closed.extend(read.closed);
-        opened.file_object = None;
-        opened
+        let opened = k.volume.fs.create(&request, key);
+        if opened.wait.is_some() {
+            return (opened, key);
+        }
+        (
+            read_and_close(&mut k.volume.fs, opened, offset, length),
+            key,
+        )
     });
+    if let Some(wait) = outcome.wait {
+        pend(
+            wait,
+            Box::new(move |cancelled| {
+                let outcome = cancelled_or(cancelled, || {
+                    with(|k| {
+                        let opened = k.volume.fs.resume_create(&request, key);
+                        read_and_close(&mut k.volume.fs, opened, offset, length)
+                    })
+                });
+                finished(outcome, Completed::default())
+            }),
+        );
+    }
     finished(outcome, Completed::default())
+}
+
+/// The kernel component's read through the open it made, and its close.
+fn read_and_close(
+    fs: &mut FileSystem,
+    mut opened: FsOutcome,
+    offset: u64,
+    length: u32,
+) -> FsOutcome {
+    let Some(own) = opened.file_object else {
+        return opened;
+    };
+    let read = fs.read(own, offset, length);
+    let closed = fs.close(own);
+    opened.status = read.status;
+    opened.data = read.data;
+    opened.breaks.extend(read.breaks);
+    opened.closed.extend(read.closed);
+    opened.resumed.extend(closed.resumed);
+    opened.file_object = None;
+    opened
 }
 
 /// Maps (`true`) or unmaps a user section of the handle's stream.

@@ -290,6 +290,8 @@ pub enum OnBreak {
     Acknowledge,
     /// Close the handle.
     Close,
+    /// Do nothing yet: the break stays outstanding until an `ack` or a `close`.
+    Wait,
 }
 
 impl OnBreak {
@@ -299,6 +301,29 @@ impl OnBreak {
         match self {
             Self::Acknowledge => BreakAction::Acknowledge,
             Self::Close => BreakAction::Close,
+            Self::Wait => BreakAction::Wait,
+        }
+    }
+}
+
+/// The level an `ack` acknowledges a break to: an oplock level or `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum AckLevel {
+    /// No oplock: the holder gives it up.
+    #[serde(rename = "none")]
+    None,
+    /// This level.
+    #[serde(untagged)]
+    Level(Level),
+}
+
+impl AckLevel {
+    /// The oplock package's level.
+    #[must_use]
+    pub const fn oplock(self) -> OplockLevel {
+        match self {
+            Self::None => OplockLevel::None,
+            Self::Level(level) => level.oplock(),
         }
     }
 }
@@ -612,6 +637,10 @@ fn default_data() -> String {
 }
 
 /// An `open`'s fields.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each is one create option of the file format, independent of the others"
+)]
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenStep {
@@ -642,6 +671,12 @@ pub struct OpenStep {
     /// `FILE_DELETE_ON_CLOSE`.
     #[serde(default)]
     pub delete_on_close: bool,
+    /// `FILE_OPEN_REQUIRING_OPLOCK`.
+    #[serde(default)]
+    pub requiring_oplock: bool,
+    /// `FILE_COMPLETE_IF_OPLOCKED`.
+    #[serde(default)]
+    pub complete_if_oplocked: bool,
 }
 
 impl OpenStep {
@@ -682,6 +717,14 @@ pub enum Step {
         /// What the holder does on a break.
         #[serde(default)]
         on_break: OnBreak,
+    },
+    /// `FSCTL_REQUEST_OPLOCK` with `REQUEST_OPLOCK_INPUT_FLAG_ACK`: the holder acknowledges a
+    /// break.
+    Ack {
+        /// The handle.
+        handle: Name,
+        /// The level acknowledged to (default the level the oplock broke to).
+        level: Option<AckLevel>,
     },
     /// A read.
     Read {
@@ -882,6 +925,7 @@ impl Step {
         match self {
             Self::Open(open) => Some(&open.handle),
             Self::Oplock { handle, .. }
+            | Self::Ack { handle, .. }
             | Self::Read { handle, .. }
             | Self::Write { handle, .. }
             | Self::SetInformation { handle, .. }

@@ -49,6 +49,19 @@ fn no_owner(out: &mut Map<String, Value>) -> NtStatus {
     NtStatus::INVALID_HANDLE
 }
 
+/// A step whose operation an oplock break pended, until its wait ends.
+struct Pending {
+    step: usize,
+    op: String,
+    /// The handle it was issued on, or for an `open` the name its handle gets.
+    handle: String,
+    path: String,
+    /// An `open`, whose handle joins the scenario when it completes.
+    is_open: bool,
+    /// For a `cf_flags` open: the oplock to request then.
+    cf: Option<(OplockLevel, BreakAction)>,
+}
+
 /// A scenario handle that is open.
 struct Live {
     /// The caller's handle value.
@@ -78,6 +91,8 @@ pub(super) struct Runner {
     /// File objects whose stream had FSCTLs sent below the filter: the filter's mirror of those
     /// streams' counts is not the file system's count, and the mirror rule leaves them out.
     below_filter: std::collections::BTreeSet<usize>,
+    /// Pended operations by the file system's wait number.
+    pending: BTreeMap<u64, Pending>,
 }
 
 fn level_name(level: OplockLevel) -> &'static str {
@@ -137,6 +152,11 @@ struct Seen {
     cancelled: Vec<Value>,
     data: Vec<u8>,
     deleted: bool,
+    switched: Vec<FileObjectId>,
+    wait: Option<u64>,
+    waiting_for: Vec<FileObjectId>,
+    /// Pended operations that completed, as records show them.
+    completed: Vec<Value>,
 }
 
 impl Runner {
@@ -158,16 +178,26 @@ impl Runner {
             owners: BTreeMap::new(),
             sections: BTreeMap::new(),
             below_filter: std::collections::BTreeSet::new(),
+            pending: BTreeMap::new(),
         })
     }
 
     /// Closes what the scenario left open and unloads the driver; every violation the
     /// kernel saw, including what the driver left behind.
     pub(super) fn finish(mut self) -> Vec<Violation> {
-        let open: Vec<u64> = self.handles.values().map(|live| live.handle).collect();
-        for handle in open {
-            let _ = volume::close(handle);
+        let mut open: Vec<u64> = self.handles.values().map(|live| live.handle).collect();
+        // A close can let a pended create complete, whose handle is then closed too.
+        let mut at = 0;
+        while let Some(&handle) = open.get(at) {
+            let done = volume::close(handle);
+            let mut resumed: Vec<&volume::Resumed> = done.resumed.iter().collect();
+            while let Some(one) = resumed.pop() {
+                open.extend(one.done.handle);
+                resumed.extend(one.done.resumed.iter());
+            }
+            at += 1;
         }
+        volume::forget_pended();
         for (handle, _) in std::mem::take(&mut self.owners).into_values() {
             let _ = self.machine.close_control(handle);
         }
@@ -210,6 +240,11 @@ impl Runner {
         if let Some(outcome) = &done.outcome {
             seen.breaks.extend(outcome.breaks.iter().copied());
             seen.closed.extend(outcome.closed.iter().copied());
+            seen.switched.extend(outcome.switched.iter().copied());
+            if outcome.wait.is_some() {
+                seen.wait = outcome.wait;
+                seen.waiting_for.clone_from(&outcome.waiting_for);
+            }
             seen.held |= outcome.held;
             seen.deleted |= outcome.deleted;
             seen.data.clone_from(&outcome.data);
@@ -310,6 +345,120 @@ impl Runner {
         );
         out.insert("reissued".into(), Value::Array(seen.reissued.clone()));
         out.insert("cancelled".into(), Value::Array(seen.cancelled.clone()));
+        // Only when there is something to say, so records of steps without them keep their
+        // shape.
+        let names = |opens: &[FileObjectId]| -> Value {
+            opens
+                .iter()
+                .map(|open| json!(self.name_of(*open)))
+                .collect()
+        };
+        if !seen.waiting_for.is_empty() {
+            out.insert("waiting_for".into(), names(&seen.waiting_for));
+        }
+        if !seen.switched.is_empty() {
+            out.insert("switched".into(), names(&seen.switched));
+        }
+        if !seen.completed.is_empty() {
+            out.insert("completed".into(), Value::Array(seen.completed.clone()));
+        }
+    }
+
+    /// The operations that pended and now completed (or were cancelled): records for them,
+    /// their effects on this step's record, and the handle a completed `open` made.
+    fn settle_resumed(&mut self, resumed: Vec<volume::Resumed>, seen: &mut Seen) {
+        for volume::Resumed { wait, mut done } in resumed {
+            let nested = std::mem::take(&mut done.resumed);
+            let data = done.outcome.as_ref().map(|o| o.data.clone());
+            self.absorb(seen, &done);
+            if let Some(pending) = self.pending.remove(&wait) {
+                let mut entry = Map::new();
+                entry.insert("step".into(), json!(pending.step));
+                entry.insert("op".into(), json!(pending.op));
+                entry.insert("handle".into(), json!(pending.handle));
+                let mut status = NtStatus::from_i32(done.status);
+                if pending.is_open {
+                    status = self
+                        .opened(
+                            &pending.handle,
+                            &pending.path,
+                            &done,
+                            pending.cf,
+                            seen,
+                            &mut entry,
+                        )
+                        .unwrap_or(status);
+                }
+                if pending.op == "read"
+                    && let Some(data) = data
+                {
+                    entry.insert("data".into(), json!(String::from_utf8_lossy(&data)));
+                }
+                entry.insert("status".into(), json!(status.to_string()));
+                entry.insert("status_name".into(), json!(status.name()));
+                seen.completed.push(Value::Object(entry));
+            }
+            self.settle_resumed(nested, seen);
+        }
+    }
+
+    /// A create completed with `done`: the handle joins the scenario as `name`, a `cf_flags`
+    /// open requests its oplock and, when that fails, closes the handle again (a background
+    /// `CfOpenFileWithOplock` fails and leaves no handle). The status to report instead of the
+    /// create's, if any.
+    fn opened(
+        &mut self,
+        name: &str,
+        path: &str,
+        done: &volume::Completed,
+        cf: Option<(OplockLevel, BreakAction)>,
+        seen: &mut Seen,
+        out: &mut Map<String, Value>,
+    ) -> Option<NtStatus> {
+        let (Some(value), Some(open)) = (done.handle, done.file) else {
+            return None;
+        };
+        let file = self
+            .machine
+            .kernel(|k| k.io.handle(value).map(|entry| entry.file))
+            .unwrap_or_default();
+        self.handles.insert(
+            name.to_owned(),
+            Live {
+                handle: value,
+                file,
+            },
+        );
+        self.names.insert(open, name.to_owned());
+        self.files.insert(file, (name.to_owned(), path.to_owned()));
+        self.opens.insert(open, file);
+        if let Some((level, action)) = cf {
+            let mut granted = volume::request_oplock(value, level, action);
+            let oplock_status = NtStatus::from_i32(granted.status);
+            out.insert("oplock_status".into(), json!(oplock_status.to_string()));
+            let mut extra = Seen::default();
+            self.absorb(&mut extra, &granted);
+            seen.breaks.extend(extra.breaks);
+            seen.closed.extend(extra.closed);
+            seen.cancelled.extend(extra.cancelled);
+            let resumed = std::mem::take(&mut granted.resumed);
+            self.settle_resumed(resumed, seen);
+            if !oplock_status.is_success() {
+                let mut closed = volume::close(value);
+                self.absorb(seen, &closed);
+                let resumed = std::mem::take(&mut closed.resumed);
+                self.settle_resumed(resumed, seen);
+                self.handles.remove(name);
+                self.names.remove(&open);
+                self.files.remove(&file);
+                self.opens.remove(&open);
+                return Some(oplock_status);
+            }
+        }
+        if let (_, Some(keys)) = self.query_keys(value) {
+            out.insert("keys".into(), keys);
+        }
+        None
     }
 
     /// The driver's `PURGE_STATUS` rows by path: the driver numbers its streams in the order it
@@ -570,7 +719,11 @@ impl Runner {
                         }
                     }
                 }
-                if self.handles.contains_key(handle) {
+                let pended_name = self
+                    .pending
+                    .values()
+                    .any(|p| p.is_open && p.handle == *handle);
+                if self.handles.contains_key(handle) || pended_name {
                     out.insert("error".into(), json!("handle name already open"));
                     return record(index, op, NtStatus::INVALID_PARAMETER, out);
                 }
@@ -591,56 +744,45 @@ impl Runner {
                         })
                         .collect(),
                 };
-                let done = volume::create_with(
-                    &args,
-                    CreateOptions {
-                        delete_on_close: open.delete_on_close,
-                    },
-                );
+                let options = CreateOptions {
+                    delete_on_close: open.delete_on_close,
+                    requiring_oplock: open.requiring_oplock,
+                    complete_if_oplocked: open.complete_if_oplocked,
+                };
+                let mut done = volume::create_with(&args, options);
                 let mut seen = Seen::default();
                 self.absorb(&mut seen, &done);
+                let resumed = std::mem::take(&mut done.resumed);
+                self.settle_resumed(resumed, &mut seen);
                 let mut status = NtStatus::from_i32(done.status);
-                if let (Some(value), Some(open)) = (done.handle, done.file) {
-                    let file = self
-                        .machine
-                        .kernel(|k| k.io.handle(value).map(|entry| entry.file))
-                        .unwrap_or_default();
-                    self.handles.insert(
-                        handle.clone(),
-                        Live {
-                            handle: value,
-                            file,
+                let cf = oplock.map(|level| (level, action));
+                if let Some(failed) = self.opened(handle, path, &done, cf, &mut seen, &mut out) {
+                    status = failed;
+                }
+                if let Some(wait) = seen.wait {
+                    self.pending.insert(
+                        wait,
+                        Pending {
+                            step: index,
+                            op: op.to_owned(),
+                            handle: handle.clone(),
+                            path: path.clone(),
+                            is_open: true,
+                            cf,
                         },
                     );
-                    self.names.insert(open, handle.clone());
-                    self.files.insert(file, (handle.clone(), path.clone()));
-                    self.opens.insert(open, file);
-                    if let Some(level) = oplock {
-                        let granted = volume::request_oplock(value, level, action);
-                        out.insert(
-                            "oplock_status".into(),
-                            json!(NtStatus::from_i32(granted.status).to_string()),
-                        );
-                        let mut extra = Seen::default();
-                        self.absorb(&mut extra, &granted);
-                        seen.breaks.extend(extra.breaks);
-                        seen.closed.extend(extra.closed);
-                        seen.cancelled.extend(extra.cancelled);
-                    }
-                    if let (_, Some(keys)) = self.query_keys(value) {
-                        out.insert("keys".into(), keys);
-                    }
                 }
                 self.settle_held(&mut seen, false);
                 self.forget_closed(&seen.closed.clone());
                 self.seen_fields(&seen, &mut out);
                 self.stream_fields(path, &mut out);
-                if status == NtStatus::PENDING && !seen.held {
+                if status == NtStatus::PENDING && !seen.held && seen.wait.is_none() {
                     status = NtStatus::UNSUCCESSFUL;
                 }
                 status
             }
             Step::Oplock { handle, .. }
+            | Step::Ack { handle, .. }
             | Step::Read { handle, .. }
             | Step::Write { handle, .. }
             | Step::SetInformation { handle, .. }
@@ -681,6 +823,19 @@ impl Runner {
                 if matches!(step, Step::Close { .. }) {
                     out.insert("deleted".into(), json!(seen.deleted));
                 }
+                if let Some(wait) = seen.wait {
+                    self.pending.insert(
+                        wait,
+                        Pending {
+                            step: index,
+                            op: op.to_owned(),
+                            handle: handle.clone(),
+                            path: path.clone(),
+                            is_open: false,
+                            cf: None,
+                        },
+                    );
+                }
                 self.settle_held(&mut seen, matches!(step, Step::Purge { .. }));
                 self.forget_closed(&seen.closed.clone());
                 if matches!(step, Step::Close { .. }) {
@@ -713,6 +868,9 @@ impl Runner {
             Step::Oplock {
                 level, on_break, ..
             } => volume::request_oplock(handle, level.oplock(), on_break.action()),
+            Step::Ack { level, .. } => {
+                volume::acknowledge(handle, level.map(language::AckLevel::oplock))
+            }
             Step::Read { offset, length, .. } => volume::read(handle, offset.0, length.0),
             Step::InspectNewHandle { offset, length, .. } => {
                 volume::read_through_own_open(handle, offset.0, length.0)
@@ -795,7 +953,10 @@ impl Runner {
             Step::Close { .. } => volume::close(handle),
             _ => volume::Completed::default(),
         };
+        let mut done = done;
         self.absorb(seen, &done);
+        let resumed = std::mem::take(&mut done.resumed);
+        self.settle_resumed(resumed, seen);
         NtStatus::from_i32(done.status)
     }
 

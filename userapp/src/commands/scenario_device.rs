@@ -263,6 +263,18 @@ fn skip_reason(step: &Step) -> Option<String> {
         Step::FsctlSetPurgeFailureMode { repeat, .. } if repeat.0 != 1 => {
             "the device backend sends one FSCTL per step".to_owned()
         }
+        Step::Ack { .. } => "an acknowledgment (FSCTL_REQUEST_OPLOCK with \
+             REQUEST_OPLOCK_INPUT_FLAG_ACK) answers the holder's break notification, which the \
+             device backend answers itself as the oplock's `on_break` says; it does not perform \
+             `ack` steps"
+            .to_owned(),
+        Step::Oplock {
+            on_break: OnBreak::Wait,
+            ..
+        } => "`on_break: wait` leaves a break unacknowledged until an `ack` step, which the \
+             device backend does not perform; on Windows the breaking operation would wait \
+             forever (the local file system has no oplock timeout)"
+            .to_owned(),
         Step::Oplock { level, .. } if cache_level(*level).is_none() => format!(
             "legacy oplock `{}` needs its own FSCTL and acknowledgment protocol; the device \
              backend requests only R/RH/RW/RWH (FSCTL_REQUEST_OPLOCK)",
@@ -479,6 +491,13 @@ fn open_plan(step: &OpenStep) -> Plan {
     if step.reserve_opfilter {
         return Plan::Skip(
             "FILE_RESERVE_OPFILTER is an NtCreateFile option CreateFileW does not expose"
+                .to_owned(),
+        );
+    }
+    if step.requiring_oplock || step.complete_if_oplocked {
+        return Plan::Skip(
+            "FILE_OPEN_REQUIRING_OPLOCK and FILE_COMPLETE_IF_OPLOCKED are NtCreateFile options \
+             CreateFileW does not expose"
                 .to_owned(),
         );
     }
@@ -911,6 +930,27 @@ mod tests {
             Plan::Skip(why) => why,
             other => panic!("not skipped: {other:?}"),
         }
+    }
+
+    #[test]
+    fn acknowledgments_waiting_holders_and_oplock_create_options_are_skipped() {
+        let plans = plan(&steps(
+            r#"{"steps": [
+                {"op": "open", "handle": "h", "path": "a.txt"},
+                {"op": "oplock", "handle": "h", "level": "RWH", "on_break": "wait"},
+                {"op": "ack", "handle": "h", "level": "RH"},
+                {"op": "open", "handle": "r", "path": "a.txt", "requiring_oplock": true},
+                {"op": "open", "handle": "c", "path": "a.txt", "complete_if_oplocked": true},
+                {"op": "oplock", "handle": "h", "level": "RWH"}
+            ]}"#,
+        ));
+        assert!(matches!(plans[0], Plan::Perform(_)));
+        assert!(skip_reason(&plans[1]).contains("`on_break: wait`"));
+        assert!(skip_reason(&plans[2]).contains("REQUEST_OPLOCK_INPUT_FLAG_ACK"));
+        assert!(skip_reason(&plans[3]).contains("FILE_OPEN_REQUIRING_OPLOCK"));
+        assert!(skip_reason(&plans[4]).contains("FILE_COMPLETE_IF_OPLOCKED"));
+        // Control: the same request acknowledged by the backend is performed.
+        assert!(matches!(plans[5], Plan::Perform(DeviceStep::Oplock { .. })));
     }
 
     #[test]
