@@ -819,6 +819,20 @@ fn cancelled_or(cancelled: bool, resume: impl FnOnce() -> FsOutcome) -> FsOutcom
     }
 }
 
+/// An `IRP_MJ_WRITE` parameter block for `buffer` at `offset`.
+fn write_parameters(buffer: &mut [u8], offset: u64) -> FLT_PARAMETERS {
+    FLT_PARAMETERS {
+        Write: FLT_WRITE_PARAMETERS {
+            Length: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
+            Pad1: 0,
+            Key: 0,
+            ByteOffset: i64::try_from(offset).unwrap_or(i64::MAX),
+            WriteBuffer: buffer.as_mut_ptr().cast(),
+            MdlAddress: core::ptr::null_mut(),
+        },
+    }
+}
+
 /// `IRP_MJ_WRITE` through the filter.
 #[must_use]
 pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usize) -> Completed {
@@ -827,16 +841,7 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
     };
     let path = path_of(file);
     let mut buffer = bytes.to_vec();
-    let parameters = FLT_PARAMETERS {
-        Write: FLT_WRITE_PARAMETERS {
-            Length: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
-            Pad1: 0,
-            Key: 0,
-            ByteOffset: i64::try_from(offset).unwrap_or(i64::MAX),
-            WriteBuffer: buffer.as_mut_ptr().cast(),
-            MdlAddress: core::ptr::null_mut(),
-        },
-    };
+    let parameters = write_parameters(&mut buffer, offset);
     let mut op = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
     if non_cached {
         op.iopb.IrpFlags |= IRP_NOCACHE;
@@ -883,16 +888,7 @@ pub fn paging_write(handle: u64, offset: u64, bytes: &[u8]) -> Completed {
     };
     let path = path_of(file);
     let mut buffer = bytes.to_vec();
-    let parameters = FLT_PARAMETERS {
-        Write: FLT_WRITE_PARAMETERS {
-            Length: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
-            Pad1: 0,
-            Key: 0,
-            ByteOffset: i64::try_from(offset).unwrap_or(i64::MAX),
-            WriteBuffer: buffer.as_mut_ptr().cast(),
-            MdlAddress: core::ptr::null_mut(),
-        },
-    };
+    let parameters = write_parameters(&mut buffer, offset);
     let mut op = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
     op.iopb.IrpFlags |= IRP_PAGING_IO | IRP_NOCACHE;
     let (post, completed) = op.pre(file);
