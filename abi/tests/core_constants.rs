@@ -62,6 +62,7 @@ fn nt_statuses_match_ntstatus_h() {
         status!(LOCK_NOT_GRANTED, STATUS_LOCK_NOT_GRANTED),
         status!(FILE_LOCK_CONFLICT, STATUS_FILE_LOCK_CONFLICT),
         status!(RANGE_NOT_LOCKED, STATUS_RANGE_NOT_LOCKED),
+        status!(INVALID_LOCK_RANGE, STATUS_INVALID_LOCK_RANGE),
         status!(DEVICE_BUSY, STATUS_DEVICE_BUSY),
         status!(REVISION_MISMATCH, STATUS_REVISION_MISMATCH),
         status!(NOT_SUPPORTED, STATUS_NOT_SUPPORTED),
@@ -90,7 +91,7 @@ fn nt_statuses_match_ntstatus_h() {
     .into_iter()
     .flatten()
     .collect();
-    assert_eq!(assert_all(&checks), 78);
+    assert_eq!(assert_all(&checks), 80);
 }
 
 #[test]

@@ -336,6 +336,8 @@ pub enum Operation {
     Rename,
     /// `IRP_MJ_SET_INFORMATION` with `FileDispositionInformation`, `DeleteFile` TRUE.
     Delete,
+    /// `IRP_MJ_LOCK_CONTROL`: a byte-range lock or unlock.
+    LockControl,
 }
 
 /// The share-access bookkeeping of one stream (`SHARE_ACCESS`, as `IoCheckShareAccess` keeps it).
@@ -586,6 +588,27 @@ pub const fn delete_break(held: OplockLevel) -> BreakDecision {
     }
 }
 
+/// The break rule for a byte-range lock operation ("Checking the Oplock State of an
+/// `IRP_MJ_LOCK_CONTROL` operation"): everything breaks to None. Read needs no acknowledgement,
+/// Read-Handle and Read-Write-Handle need one but the operation goes on at once, Level 1, Batch
+/// and Read-Write make the operation wait for it. Level 2 breaks whatever the key (see
+/// [`break_for`]); the others only for a different key.
+#[must_use]
+pub const fn lock_break(held: OplockLevel) -> BreakDecision {
+    use OplockLevel as L;
+    let ack = match held {
+        L::None => return BreakDecision::NoBreak,
+        L::Level2 | L::Read => Ack::NotRequired,
+        L::ReadHandle | L::ReadWriteHandle => Ack::RequiredNoWait,
+        L::Level1 | L::Batch | L::ReadWrite => Ack::RequiredWait,
+    };
+    BreakDecision::Break {
+        from: held,
+        to: L::None,
+        ack,
+    }
+}
+
 /// What `op` does to one oplock granted at `held`: `same_key` when the operation's handle has the
 /// holder's key, `sharing_violation` when a create would conflict with the stream's share access.
 #[must_use]
@@ -604,12 +627,15 @@ pub const fn break_for(
         Operation::Write { paging: false } if matches!(held, OplockLevel::Level2) => {
             write_break(held)
         }
+        // So is a lock operation: "Level 2: always break to None".
+        Operation::LockControl if matches!(held, OplockLevel::Level2) => lock_break(held),
         _ if same_key => BreakDecision::NoBreak,
         Operation::Write { paging: false } => write_break(held),
         Operation::Read => read_break(held),
         Operation::Create(create) => create_break(held, create, sharing_violation),
         Operation::Rename => rename_break(held),
         Operation::Delete => delete_break(held),
+        Operation::LockControl => lock_break(held),
     }
 }
 
@@ -699,9 +725,11 @@ impl StreamOplock {
             Operation::Create(create) => self
                 .share
                 .conflicts(create.desired_access, create.share_access),
-            Operation::Read | Operation::Write { .. } | Operation::Rename | Operation::Delete => {
-                false
-            }
+            Operation::Read
+            | Operation::Write { .. }
+            | Operation::Rename
+            | Operation::Delete
+            | Operation::LockControl => false,
         };
         break_for(self.level, self.owner == Some(key), op, sharing_violation)
     }
@@ -1006,6 +1034,40 @@ mod tests {
                 BreakDecision::NoBreak
             );
         }
+    }
+
+    #[test]
+    fn lock_control_breaks_to_none_with_the_documented_acknowledgements() {
+        use OplockLevel as L;
+        // (held, the ack a different key's lock operation needs, whether the same key breaks
+        // it), from "Checking the Oplock State of an IRP_MJ_LOCK_CONTROL operation".
+        let table = [
+            (L::Level2, Ack::NotRequired, true),
+            (L::Read, Ack::NotRequired, false),
+            (L::ReadHandle, Ack::RequiredNoWait, false),
+            (L::ReadWriteHandle, Ack::RequiredNoWait, false),
+            (L::Level1, Ack::RequiredWait, false),
+            (L::Batch, Ack::RequiredWait, false),
+            (L::ReadWrite, Ack::RequiredWait, false),
+        ];
+        for (held, ack, same_key_breaks) in table {
+            let broken = BreakDecision::Break {
+                from: held,
+                to: L::None,
+                ack,
+            };
+            assert_eq!(
+                break_for(held, false, &Operation::LockControl, false),
+                broken,
+                "{held:?}"
+            );
+            let same = break_for(held, true, &Operation::LockControl, false);
+            assert_eq!(same.breaks(), same_key_breaks, "{held:?} by its own key");
+        }
+        assert_eq!(
+            break_for(L::None, false, &Operation::LockControl, false),
+            BreakDecision::NoBreak
+        );
     }
 
     #[test]

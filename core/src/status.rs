@@ -47,6 +47,8 @@ impl NtStatus {
     pub const FILE_LOCK_CONFLICT: Self = Self(0xC000_0054);
     /// `STATUS_RANGE_NOT_LOCKED`
     pub const RANGE_NOT_LOCKED: Self = Self(0xC000_007E);
+    /// `STATUS_INVALID_LOCK_RANGE`
+    pub const INVALID_LOCK_RANGE: Self = Self(0xC000_01A1);
     /// `STATUS_DEVICE_BUSY` (warning class: not a success)
     pub const DEVICE_BUSY: Self = Self(0x8000_0011);
     /// `STATUS_REVISION_MISMATCH`
@@ -130,6 +132,7 @@ impl NtStatus {
             Self::LOCK_NOT_GRANTED => "STATUS_LOCK_NOT_GRANTED",
             Self::FILE_LOCK_CONFLICT => "STATUS_FILE_LOCK_CONFLICT",
             Self::RANGE_NOT_LOCKED => "STATUS_RANGE_NOT_LOCKED",
+            Self::INVALID_LOCK_RANGE => "STATUS_INVALID_LOCK_RANGE",
             Self::DEVICE_BUSY => "STATUS_DEVICE_BUSY",
             Self::REVISION_MISMATCH => "STATUS_REVISION_MISMATCH",
             Self::NOT_SUPPORTED => "STATUS_NOT_SUPPORTED",

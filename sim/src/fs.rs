@@ -30,6 +30,7 @@ use ferrofilter_core::oplock::{
 };
 use ferrofilter_core::purge::{OpenKind, PurgeOp, RequestorMode, validate_set_purge_failure_mode};
 
+use crate::byte_range_locks::{self, ByteRangeLock, ByteRangeLocks, LockAnswer};
 use crate::purge_mode::{PurgeAnswer, PurgeMode};
 
 /// The accesses a write needs one of.
@@ -381,6 +382,8 @@ pub struct Stream {
     pub purges: u64,
     /// A delete disposition is set: new opens fail, and the name goes with the last handle.
     pub delete_pending: bool,
+    /// Byte-range locks, granted and waiting.
+    pub locks: ByteRangeLocks,
 }
 
 impl Stream {
@@ -395,6 +398,7 @@ impl Stream {
             purge: PurgeMode::default(),
             purges: 0,
             delete_pending: false,
+            locks: ByteRangeLocks::default(),
         }
     }
 
@@ -462,6 +466,29 @@ impl CreateRequest {
             complete_if_oplocked: false,
         }
     }
+}
+
+/// A byte-range lock request (`IRP_MN_LOCK`), as `NtLockFile` / `LockFileEx` give it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockRequest {
+    /// First byte.
+    pub offset: u64,
+    /// Bytes.
+    pub length: u64,
+    /// The lock key.
+    pub key: u32,
+    /// `LOCKFILE_EXCLUSIVE_LOCK`.
+    pub exclusive: bool,
+    /// `LOCKFILE_FAIL_IMMEDIATELY`.
+    pub fail_immediately: bool,
+}
+
+/// How far a lock or unlock got before its own work.
+enum Begun {
+    /// Validated and past the oplock check: go on, with what the check did.
+    Go(Open, FsOutcome),
+    /// Refused, or pended for an oplock acknowledgment.
+    Done(FsOutcome),
 }
 
 /// The file system.
@@ -544,9 +571,11 @@ impl FileSystem {
                 .oplock
                 .share
                 .conflicts(create.desired_access, create.share_access),
-            Operation::Read | Operation::Write { .. } | Operation::Rename | Operation::Delete => {
-                false
-            }
+            Operation::Read
+            | Operation::Write { .. }
+            | Operation::Rename
+            | Operation::Delete
+            | Operation::LockControl => false,
         }
     }
 
@@ -798,6 +827,16 @@ impl FileSystem {
         let Some(stream) = self.streams.get_mut(&open.path) else {
             return FsOutcome::status(NtStatus::FILE_CLOSED);
         };
+        // fastfat's fsctrl.c: a shared request (Level 2, R, RH) is refused while
+        // `FsRtlCheckLockForOplockRequest` finds a lock inside the allocation.
+        let shared = matches!(
+            level,
+            OplockLevel::Level2 | OplockLevel::Read | OplockLevel::ReadHandle
+        );
+        let allocation = byte_range_locks::allocation_size(stream.data.len() as u64);
+        if shared && stream.locks.blocks_shared_oplock(allocation) {
+            return FsOutcome::status(NtStatus::OPLOCK_NOT_GRANTED);
+        }
         match stream
             .oplock
             .grant(file_object, open.key, level, on_break, &other_keys)
@@ -835,7 +874,13 @@ impl FileSystem {
             }
             Err(status) => return FsOutcome::status(status),
         };
-        Self::finish_read(self.streams.get_mut(&path), offset, length, out)
+        Self::finish_read(
+            self.streams.get_mut(&path),
+            file_object,
+            offset,
+            length,
+            out,
+        )
     }
 
     /// The rest of a read that waited for oplock acknowledgments.
@@ -846,15 +891,20 @@ impl FileSystem {
         length: u32,
     ) -> FsOutcome {
         match self.lookup(file_object) {
-            Ok((_, stream)) => {
-                Self::finish_read(Some(stream), offset, length, FsOutcome::default())
-            }
+            Ok((_, stream)) => Self::finish_read(
+                Some(stream),
+                file_object,
+                offset,
+                length,
+                FsOutcome::default(),
+            ),
             Err(status) => FsOutcome::status(status),
         }
     }
 
     fn finish_read(
         stream: Option<&mut Stream>,
+        file_object: FileObjectId,
         offset: u64,
         length: u32,
         mut out: FsOutcome,
@@ -862,6 +912,14 @@ impl FileSystem {
         let Some(stream) = stream else {
             return FsOutcome::status(NtStatus::FILE_CLOSED);
         };
+        // After the oplock check, as fastfat's read.c does it; reads carry key 0.
+        if stream
+            .locks
+            .io_conflicts(file_object, 0, offset, u64::from(length), false)
+        {
+            out.status = NtStatus::FILE_LOCK_CONFLICT;
+            return out;
+        }
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(stream.data.len());
@@ -906,6 +964,19 @@ impl FileSystem {
         self.finish_write(file_object, &open.path, offset, data, non_cached, step, out)
     }
 
+    /// The rest of an operation through `file_object` that waited for oplock acknowledgments,
+    /// on its stream as it is now (a rename may have moved it).
+    fn resume(
+        &mut self,
+        file_object: FileObjectId,
+        rest: impl FnOnce(&mut Self, &str) -> FsOutcome,
+    ) -> FsOutcome {
+        match self.lookup(file_object) {
+            Ok((open, _)) => rest(self, &open.path),
+            Err(status) => FsOutcome::status(status),
+        }
+    }
+
     /// The rest of a write that waited for oplock acknowledgments.
     pub fn resume_write(
         &mut self,
@@ -915,18 +986,17 @@ impl FileSystem {
         non_cached: bool,
         step: usize,
     ) -> FsOutcome {
-        match self.lookup(file_object) {
-            Ok((open, _)) => self.finish_write(
+        self.resume(file_object, |fs, path| {
+            fs.finish_write(
                 file_object,
-                &open.path,
+                path,
                 offset,
                 data,
                 non_cached,
                 step,
                 FsOutcome::default(),
-            ),
-            Err(status) => FsOutcome::status(status),
-        }
+            )
+        })
     }
 
     #[allow(
@@ -947,6 +1017,14 @@ impl FileSystem {
         let Some(stream) = self.streams.get_mut(path) else {
             return FsOutcome::status(NtStatus::FILE_CLOSED);
         };
+        // After the oplock check and before any purge, as fastfat's write.c does it.
+        if stream
+            .locks
+            .io_conflicts(file_object, 0, offset, data.len() as u64, true)
+        {
+            out.status = NtStatus::FILE_LOCK_CONFLICT;
+            return out;
+        }
         let needs_purge = non_cached || stream.data_scan_sections > 0;
         if needs_purge && let Err(failure) = stream.try_purge() {
             let token = HeldIo {
@@ -1038,12 +1116,9 @@ impl FileSystem {
 
     /// The rest of a resize that waited for oplock acknowledgments.
     pub fn resume_set_information(&mut self, file_object: FileObjectId, size: u64) -> FsOutcome {
-        match self.lookup(file_object) {
-            Ok((open, _)) => {
-                self.finish_set_information(file_object, &open.path, size, FsOutcome::default())
-            }
-            Err(status) => FsOutcome::status(status),
-        }
+        self.resume(file_object, |fs, path| {
+            fs.finish_set_information(file_object, path, size, FsOutcome::default())
+        })
     }
 
     fn finish_set_information(
@@ -1215,6 +1290,9 @@ impl FileSystem {
                 .collect();
             // MS-FSA 2.1.5.5: a delete-on-close handle's close makes the delete file-wide.
             stream.delete_pending |= open.delete_on_close;
+            let unlocked = stream.locks.release_owner(file_object);
+            out.aborted.extend(unlocked.cancelled);
+            out.resumed.extend(unlocked.granted);
         }
         // The waiting caller went away ("Breaking Oplocks": the IRP completes with
         // STATUS_CANCELLED).
@@ -1226,7 +1304,7 @@ impl FileSystem {
             !gone
         });
         // "Closing the handle ... will implicitly acknowledge the break."
-        out.resumed = self.stop_waiting_for(file_object);
+        out.resumed.extend(self.stop_waiting_for(file_object));
         if last {
             (out.torn_down, out.deleted) = self.settle_stream(&open.path);
         }
@@ -1347,6 +1425,153 @@ impl FileSystem {
         }
         out.status = NtStatus::SUCCESS;
         out
+    }
+
+    /// `IRP_MJ_LOCK_CONTROL` / `IRP_MN_LOCK` through `file_object` (MS-FSA 2.1.5.8): validated,
+    /// then the oplock check (which may pend it, [`Self::resume_lock`]), then granted, refused
+    /// (`STATUS_LOCK_NOT_GRANTED`) or queued until the range is free ([`FsOutcome::wait`]; it is
+    /// resumed in [`FsOutcome::resumed`] of the unlock or cleanup that frees it).
+    pub fn lock(&mut self, file_object: FileObjectId, request: &LockRequest) -> FsOutcome {
+        match self.begin_lock_control(file_object, request.offset, request.length) {
+            Begun::Go(open, out) => self.finish_lock(file_object, &open.path, request, None, out),
+            Begun::Done(out) => out,
+        }
+    }
+
+    /// The rest of a lock request that waited for oplock acknowledgments; if it then has to wait
+    /// for its range, it waits under the same number.
+    pub fn resume_lock(
+        &mut self,
+        file_object: FileObjectId,
+        request: &LockRequest,
+        wait: u64,
+    ) -> FsOutcome {
+        self.resume(file_object, |fs, path| {
+            fs.finish_lock(file_object, path, request, Some(wait), FsOutcome::default())
+        })
+    }
+
+    fn finish_lock(
+        &mut self,
+        file_object: FileObjectId,
+        path: &str,
+        request: &LockRequest,
+        wait: Option<u64>,
+        mut out: FsOutcome,
+    ) -> FsOutcome {
+        let number = wait.unwrap_or(self.next_wait + 1);
+        let Some(stream) = self.streams.get_mut(path) else {
+            return FsOutcome::status(NtStatus::FILE_CLOSED);
+        };
+        let lock = ByteRangeLock {
+            owner: file_object,
+            key: request.key,
+            offset: request.offset,
+            length: request.length,
+            exclusive: request.exclusive,
+        };
+        out.status = match stream.locks.lock(lock, request.fail_immediately, || number) {
+            LockAnswer::Granted => NtStatus::SUCCESS,
+            LockAnswer::NotGranted => NtStatus::LOCK_NOT_GRANTED,
+            LockAnswer::Waiting(number) => {
+                self.next_wait = self.next_wait.max(number);
+                out.wait = Some(number);
+                NtStatus::PENDING
+            }
+        };
+        out
+    }
+
+    /// `IRP_MN_UNLOCK_SINGLE` through `file_object` (MS-FSA 2.1.5.9), after the same oplock check
+    /// as a lock ([`Self::resume_unlock`]). Lock requests the range was holding up are granted
+    /// ([`FsOutcome::resumed`]).
+    pub fn unlock(
+        &mut self,
+        file_object: FileObjectId,
+        offset: u64,
+        length: u64,
+        key: u32,
+    ) -> FsOutcome {
+        match self.begin_lock_control(file_object, offset, length) {
+            Begun::Go(open, out) => {
+                self.finish_unlock(file_object, &open.path, offset, length, key, out)
+            }
+            Begun::Done(out) => out,
+        }
+    }
+
+    /// The rest of an unlock that waited for oplock acknowledgments.
+    pub fn resume_unlock(
+        &mut self,
+        file_object: FileObjectId,
+        offset: u64,
+        length: u64,
+        key: u32,
+    ) -> FsOutcome {
+        self.resume(file_object, |fs, path| {
+            fs.finish_unlock(file_object, path, offset, length, key, FsOutcome::default())
+        })
+    }
+
+    fn finish_unlock(
+        &mut self,
+        file_object: FileObjectId,
+        path: &str,
+        offset: u64,
+        length: u64,
+        key: u32,
+        mut out: FsOutcome,
+    ) -> FsOutcome {
+        let Some(stream) = self.streams.get_mut(path) else {
+            return FsOutcome::status(NtStatus::FILE_CLOSED);
+        };
+        match stream.locks.unlock(file_object, key, offset, length) {
+            Ok(granted) => {
+                out.resumed.extend(granted);
+                out.status = NtStatus::SUCCESS;
+            }
+            Err(status) => out.status = status,
+        }
+        out
+    }
+
+    /// What a lock and an unlock share before their own work: the validation (a user handle of a
+    /// file: fastfat's `STATUS_INVALID_PARAMETER` for anything else, MS-FSA's for a directory;
+    /// opened for reading or writing data, as `LockFileEx` needs; a range inside 64 bits), then
+    /// the oplock check.
+    fn begin_lock_control(&mut self, file_object: FileObjectId, offset: u64, length: u64) -> Begun {
+        let refuse = |status| Begun::Done(FsOutcome::status(status));
+        let open = match self.lookup(file_object) {
+            Ok((_, stream)) if stream.kind != StreamKind::File => {
+                return refuse(NtStatus::INVALID_PARAMETER);
+            }
+            Ok((open, _))
+                if open.access & (access::FILE_READ_DATA | access::FILE_WRITE_DATA) == 0 =>
+            {
+                return refuse(NtStatus::ACCESS_DENIED);
+            }
+            Ok((open, _)) => open,
+            Err(status) => return refuse(status),
+        };
+        if let Err(status) = byte_range_locks::validate_range(offset, length) {
+            return refuse(status);
+        }
+        let mut out = FsOutcome::default();
+        if self
+            .check_oplock(
+                &open.path,
+                open.key,
+                &Operation::LockControl,
+                Some(file_object),
+                true,
+                &mut out,
+            )
+            .is_some()
+        {
+            out.status = NtStatus::PENDING;
+            return Begun::Done(out);
+        }
+        Begun::Go(open, out)
     }
 
     /// An acknowledgment of the break of the oplock held through `file_object`

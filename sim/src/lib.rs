@@ -5,6 +5,7 @@
 //! a lock release, and every injected fault, so a seed replays the same run.
 
 pub mod baseline;
+pub mod byte_range_locks;
 pub mod core_stress;
 pub mod driver;
 pub mod fs;

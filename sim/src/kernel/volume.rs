@@ -28,6 +28,9 @@ use crate::fs::{
 };
 use ferrofilter_core::oplock::{CreateParams, OplockLevel, access, share};
 
+mod lock_control;
+pub use lock_control::{lock, unlock};
+
 /// One extra create parameter as the I/O manager attaches it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimEcp {
@@ -92,7 +95,8 @@ pub fn forget_pended() {
     drop(left);
 }
 
-/// Runs the rest of each pended operation in `waits` (or cancels it).
+/// Runs the rest of each pended operation in `waits` (or cancels it). One that pends again (a
+/// lock request that, its oplock acknowledged, waits for its range) is not done yet.
 fn run_pended(waits: &[u64], cancelled: bool) -> Vec<Resumed> {
     waits
         .iter()
@@ -103,6 +107,7 @@ fn run_pended(waits: &[u64], cancelled: bool) -> Vec<Resumed> {
                 done: rest(cancelled),
             })
         })
+        .filter(|resumed| resumed.done.status != NtStatus::PENDING.as_i32())
         .collect()
 }
 

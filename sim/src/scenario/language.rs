@@ -762,6 +762,38 @@ pub enum Step {
         #[serde(default)]
         size: Num<u64>,
     },
+    /// A byte-range lock (`LockFileEx`).
+    Lock {
+        /// The handle.
+        handle: Name,
+        /// First byte.
+        #[serde(default)]
+        offset: Num<u64>,
+        /// Bytes (zero is allowed).
+        length: Num<u64>,
+        /// `LOCKFILE_EXCLUSIVE_LOCK` (default); `false` for a shared lock.
+        #[serde(default = "yes")]
+        exclusive: bool,
+        /// `LOCKFILE_FAIL_IMMEDIATELY` (default); `false` waits for the range.
+        #[serde(default = "yes")]
+        fail_immediately: bool,
+        /// The lock key.
+        #[serde(default)]
+        key: Num<u32>,
+    },
+    /// An unlock of one range (`UnlockFileEx`).
+    Unlock {
+        /// The handle.
+        handle: Name,
+        /// First byte.
+        #[serde(default)]
+        offset: Num<u64>,
+        /// Bytes.
+        length: Num<u64>,
+        /// The lock key.
+        #[serde(default)]
+        key: Num<u32>,
+    },
     /// `FileDispositionInformation`.
     SetDisposition {
         /// The handle.
@@ -928,6 +960,8 @@ impl Step {
             | Self::Ack { handle, .. }
             | Self::Read { handle, .. }
             | Self::Write { handle, .. }
+            | Self::Lock { handle, .. }
+            | Self::Unlock { handle, .. }
             | Self::SetInformation { handle, .. }
             | Self::SetDisposition { handle, .. }
             | Self::Rename { handle, .. }

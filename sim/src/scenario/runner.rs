@@ -20,7 +20,7 @@ use zerocopy::FromBytes;
 
 use super::language::{self, Entry, Step, WriteMode};
 use super::{StepRecord, keys_info_json, record};
-use crate::fs::{BreakAction, BreakEvent, FileObjectId, HeldIo};
+use crate::fs::{BreakAction, BreakEvent, FileObjectId, HeldIo, LockRequest};
 use crate::kernel::volume::{CreateArgs, CreateOptions, SimEcp};
 use crate::kernel::{Machine, MachineConfig, Violation, volume};
 
@@ -113,6 +113,36 @@ const fn ack_name(ack: Ack) -> &'static str {
         Ack::NotRequired => "none",
         Ack::RequiredNoWait => "no_wait",
         Ack::RequiredWait => "wait",
+    }
+}
+
+/// A `lock` or `unlock` step on the handle.
+fn lock_control(handle: u64, step: &Step) -> volume::Completed {
+    match step {
+        Step::Lock {
+            offset,
+            length,
+            exclusive,
+            fail_immediately,
+            key,
+            ..
+        } => volume::lock(
+            handle,
+            LockRequest {
+                offset: offset.0,
+                length: length.0,
+                key: key.0,
+                exclusive: *exclusive,
+                fail_immediately: *fail_immediately,
+            },
+        ),
+        Step::Unlock {
+            offset,
+            length,
+            key,
+            ..
+        } => volume::unlock(handle, offset.0, length.0, key.0),
+        _ => volume::Completed::default(),
     }
 }
 
@@ -525,6 +555,18 @@ impl Runner {
         out.insert("oplock".into(), json!(oplock));
     }
 
+    /// A lock or unlock record's view of the stream's byte-range locks.
+    fn lock_fields(&self, path: &str, out: &mut Map<String, Value>) {
+        let (granted, waiting) = self.machine.kernel(|k| {
+            k.volume
+                .fs
+                .stream(path)
+                .map_or((0, 0), |s| (s.locks.granted().len(), s.locks.waiting()))
+        });
+        out.insert("locks".into(), json!(granted));
+        out.insert("lock_waiters".into(), json!(waiting));
+    }
+
     /// The verifier's mirror rule, after every step: while the filter is attached, the counts
     /// it reports for its streams are the file system's counts of those streams.
     fn check_mirror(&self) {
@@ -785,6 +827,8 @@ impl Runner {
             | Step::Ack { handle, .. }
             | Step::Read { handle, .. }
             | Step::Write { handle, .. }
+            | Step::Lock { handle, .. }
+            | Step::Unlock { handle, .. }
             | Step::SetInformation { handle, .. }
             | Step::SetDisposition { handle, .. }
             | Step::Rename { handle, .. }
@@ -846,6 +890,9 @@ impl Runner {
                     Step::Read { .. } | Step::Inspect { .. } | Step::InspectNewHandle { .. }
                 ) {
                     out.insert("data".into(), json!(String::from_utf8_lossy(&seen.data)));
+                }
+                if matches!(step, Step::Lock { .. } | Step::Unlock { .. }) {
+                    self.lock_fields(&path, &mut out);
                 }
                 self.seen_fields(&seen, &mut out);
                 self.stream_fields(&path, &mut out);
@@ -930,6 +977,7 @@ impl Runner {
                 out.insert("applied".into(), json!(applied));
                 done
             }
+            Step::Lock { .. } | Step::Unlock { .. } => lock_control(handle, step),
             Step::SetDisposition { delete, .. } => volume::set_disposition(handle, *delete),
             Step::Rename {
                 to,

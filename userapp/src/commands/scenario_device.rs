@@ -243,6 +243,9 @@ fn skip_reason(step: &Step) -> Option<String> {
              SetFileInformationByHandle's FileDispositionInfo / FileRenameInfo yet; the sim \
              models them"
             .to_owned(),
+        Step::Lock { .. } | Step::Unlock { .. } => "the device backend does not call \
+             LockFileEx / UnlockFileEx yet; the sim models byte-range locks"
+            .to_owned(),
         Step::Write {
             mode: language::WriteMode::Paging,
             ..
