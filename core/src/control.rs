@@ -101,8 +101,8 @@ impl Dispatch<'_> {
 #[must_use]
 pub const fn handle_access(command: &Command<'_>) -> u32 {
     match command {
-        Command::PurgeRequest { .. } => crate::oplock::access::FILE_WRITE_DATA,
-        Command::Inspect { .. } => crate::oplock::access::FILE_READ_DATA,
+        Command::PurgeRequest { .. } => crate::file::access::FILE_WRITE_DATA,
+        Command::Inspect { .. } => crate::file::access::FILE_READ_DATA,
         _ => 0,
     }
 }
@@ -611,7 +611,7 @@ mod filter_tests {
 
     #[test]
     fn inspect_needs_read_access_and_room_for_its_header() {
-        use crate::oplock::access;
+        use crate::file::access;
         let command = Command::Inspect {
             handle: 4,
             offset: 0,

@@ -7,13 +7,12 @@
 #![forbid(unsafe_code)]
 
 pub mod cancel_id;
-pub mod cf;
 pub mod control;
 pub mod ecp;
+pub mod file;
 pub mod forward;
 pub mod guid;
 pub mod minifilter;
-pub mod oplock;
 pub mod policy;
 pub mod ports;
 pub mod protocol;

@@ -26,8 +26,8 @@
 //!   held while a window is open, re-issued in order when the count reaches zero.
 
 use crate::ecp::{EcpCounters, EcpEntry, HandleKeys, resolve_create_keys};
+use crate::file::access;
 use crate::guid::Guid;
-use crate::oplock::access;
 use crate::purge::{
     FSCTL_SET_PURGE_FAILURE_MODE, FailureResponse, ModeUpdate, PurgeCounters, PurgeOp,
     PurgeRequestDecision, PurgeStream, SET_PURGE_FAILURE_MODE_INPUT_SIZE, TEARDOWN_STATUS,
@@ -653,7 +653,7 @@ mod tests {
         let filter = Filter::new();
         assert!(filter.pre_io(PurgeOp::Write { non_cached: true }));
         assert!(filter.pre_io(PurgeOp::SetInformation));
-        assert!(filter.pre_io(PurgeOp::Create(crate::oplock::CreateDisposition::Supersede)));
+        assert!(filter.pre_io(PurgeOp::Create(crate::file::CreateDisposition::Supersede)));
         assert!(!filter.pre_io(PurgeOp::Write { non_cached: false }));
         let mut filter = filter;
         filter.post_io(NtStatus::PURGE_FAILED);

@@ -37,7 +37,7 @@
 
 extern crate alloc;
 
-use crate::oplock::CreateDisposition;
+use crate::file::CreateDisposition;
 use crate::protocol::ctl_code;
 use crate::status::NtStatus;
 
@@ -60,26 +60,6 @@ pub const SET_PURGE_FAILURE_MODE_INPUT_SIZE: usize = 4;
 
 /// What a held operation is completed with when its stream is torn down.
 pub const TEARDOWN_STATUS: NtStatus = NtStatus::CANCELLED;
-
-/// `Irp->RequestorMode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RequestorMode {
-    /// `KernelMode`.
-    Kernel,
-    /// `UserMode`.
-    User,
-}
-
-/// What the FSCTL was sent on (fastfat's `TYPE_OF_OPEN`, reduced to what the check needs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OpenKind {
-    /// `UserFileOpen`.
-    UserFile,
-    /// `UserDirectoryOpen`.
-    UserDirectory,
-    /// A volume open, or anything else.
-    Other,
-}
 
 /// What a valid `SET_PURGE_FAILURE_MODE_INPUT` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,27 +87,6 @@ pub fn decode_purge_mode_input(input: &[u8]) -> Result<PurgeModeChange, NtStatus
     } else {
         Err(NtStatus::INVALID_PARAMETER)
     }
-}
-
-/// Validates an `FSCTL_SET_PURGE_FAILURE_MODE` in exactly fastfat's order.
-///
-/// # Errors
-/// The status fastfat completes the request with; see the module documentation.
-pub fn validate_set_purge_failure_mode(
-    requestor: RequestorMode,
-    open: OpenKind,
-    input: &[u8],
-) -> Result<PurgeModeChange, NtStatus> {
-    if requestor != RequestorMode::Kernel {
-        // Why: a user request must not be able to change the count (fastfat's comment).
-        return Err(NtStatus::INVALID_PARAMETER);
-    }
-    match open {
-        OpenKind::UserDirectory => return Err(NtStatus::FILE_IS_A_DIRECTORY),
-        OpenKind::Other => return Err(NtStatus::INVALID_PARAMETER),
-        OpenKind::UserFile => {}
-    }
-    decode_purge_mode_input(input)
 }
 
 /// A stream's purge-failure-mode count (fastfat's `PurgeFailureModeEnableCount`, per FCB).
@@ -465,32 +424,6 @@ impl<T> PurgeStream<T> {
         ModeUpdate { outcome, reissue }
     }
 
-    /// The file system's side of a validated `FSCTL_SET_PURGE_FAILURE_MODE` (what fastfat does
-    /// under the FCB lock after [`validate_set_purge_failure_mode`]): applies `change` to the
-    /// authoritative count. When this closes the window the held operations come back for
-    /// re-issue, oldest first.
-    ///
-    /// # Errors
-    /// `STATUS_INVALID_PARAMETER` for ENABLED at `u32::MAX` or DISABLED at 0; nothing changes.
-    pub fn set_mode(&mut self, change: PurgeModeChange) -> Result<ModeUpdate<T>, NtStatus> {
-        let count = self.count.apply(change)?;
-        let field = match change {
-            PurgeModeChange::Enable => &mut self.counters.enables,
-            PurgeModeChange::Disable => &mut self.counters.disables,
-        };
-        bump(field, 1);
-        let reissue = if self.window_open() {
-            HeldQueue::new()
-        } else {
-            self.held.take()
-        };
-        bump(&mut self.counters.reissued, reissue.len());
-        Ok(ModeUpdate {
-            outcome: MirrorOutcome::Counted(count),
-            reissue,
-        })
-    }
-
     /// Takes out the held operations `matches` selects (those of a handle being cleaned up),
     /// oldest first, to be completed with [`TEARDOWN_STATUS`]; the others stay held in order.
     /// Never allocates (it runs under the filter's spin lock).
@@ -711,54 +644,6 @@ mod tests {
     }
 
     #[test]
-    fn validation_follows_fastfat_order() {
-        use OpenKind::{Other, UserDirectory, UserFile};
-        use RequestorMode::{Kernel, User};
-        // Each check wins over every later one.
-        assert_eq!(
-            validate_set_purge_failure_mode(User, UserDirectory, &[]),
-            Err(NtStatus::INVALID_PARAMETER)
-        );
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, UserDirectory, &[]),
-            Err(NtStatus::FILE_IS_A_DIRECTORY)
-        );
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, Other, &[]),
-            Err(NtStatus::INVALID_PARAMETER)
-        );
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, UserFile, &ENABLE[..3]),
-            Err(NtStatus::BUFFER_TOO_SMALL)
-        );
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, UserFile, &[0, 0, 0, 0]),
-            Err(NtStatus::INVALID_PARAMETER)
-        );
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, UserFile, &4u32.to_le_bytes()),
-            Err(NtStatus::INVALID_PARAMETER)
-        );
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, UserFile, &ENABLE),
-            Ok(PurgeModeChange::Enable)
-        );
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, UserFile, &DISABLE),
-            Ok(PurgeModeChange::Disable)
-        );
-        // Both flags: ENABLED wins, as in fastfat's if / else. Extra bits and bytes are ignored.
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, UserFile, &3u32.to_le_bytes()),
-            Ok(PurgeModeChange::Enable)
-        );
-        assert_eq!(
-            validate_set_purge_failure_mode(Kernel, UserFile, &[2, 0, 0, 0x80, 0xFF]),
-            Ok(PurgeModeChange::Disable)
-        );
-    }
-
-    #[test]
     fn count_refuses_overflow_and_underflow_unchanged() {
         let mut c = PurgeFailureCount::new();
         assert_eq!(
@@ -913,13 +798,9 @@ mod tests {
     }
 
     #[test]
-    fn file_system_side_counts_refuses_and_releases() {
+    fn a_cleanup_takes_its_own_held_operations_and_leaves_the_rest_in_order() {
         let mut s = PurgeStream::<u8>::new();
-        assert_eq!(
-            s.set_mode(PurgeModeChange::Disable).map(|u| u.outcome),
-            Err(NtStatus::INVALID_PARAMETER)
-        );
-        let u = s.set_mode(PurgeModeChange::Enable).unwrap();
+        let u = s.on_set_mode_completed(&ENABLE, NtStatus::SUCCESS);
         assert_eq!(u.outcome, MirrorOutcome::Counted(1));
         for op in 0..4 {
             let _ = s.on_purge_failure(
@@ -928,11 +809,10 @@ mod tests {
                 NtStatus::UNSUCCESSFUL,
             );
         }
-        // A cleanup takes its own operations out and leaves the rest in order.
         let cancelled = s.cancel_where(|op| op % 2 == 1);
         assert_eq!(cancelled.into_iter().collect::<Vec<_>>(), [1, 3]);
         assert!(s.cancel_where(|_| false).is_empty());
-        let u = s.set_mode(PurgeModeChange::Disable).unwrap();
+        let u = s.on_set_mode_completed(&DISABLE, NtStatus::SUCCESS);
         assert_eq!(u.outcome, MirrorOutcome::Counted(0));
         assert_eq!(u.reissue.into_iter().collect::<Vec<_>>(), [0, 2]);
         let c = s.counters();

@@ -1,7 +1,6 @@
-//! Property tests of the ECP, GUID, CF-flag and FSCTL decoders: total on arbitrary input, exact on
-//! valid input, round-tripping what they encode.
+//! Property tests of the ECP and GUID decoders: total on arbitrary input, exact on valid input,
+//! round-tripping what they encode.
 
-use ferrofilter_core::cf::{CF_OPEN_FILE_FLAGS_VALID, UnknownCfFlags, cf_open};
 use ferrofilter_core::ecp::{
     DUAL_OPLOCK_KEY_ECP_CONTEXT_SIZE, DualOplockKeyEcp, EcpEntry, EcpError,
     GUID_ECP_DUAL_OPLOCK_KEY, GUID_ECP_OPLOCK_KEY, KeyOrigin, OPLOCK_KEY_ECP_CONTEXT_SIZE,
@@ -9,11 +8,6 @@ use ferrofilter_core::ecp::{
     encode_oplock_key, resolve_create_keys,
 };
 use ferrofilter_core::guid::Guid;
-use ferrofilter_core::oplock::OplockLevel;
-use ferrofilter_core::purge::{
-    OpenKind, PurgeModeChange, RequestorMode, validate_set_purge_failure_mode,
-};
-use ferrofilter_core::status::NtStatus;
 use proptest::prelude::*;
 
 fn guid() -> impl Strategy<Value = Guid> {
@@ -24,20 +18,9 @@ const UNIQUE: Guid = Guid::from_fields(0xFFFF_FFFF, 0xFFFF, 0xFFFF, [0xFF; 8]);
 
 proptest! {
     #[test]
-    fn guid_bytes_and_text_round_trip(g in guid()) {
+    fn guid_bytes_round_trip(g in guid()) {
         prop_assert_eq!(Guid::from_le_bytes(g.to_le_bytes()), g);
-        let text = g.to_string();
-        prop_assert_eq!(text.len(), 36);
-        prop_assert_eq!(Guid::parse(&text), Ok(g));
-        prop_assert_eq!(Guid::parse(&format!("{{{}}}", text.to_uppercase())), Ok(g));
-    }
-
-    #[test]
-    fn guid_parse_is_total(s in ".{0,40}") {
-        if let Ok(g) = Guid::parse(&s) {
-            // Anything accepted prints back to the same GUID.
-            prop_assert_eq!(Guid::parse(&g.to_string()), Ok(g));
-        }
+        prop_assert_eq!(g.to_string().len(), 36);
     }
 
     #[test]
@@ -139,46 +122,5 @@ proptest! {
             || UNIQUE,
         );
         prop_assert_eq!((keys.target, keys.target_origin), (key, KeyOrigin::OplockKeyEcp));
-    }
-
-    #[test]
-    fn cf_flags_are_total(flags in any::<u32>()) {
-        match cf_open(flags) {
-            Ok(open) => {
-                prop_assert_eq!(flags & !CF_OPEN_FILE_FLAGS_VALID, 0);
-                prop_assert_ne!(open.oplock, Some(OplockLevel::None));
-                prop_assert_eq!(open.oplock.is_none(), flags & 0x8 != 0);
-                prop_assert_eq!(open.share_access == 0, flags & 0x1 != 0);
-            }
-            Err(UnknownCfFlags { bits }) => {
-                prop_assert_ne!(bits, 0);
-                prop_assert_eq!(bits, flags & !CF_OPEN_FILE_FLAGS_VALID);
-            }
-        }
-    }
-
-    #[test]
-    fn purge_mode_validation_is_total(
-        kernel in any::<bool>(), open in 0u8..3, input in proptest::collection::vec(any::<u8>(), 0..8),
-    ) {
-        let requestor = if kernel { RequestorMode::Kernel } else { RequestorMode::User };
-        let open = [OpenKind::UserFile, OpenKind::UserDirectory, OpenKind::Other][usize::from(open)];
-        let result = validate_set_purge_failure_mode(requestor, open, &input);
-        let flags = input.get(..4).map(|b| u32::from_le_bytes(b.try_into().unwrap()));
-        let expected = if !kernel {
-            Err(NtStatus::INVALID_PARAMETER)
-        } else if open == OpenKind::UserDirectory {
-            Err(NtStatus::FILE_IS_A_DIRECTORY)
-        } else if open == OpenKind::Other {
-            Err(NtStatus::INVALID_PARAMETER)
-        } else {
-            match flags {
-                None => Err(NtStatus::BUFFER_TOO_SMALL),
-                Some(f) if f & 1 != 0 => Ok(PurgeModeChange::Enable),
-                Some(f) if f & 2 != 0 => Ok(PurgeModeChange::Disable),
-                Some(_) => Err(NtStatus::INVALID_PARAMETER),
-            }
-        };
-        prop_assert_eq!(result, expected);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use ferrofilter_core::oplock::CreateDisposition;
+use ferrofilter_core::file::CreateDisposition;
 use ferrofilter_core::purge::{
     FailureResponse, MAX_HELD, MirrorOutcome, PurgeOp, PurgeRequestDecision, PurgeStream,
     TEARDOWN_STATUS,

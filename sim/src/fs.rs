@@ -24,11 +24,12 @@ use std::collections::BTreeMap;
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::guid::Guid;
-use ferrofilter_core::oplock::{
+use ferrofilter_core::purge::PurgeOp;
+use ferrofilter_model::fastfat::{OpenKind, RequestorMode, validate_set_purge_failure_mode};
+use ferrofilter_model::oplock::{
     Ack, BreakDecision, CreateParams, GrantError, Operation, OplockLevel, ShareAccess, access,
     break_for,
 };
-use ferrofilter_core::purge::{OpenKind, PurgeOp, RequestorMode, validate_set_purge_failure_mode};
 
 use crate::byte_range_locks::{self, ByteRangeLock, ByteRangeLocks, LockAnswer};
 use crate::purge_mode::{PurgeAnswer, PurgeMode};
@@ -681,7 +682,7 @@ impl FileSystem {
     /// acknowledgment pends (`STATUS_PENDING`, [`FsOutcome::wait`]); [`Self::resume_create`]
     /// finishes it.
     pub fn create(&mut self, request: &CreateRequest, key: Guid) -> FsOutcome {
-        use ferrofilter_core::oplock::CreateDisposition as D;
+        use ferrofilter_model::oplock::CreateDisposition as D;
         let params = request.params;
         // MS-FSA 2.1.5.1: the two options together are a parameter error.
         if request.complete_if_oplocked && params.reserve_opfilter {
@@ -1624,7 +1625,7 @@ impl FileSystem {
 
 #[cfg(test)]
 mod tests {
-    use ferrofilter_core::oplock::{CreateDisposition, share};
+    use ferrofilter_model::oplock::{CreateDisposition, share};
 
     use super::*;
     use OplockLevel as L;
@@ -1838,7 +1839,7 @@ mod tests {
     fn the_single_owner_rule_would_refuse_what_the_table_grants() {
         // Negative control: the model this replaces (one owner per stream, core's StreamOplock)
         // refuses a second key's R, so the coexistence tests above tell the two apart.
-        let mut single = ferrofilter_core::oplock::StreamOplock::new();
+        let mut single = ferrofilter_model::oplock::StreamOplock::new();
         assert_eq!(single.request(A, L::Read), Ok(()));
         assert!(single.request(B, L::Read).is_err());
         let mut fs = FileSystem::new();

@@ -132,7 +132,7 @@ impl<T> PurgeMode<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrofilter_core::oplock::CreateDisposition;
+    use ferrofilter_model::oplock::CreateDisposition;
 
     #[test]
     fn the_count_stops_at_its_limits_and_a_refused_change_changes_nothing() {

@@ -7,9 +7,9 @@ mod common;
 use common::{PIPE, forward_input, inspect_input, open_file, open_target_input};
 
 use ferrofilter_core::ecp;
-use ferrofilter_core::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_core::protocol::{CancelGroupInput, Header, InspectOutput, ioctl};
 use ferrofilter_core::{CancelId, NtStatus};
+use ferrofilter_model::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_sim::fs::StreamKind;
 use ferrofilter_sim::kernel::{
     Fault, FaultPlan, Machine, MachineConfig, Violation, rules::FALLIBLE, volume,

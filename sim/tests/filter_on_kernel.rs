@@ -6,13 +6,13 @@
 //! Expected values are the reference's (REFERENCE §4, §5), not the driver's.
 
 use ferrofilter_core::guid::Guid;
-use ferrofilter_core::oplock::{CreateParams, access, share};
 use ferrofilter_core::protocol::{
     HandleInput, HandleKeysInfo, Header, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP,
     KEY_ORIGIN_UNIQUE, PURGE_OUTCOME_HELD, PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry,
     ioctl,
 };
-use ferrofilter_core::purge::RequestorMode;
+use ferrofilter_model::fastfat::RequestorMode;
+use ferrofilter_model::oplock::{CreateParams, access, share};
 use ferrofilter_sim::fs::StreamKind;
 use ferrofilter_sim::kernel::volume::{CreateArgs, SimEcp};
 use ferrofilter_sim::kernel::{Machine, MachineConfig, Violation, flt, fsctl, volume};
@@ -57,7 +57,7 @@ fn open(path: &str, desired: u32, ecps: Vec<SimEcp>) -> volume::Completed {
     volume::create(&CreateArgs {
         path: path.to_owned(),
         params: CreateParams {
-            disposition: ferrofilter_core::oplock::CreateDisposition::OpenIf,
+            disposition: ferrofilter_model::oplock::CreateDisposition::OpenIf,
             ..CreateParams::open(desired, share::FILE_SHARE_ALL)
         },
         kind: StreamKind::File,

@@ -6,11 +6,9 @@
 
 #![no_main]
 
-use ferrofilter_core::oplock::CreateDisposition;
-use ferrofilter_core::purge::{
-    FailureResponse, OpenKind, PurgeOp, PurgeRequestDecision, PurgeStream, RequestorMode,
-    validate_set_purge_failure_mode,
-};
+use ferrofilter_core::file::CreateDisposition;
+use ferrofilter_core::purge::{FailureResponse, PurgeOp, PurgeRequestDecision, PurgeStream};
+use ferrofilter_model::fastfat::{OpenKind, RequestorMode, validate_set_purge_failure_mode};
 use ferrofilter_core::status::NtStatus;
 use libfuzzer_sys::fuzz_target;
 

@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 use core::{ptr, slice};
 
 use ferrofilter_core::ecp::{EcpEntry, HandleKeys, resolve_create_keys};
-use ferrofilter_core::oplock::CreateDisposition;
+use ferrofilter_core::file::CreateDisposition;
 use ferrofilter_core::purge::PurgeOp;
 use wdk_sys::{ACCESS_MASK, GUID, PECP_LIST, PVOID, ULONG};
 

@@ -14,7 +14,7 @@
 use core::ffi::c_void;
 
 use ferrofilter_core::NtStatus;
-use ferrofilter_core::purge::RequestorMode;
+use ferrofilter_model::fastfat::RequestorMode;
 
 use super::flt::{FilterManager, STATUS_FILE_CLOSED};
 use super::wdf::STATUS_INVALID_PARAMETER;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::guid::Guid;
-use ferrofilter_core::purge::RequestorMode;
+use ferrofilter_model::fastfat::RequestorMode;
 
 use super::flt::{Attached, Ecp, FilterManager};
 use super::layout::{
@@ -26,7 +26,7 @@ use super::{Violation, with};
 use crate::fs::{
     BreakAction, CreateRequest, FileObjectId, FileSystem, FsOutcome, HeldIo, HeldKind, StreamKind,
 };
-use ferrofilter_core::oplock::{CreateParams, OplockLevel, access, share};
+use ferrofilter_model::oplock::{CreateParams, OplockLevel, access, share};
 
 mod lock_control;
 pub use lock_control::{lock, unlock};

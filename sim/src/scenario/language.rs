@@ -14,10 +14,10 @@ use ferrofilter_core::ecp::{
     encode_dual_oplock_key, encode_oplock_key,
 };
 use ferrofilter_core::guid::Guid;
-use ferrofilter_core::oplock::{CreateDisposition, CreateParams, OplockLevel, access, share};
-use ferrofilter_core::purge::{
-    RequestorMode, SET_PURGE_FAILURE_MODE_DISABLED, SET_PURGE_FAILURE_MODE_ENABLED,
-};
+use ferrofilter_core::purge::{SET_PURGE_FAILURE_MODE_DISABLED, SET_PURGE_FAILURE_MODE_ENABLED};
+use ferrofilter_model::fastfat::RequestorMode;
+use ferrofilter_model::guid_text::parse_guid;
+use ferrofilter_model::oplock::{CreateDisposition, CreateParams, OplockLevel, access, share};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -122,7 +122,7 @@ pub struct GuidText(pub Guid);
 impl<'de> Deserialize<'de> for GuidText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Guid::parse(&text).map(Self).map_err(de::Error::custom)
+        parse_guid(&text).map(Self).map_err(de::Error::custom)
     }
 }
 
@@ -534,7 +534,7 @@ impl<'de> Deserialize<'de> for EcpType {
         Ok(Self(match text.as_str() {
             "oplock_key" => GUID_ECP_OPLOCK_KEY,
             "dual_oplock_key" => GUID_ECP_DUAL_OPLOCK_KEY,
-            other => Guid::parse(other).map_err(de::Error::custom)?,
+            other => parse_guid(other).map_err(de::Error::custom)?,
         }))
     }
 }

@@ -7,14 +7,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use ferrofilter_core::cf::cf_open;
-use ferrofilter_core::oplock::{Ack, OplockLevel};
 use ferrofilter_core::protocol::{
     self, CancelGroupInput, CancelOutput, ForwardInput, HandleInput, HandleKeysInfo, Header,
     InspectInput, InspectOutput, OpenTargetInput, PartialIdInfo, PurgeRequestOutput,
     PurgeStatusHeader, PurgeStreamEntry, ioctl,
 };
 use ferrofilter_core::{CancelId, NtStatus};
+use ferrofilter_model::cf::cf_open;
+use ferrofilter_model::oplock::{Ack, OplockLevel};
 use serde_json::{Map, Value, json};
 use zerocopy::FromBytes;
 

@@ -2,8 +2,8 @@
 //! protocol's structures.
 #![allow(dead_code, reason = "each test file uses a part")]
 
-use ferrofilter_core::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_core::protocol::{ForwardInput, Header, InspectInput, OpenTargetInput};
+use ferrofilter_model::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_sim::fs::StreamKind;
 use ferrofilter_sim::kernel::volume::{self, CreateArgs};
 use zerocopy::IntoBytes;

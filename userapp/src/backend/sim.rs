@@ -87,7 +87,7 @@ impl SimHost {
     /// # Errors
     /// The create's failure status.
     pub fn open_path(&self, path: &str, desired: u32) -> Result<u64, NtStatus> {
-        use ferrofilter_core::oplock::{CreateDisposition, CreateParams, share};
+        use ferrofilter_model::oplock::{CreateDisposition, CreateParams, share};
         self.open_file(&CreateArgs {
             path: path.to_owned(),
             params: CreateParams {

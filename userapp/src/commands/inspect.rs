@@ -107,7 +107,7 @@ fn printable(bytes: &[u8]) -> String {
 /// handle opened for `FILE_READ_DATA` (what the driver checks an `INSPECT` handle for, core's
 /// `handle_access`) is named in `INSPECT`, and closed.
 fn sim_inspect(file: &Path, offset: u64, length: u32) -> Result<Vec<u8>, CliError> {
-    use ferrofilter_core::oplock::access;
+    use ferrofilter_model::oplock::access;
 
     let end = offset.saturating_add(u64::from(length));
     if end > SIM_COPY_LIMIT {

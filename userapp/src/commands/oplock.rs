@@ -2,23 +2,23 @@
 //! `CF_OPEN_FILE_FLAGS`, then a conflicting open and a write from another oplock key.
 //!
 //! On the sim the open, the sharing check and every break decision come from core's models
-//! (`ferrofilter_core::cf::cf_open`, `ferrofilter_core::oplock`); on Windows the real calls are
+//! (`ferrofilter_model::cf::cf_open`, `ferrofilter_model::oplock`); on Windows the real calls are
 //! made (see `oplock_win`, unverified here).
 
 use std::io::Write;
 use std::path::Path;
 
-use ferrofilter_core::cf::{
-    CF_OPEN_FILE_FLAG_DELETE_ACCESS, CF_OPEN_FILE_FLAG_EXCLUSIVE, CF_OPEN_FILE_FLAG_FOREGROUND,
-    CF_OPEN_FILE_FLAG_WRITE_ACCESS, CfOpen, cf_open,
-};
 use ferrofilter_core::guid::Guid;
-use ferrofilter_core::oplock::{
-    Ack, BreakDecision, CreateParams, Operation, OplockLevel, StreamOplock, access, share,
-};
 use ferrofilter_core::protocol::{
     HandleKeysInfo, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP, KEY_ORIGIN_UNIQUE,
     KEYS_FLAG_PARENT_PRESENT,
+};
+use ferrofilter_model::cf::{
+    CF_OPEN_FILE_FLAG_DELETE_ACCESS, CF_OPEN_FILE_FLAG_EXCLUSIVE, CF_OPEN_FILE_FLAG_FOREGROUND,
+    CF_OPEN_FILE_FLAG_WRITE_ACCESS, CfOpen, cf_open,
+};
+use ferrofilter_model::oplock::{
+    Ack, BreakDecision, CreateParams, Operation, OplockLevel, StreamOplock, access, share,
 };
 use serde::Serialize;
 
@@ -443,7 +443,7 @@ pub fn keys_view(info: &HandleKeysInfo) -> KeysView {
 /// oplock-key ECP, so the driver gives the handle a unique key) and asks the control device which
 /// keys it recorded for that handle.
 fn sim_query_keys(file: &Path, flags: u32) -> Result<KeysView, CliError> {
-    use ferrofilter_core::oplock::CreateDisposition;
+    use ferrofilter_model::oplock::CreateDisposition;
     use ferrofilter_sim::fs::StreamKind;
     use ferrofilter_sim::kernel::volume::CreateArgs;
 

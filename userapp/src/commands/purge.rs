@@ -215,7 +215,7 @@ pub fn run_file(
 /// `purge FILE` on the sim: opens FILE on the sim's volume (read+write, sharing all), asks the
 /// filter to flush and purge it through the control device, and closes the handle.
 fn sim_purge(file: &Path) -> Result<ferrofilter_core::protocol::PurgeRequestOutput, CliError> {
-    use ferrofilter_core::oplock::{CreateDisposition, CreateParams, access, share};
+    use ferrofilter_model::oplock::{CreateDisposition, CreateParams, access, share};
     use ferrofilter_sim::fs::StreamKind;
     use ferrofilter_sim::kernel::volume::CreateArgs;
 

@@ -922,7 +922,7 @@ pub fn drive(plans: &[Plan], ops: &[String], performer: &mut dyn Performer) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrofilter_core::oplock::{access, share};
+    use ferrofilter_model::oplock::{access, share};
 
     fn steps(text: &str) -> Vec<Entry> {
         ferrofilter_sim::scenario::parse(text).unwrap()

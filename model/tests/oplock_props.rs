@@ -1,7 +1,7 @@
-//! Property tests of the oplock model (`ferrofilter_core::oplock`).
+//! Property tests of the oplock model (`ferrofilter_model::oplock`).
 
 use ferrofilter_core::guid::Guid;
-use ferrofilter_core::oplock::{
+use ferrofilter_model::oplock::{
     Ack, BreakDecision, CreateDisposition, CreateParams, Operation, OplockLevel, StreamOplock,
     access,
 };

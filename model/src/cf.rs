@@ -36,7 +36,7 @@
 //! Any bit above 0x8 is refused with [`UnknownCfFlags`] naming those bits.
 
 use crate::oplock::{OplockLevel, access, share};
-use crate::status::NtStatus;
+use ferrofilter_core::status::NtStatus;
 
 /// `CF_OPEN_FILE_FLAG_NONE`.
 pub const CF_OPEN_FILE_FLAG_NONE: u32 = 0x0;
@@ -122,10 +122,10 @@ pub const fn cf_open(flags: u32) -> Result<CfOpen, UnknownCfFlags> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guid::Guid;
     use crate::oplock::access::{DELETE, FILE_READ_DATA, FILE_WRITE_DATA};
     use crate::oplock::share::FILE_SHARE_ALL;
     use crate::oplock::{Ack, BreakDecision, CreateParams, Operation, StreamOplock};
+    use ferrofilter_core::guid::Guid;
 
     #[test]
     fn all_sixteen_combinations_match_the_table() {
