@@ -22,17 +22,47 @@ use crate::tracker::{OwnerId, RequestId};
 /// The driver's version, reported by [`protocol::ioctl::GET_VERSION`].
 pub const DRIVER_VERSION: (u16, u16, u16) = (0, 1, 0);
 
-/// What the adapter does with an IOCTL.
+/// How an IOCTL completes: its status and the bytes of output it reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
+pub struct Completion {
+    /// Completion status.
+    pub status: NtStatus,
+    /// Bytes written to the output buffer.
+    pub information: usize,
+}
+
+impl Completion {
+    /// A failure: nothing written.
+    #[must_use]
+    pub const fn fail(status: NtStatus) -> Self {
+        Self {
+            status,
+            information: 0,
+        }
+    }
+
+    /// Success with `information` bytes of output.
+    #[must_use]
+    pub const fn ok(information: usize) -> Self {
+        Self {
+            status: NtStatus::SUCCESS,
+            information,
+        }
+    }
+}
+
+/// What [`dispatch`] decides for an IOCTL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dispatch<'a> {
-    /// Complete the request now with `status`, reporting `information` bytes of output.
-    Complete {
-        /// Completion status.
-        status: NtStatus,
-        /// Bytes written to the output buffer.
-        information: usize,
-    },
+    /// Complete the request now.
+    Complete(Completion),
+    /// Do the kernel work core cannot do, then complete as its `answer_*` function says.
+    Act(Action<'a>),
+}
+
+/// The kernel work an IOCTL needs before it can complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action<'a> {
     /// Format the request as a read of the caller's target into its output buffer, then hand it to
     /// [`Forwarder::forward`] with this cancel ID. The forwarder owns it from then on.
     Forward {
@@ -51,7 +81,7 @@ pub enum Dispatch<'a> {
         /// The caller's handle value.
         handle: u64,
     },
-    /// Resolve `handle` as for [`Dispatch::QueryKeys`], run [`Filter::purge_request`] on its
+    /// Resolve `handle` as for [`Action::QueryKeys`], run [`Filter::purge_request`] on its
     /// stream (flush + purge now when it says proceed, then [`Filter::purge_completed`]) and
     /// complete with [`answer_purge_request`].
     PurgeRequest {
@@ -62,7 +92,7 @@ pub enum Dispatch<'a> {
     PurgeStatus,
     /// Complete with [`answer_filter_stats`] over the filter's counters.
     FilterStats,
-    /// Resolve `handle` as for [`Dispatch::QueryKeys`] (with [`handle_access`]'s
+    /// Resolve `handle` as for [`Action::QueryKeys`] (with [`handle_access`]'s
     /// `FILE_READ_DATA`), get its stream-handle context, let [`Filter::inspect`] decide, then read
     /// `length` bytes at `offset` through the caller's own file object straight into
     /// [`inspect_data`] of the output buffer, and complete with [`answer_inspect`].
@@ -79,17 +109,11 @@ pub enum Dispatch<'a> {
 
 impl Dispatch<'_> {
     const fn fail(status: NtStatus) -> Self {
-        Self::Complete {
-            status,
-            information: 0,
-        }
+        Self::Complete(Completion::fail(status))
     }
 
     const fn ok(information: usize) -> Self {
-        Self::Complete {
-            status: NtStatus::SUCCESS,
-            information,
-        }
+        Self::Complete(Completion::ok(information))
     }
 }
 
@@ -171,11 +195,11 @@ where
             if !forwarder.has_target(owner) {
                 return Dispatch::fail(NtStatus::INVALID_DEVICE_STATE);
             }
-            return Dispatch::Forward { cancel_id };
+            return Dispatch::Act(Action::Forward { cancel_id });
         }
         Command::OpenTarget { name } => {
             return match validate_target_name(name) {
-                Ok(()) => Dispatch::OpenTarget { name },
+                Ok(()) => Dispatch::Act(Action::OpenTarget { name }),
                 Err(status) => Dispatch::fail(status),
             };
         }
@@ -212,11 +236,11 @@ where
                 Err(status) => return Dispatch::fail(status),
             }
         }
-        Command::List => return list(forwarder, owner, output),
-        Command::QueryKeys { handle } => return Dispatch::QueryKeys { handle },
-        Command::PurgeRequest { handle } => return Dispatch::PurgeRequest { handle },
-        Command::PurgeStatus => return Dispatch::PurgeStatus,
-        Command::FilterStats => return Dispatch::FilterStats,
+        Command::List => return Dispatch::Complete(list(forwarder, owner, output)),
+        Command::QueryKeys { handle } => return Dispatch::Act(Action::QueryKeys { handle }),
+        Command::PurgeRequest { handle } => return Dispatch::Act(Action::PurgeRequest { handle }),
+        Command::PurgeStatus => return Dispatch::Act(Action::PurgeStatus),
+        Command::FilterStats => return Dispatch::Act(Action::FilterStats),
         Command::Inspect {
             handle,
             offset,
@@ -258,14 +282,14 @@ fn inspect(handle: u64, offset: u64, length: u32, output_len: usize) -> Dispatch
         return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
     };
     let room = u32::try_from(room).unwrap_or(u32::MAX);
-    Dispatch::Inspect {
+    Dispatch::Act(Action::Inspect {
         handle,
         offset,
         length: length.min(room),
-    }
+    })
 }
 
-/// Where the bytes of [`Dispatch::Inspect`] are read to: the `length` bytes of `output` after its
+/// Where the bytes of [`Action::Inspect`] are read to: the `length` bytes of `output` after its
 /// [`InspectOutput`]. `None` when the output cannot hold them (not for a length [`dispatch`]
 /// returned for this output).
 #[must_use]
@@ -275,14 +299,14 @@ pub fn inspect_data(output: &mut [u8], length: u32) -> Option<&mut [u8]> {
     output.get_mut(start..end)
 }
 
-/// Answers [`Dispatch::Inspect`]: `Ok(bytes_read)` when the read succeeded (the bytes are already
+/// Answers [`Action::Inspect`]: `Ok(bytes_read)` when the read succeeded (the bytes are already
 /// in [`inspect_data`]); `Err` is the status the handle resolution, the context lookup, the
 /// filter's decision or the read failed with, which the IOCTL completes with.
 #[must_use]
-pub fn answer_inspect(read: Result<u32, NtStatus>, output: &mut [u8]) -> Dispatch<'static> {
+pub fn answer_inspect(read: Result<u32, NtStatus>, output: &mut [u8]) -> Completion {
     let bytes_read = match read {
         Ok(bytes_read) => bytes_read,
-        Err(status) => return Dispatch::fail(status),
+        Err(status) => return Completion::fail(status),
     };
     let head = size_of::<InspectOutput>();
     let Some(total) = usize::try_from(bytes_read)
@@ -291,7 +315,7 @@ pub fn answer_inspect(read: Result<u32, NtStatus>, output: &mut [u8]) -> Dispatc
         .filter(|&total| total <= output.len())
     else {
         // More bytes than the buffer holds cannot have been read into it.
-        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+        return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
     };
     match protocol::encode(
         &InspectOutput {
@@ -301,29 +325,29 @@ pub fn answer_inspect(read: Result<u32, NtStatus>, output: &mut [u8]) -> Dispatc
         },
         output,
     ) {
-        Ok(_) => Dispatch::ok(total),
-        Err(error) => Dispatch::fail(error.status()),
+        Ok(_) => Completion::ok(total),
+        Err(error) => Completion::fail(error.status()),
     }
 }
 
-fn finish(written: Result<usize, ProtocolError>) -> Dispatch<'static> {
+fn finish(written: Result<usize, ProtocolError>) -> Completion {
     match written {
-        Ok(information) => Dispatch::ok(information),
-        Err(error) => Dispatch::fail(error.status()),
+        Ok(information) => Completion::ok(information),
+        Err(error) => Completion::fail(error.status()),
     }
 }
 
-/// Answers [`Dispatch::QueryKeys`]. `handle` is the stream-handle context of the resolved handle,
+/// Answers [`Action::QueryKeys`]. `handle` is the stream-handle context of the resolved handle,
 /// or the status the resolution failed with (`STATUS_INVALID_HANDLE`, `STATUS_ACCESS_DENIED`,
 /// or `STATUS_NOT_FOUND` for a file object the filter has no context for).
 #[must_use]
 pub fn answer_query_keys(
     handle: Result<&HandleContext, NtStatus>,
     output: &mut [u8],
-) -> Dispatch<'static> {
+) -> Completion {
     let context = match handle {
         Ok(context) => context,
-        Err(status) => return Dispatch::fail(status),
+        Err(status) => return Completion::fail(status),
     };
     let keys = &context.keys;
     let origin = match keys.target_origin {
@@ -365,16 +389,16 @@ pub struct PurgeAnswer {
     pub stream: StreamStatus,
 }
 
-/// Answers [`Dispatch::PurgeRequest`]: `Err` is the status the handle resolution failed with.
+/// Answers [`Action::PurgeRequest`]: `Err` is the status the handle resolution failed with.
 /// The IOCTL itself succeeds whenever the handle resolved; the purge's own result is in the output.
 #[must_use]
 pub fn answer_purge_request(
     answer: Result<PurgeAnswer, NtStatus>,
     output: &mut [u8],
-) -> Dispatch<'static> {
+) -> Completion {
     let answer = match answer {
         Ok(answer) => answer,
-        Err(status) => return Dispatch::fail(status),
+        Err(status) => return Completion::fail(status),
     };
     let (outcome, status) = if answer.held {
         (protocol::PURGE_OUTCOME_HELD, NtStatus::PENDING)
@@ -395,21 +419,21 @@ pub fn answer_purge_request(
     ))
 }
 
-/// Answers [`Dispatch::PurgeStatus`] with one row per stream (`(opaque stream ID, status)`), as
+/// Answers [`Action::PurgeStatus`] with one row per stream (`(opaque stream ID, status)`), as
 /// many as fit; `STATUS_BUFFER_OVERFLOW` with the rows that fit when not all do.
 #[must_use]
 pub fn answer_purge_status<I>(
     counters: &FilterCounters,
     streams: I,
     output: &mut [u8],
-) -> Dispatch<'static>
+) -> Completion
 where
     I: IntoIterator<Item = (u64, StreamStatus)>,
 {
     let head = size_of::<PurgeStatusHeader>();
     let row = size_of::<PurgeStreamEntry>();
     if output.len() < head {
-        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+        return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
     }
     let room = (output.len() - head) / row;
     let (mut total, mut returned, mut held_total, mut windows_open) = (0u32, 0usize, 0u32, 0u32);
@@ -433,10 +457,10 @@ where
         };
         let start = head + returned * row;
         let Some(slot) = output.get_mut(start..) else {
-            return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+            return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
         };
         if protocol::encode(&entry, slot).is_err() {
-            return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+            return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
         }
         returned += 1;
     }
@@ -452,10 +476,10 @@ where
         torn_down: counters.torn_down,
     };
     if protocol::encode(&header, output).is_err() {
-        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+        return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
     }
     let all_fit = usize::try_from(total).is_ok_and(|t| t == returned);
-    Dispatch::Complete {
+    Completion {
         status: if all_fit {
             NtStatus::SUCCESS
         } else {
@@ -465,9 +489,9 @@ where
     }
 }
 
-/// Answers [`Dispatch::FilterStats`].
+/// Answers [`Action::FilterStats`].
 #[must_use]
-pub fn answer_filter_stats(counters: &FilterCounters, output: &mut [u8]) -> Dispatch<'static> {
+pub fn answer_filter_stats(counters: &FilterCounters, output: &mut [u8]) -> Completion {
     let e = &counters.ecp;
     finish(protocol::encode(
         &FilterStatsInfo {
@@ -506,7 +530,7 @@ fn encode_cancel(attempted: u32, output: &mut [u8]) -> Result<usize, ProtocolErr
 }
 
 /// Fills as many rows as fit; `STATUS_BUFFER_OVERFLOW` (with the rows that fit) when not all do.
-fn list<L, R>(forwarder: &Forwarder<L, R>, owner: OwnerId, output: &mut [u8]) -> Dispatch<'static>
+fn list<L, R>(forwarder: &Forwarder<L, R>, owner: OwnerId, output: &mut [u8]) -> Completion
 where
     R: RequestOps,
     L: SpinLock<ForwardState<R::Handle>>,
@@ -514,13 +538,13 @@ where
     let head = size_of::<ListHeader>();
     let row = size_of::<ListEntry>();
     if output.len() < head {
-        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+        return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
     }
     let room = (output.len() - head) / row;
     // One more than fits tells us whether the list was cut.
     let rows = match forwarder.list(owner, room.saturating_add(1)) {
         Ok(rows) => rows,
-        Err(status) => return Dispatch::fail(status),
+        Err(status) => return Completion::fail(status),
     };
     let total = u32::try_from(rows.len()).unwrap_or(u32::MAX);
     let returned = rows.len().min(room);
@@ -531,7 +555,7 @@ where
         };
         let start = head + index * row;
         if protocol::encode(&entry, &mut output[start..]).is_err() {
-            return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+            return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
         }
     }
     let header = ListHeader {
@@ -544,14 +568,14 @@ where
         returned: u32::try_from(returned).unwrap_or(u32::MAX),
     };
     if protocol::encode(&header, output).is_err() {
-        return Dispatch::fail(NtStatus::BUFFER_TOO_SMALL);
+        return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
     }
     let status = if rows.len() > room {
         NtStatus::BUFFER_OVERFLOW
     } else {
         NtStatus::SUCCESS
     };
-    Dispatch::Complete {
+    Completion {
         status,
         information: head + returned * row,
     }
@@ -588,7 +612,7 @@ mod filter_tests {
         let ctx = context(Some(Guid::NIL));
         assert_eq!(
             answer_query_keys(Ok(&ctx), &mut out),
-            Dispatch::ok(size_of::<HandleKeysInfo>())
+            Completion::ok(size_of::<HandleKeysInfo>())
         );
         let info: HandleKeysInfo = decode(&out).unwrap();
         assert_eq!(Guid::from_le_bytes(info.target), KEY);
@@ -601,11 +625,11 @@ mod filter_tests {
         assert_eq!(info.flags, 0);
         assert_eq!(
             answer_query_keys(Err(NtStatus::INVALID_HANDLE), &mut out),
-            Dispatch::fail(NtStatus::INVALID_HANDLE)
+            Completion::fail(NtStatus::INVALID_HANDLE)
         );
         assert_eq!(
             answer_query_keys(Ok(&ctx), &mut [0u8; 10]),
-            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+            Completion::fail(NtStatus::BUFFER_TOO_SMALL)
         );
     }
 
@@ -631,28 +655,28 @@ mod filter_tests {
         // The read is min(length, output length - 16).
         assert_eq!(
             super::inspect(4, 7, 8, 16 + 100),
-            Dispatch::Inspect {
+            Dispatch::Act(Action::Inspect {
                 handle: 4,
                 offset: 7,
                 length: 8
-            }
+            })
         );
         assert_eq!(
             super::inspect(4, 7, 100, 16 + 5),
-            Dispatch::Inspect {
+            Dispatch::Act(Action::Inspect {
                 handle: 4,
                 offset: 7,
                 length: 5
-            }
+            })
         );
         // No room after the header leaves a read of 0, which the filter refuses.
         assert_eq!(
             super::inspect(4, 7, 100, 16),
-            Dispatch::Inspect {
+            Dispatch::Act(Action::Inspect {
                 handle: 4,
                 offset: 7,
                 length: 0
-            }
+            })
         );
     }
 
@@ -663,7 +687,7 @@ mod filter_tests {
         assert_eq!(data.len(), 5);
         data.copy_from_slice(b"hello");
         assert_eq!(inspect_data(&mut out, 9), None);
-        assert_eq!(answer_inspect(Ok(5), &mut out), Dispatch::ok(16 + 5));
+        assert_eq!(answer_inspect(Ok(5), &mut out), Completion::ok(16 + 5));
         // The protocol's layout: version 1, size 16, bytes_read, reserved 0, then the data.
         assert_eq!(
             &out[..21],
@@ -673,7 +697,7 @@ mod filter_tests {
         );
         let o: InspectOutput = decode(&out).unwrap();
         assert_eq!((o.bytes_read, o.reserved), (5, 0));
-        assert_eq!(answer_inspect(Ok(0), &mut out), Dispatch::ok(16));
+        assert_eq!(answer_inspect(Ok(0), &mut out), Completion::ok(16));
         for status in [
             NtStatus::ACCESS_DENIED,
             NtStatus::INVALID_PARAMETER,
@@ -682,17 +706,17 @@ mod filter_tests {
         ] {
             assert_eq!(
                 answer_inspect(Err(status), &mut out),
-                Dispatch::fail(status)
+                Completion::fail(status)
             );
         }
         // More bytes than the buffer holds cannot have been read into it.
         assert_eq!(
             answer_inspect(Ok(9), &mut out),
-            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+            Completion::fail(NtStatus::BUFFER_TOO_SMALL)
         );
         assert_eq!(
             answer_inspect(Ok(0), &mut [0u8; 8]),
-            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+            Completion::fail(NtStatus::BUFFER_TOO_SMALL)
         );
     }
 
@@ -732,7 +756,7 @@ mod filter_tests {
                 }),
                 &mut out,
             );
-            assert_eq!(d, Dispatch::ok(24));
+            assert_eq!(d, Completion::ok(24));
             let o: PurgeRequestOutput = decode(&out).unwrap();
             assert_eq!(
                 (o.outcome, o.status, o.count, o.held),
@@ -761,12 +785,12 @@ mod filter_tests {
         let mut out = [0u8; 56 + 2 * 40 + 7];
         assert_eq!(
             answer_purge_status(&counters, rows(2), &mut out),
-            Dispatch::ok(head + 2 * row)
+            Completion::ok(head + 2 * row)
         );
         let d = answer_purge_status(&counters, rows(3), &mut out);
         assert_eq!(
             d,
-            Dispatch::Complete {
+            Completion {
                 status: NtStatus::BUFFER_OVERFLOW,
                 information: head + 2 * row
             }
@@ -780,12 +804,12 @@ mod filter_tests {
         assert_eq!((second.stream_id, second.count), (101, 1));
         assert_eq!(
             answer_purge_status(&counters, rows(1), &mut [0u8; 8]),
-            Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
+            Completion::fail(NtStatus::BUFFER_TOO_SMALL)
         );
         let mut stats = [0u8; 144];
         assert_eq!(
             answer_filter_stats(&counters, &mut stats),
-            Dispatch::ok(144)
+            Completion::ok(144)
         );
     }
 }

@@ -561,7 +561,6 @@ pub fn encode<T: IntoBytes + Immutable>(value: &T, out: &mut [u8]) -> Result<usi
 
 /// A request decoded from an IOCTL code and its input buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Command<'a> {
     /// [`ioctl::GET_VERSION`].
     GetVersion,

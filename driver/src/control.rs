@@ -44,7 +44,9 @@ use alloc::vec::Vec;
 use core::ptr;
 use core::slice;
 
-use ferrofilter_core::control::{Dispatch, dispatch, handle_access, validate_target_name};
+use ferrofilter_core::control::{
+    Action, Completion, Dispatch, dispatch, handle_access, validate_target_name,
+};
 use ferrofilter_core::ports::SpinLock;
 use ferrofilter_core::protocol::{Command, decode_command};
 use ferrofilter_core::{CancelId, NotSent, NtStatus};
@@ -206,15 +208,18 @@ pub unsafe extern "C" fn on_device_control(
         Ok(output) => output,
         Err(status) => return complete(request, status, 0),
     };
-    let decision = dispatch(&control.forwarder, file.owner, code, &input, &mut *output);
-    let decision = match decision {
-        Dispatch::QueryKeys { handle } => filter_request(output, |filter, output| {
+    let action = match dispatch(&control.forwarder, file.owner, code, &input, &mut *output) {
+        Dispatch::Complete(completion) => return complete_with(request, completion),
+        Dispatch::Act(action) => action,
+    };
+    let completion = match action {
+        Action::QueryKeys { handle } => filter_request(output, |filter, output| {
             serve::query_keys(filter, take_resolved(request, handle), output)
         }),
-        Dispatch::PurgeRequest { handle } => filter_request(output, |filter, output| {
+        Action::PurgeRequest { handle } => filter_request(output, |filter, output| {
             serve::purge_request(filter, take_resolved(request, handle), output)
         }),
-        Dispatch::Inspect {
+        Action::Inspect {
             handle,
             offset,
             length,
@@ -227,43 +232,39 @@ pub unsafe extern "C" fn on_device_control(
                 output,
             )
         }),
-        Dispatch::PurgeStatus => serve::purge_status(output),
-        Dispatch::FilterStats => serve::filter_stats(output),
-        other => other,
-    };
-    match decision {
-        Dispatch::Complete {
-            status,
-            information,
-        } => complete(request, status, information),
-        Dispatch::Forward { cancel_id } => forward(device, file, request, output_length, cancel_id),
-        Dispatch::OpenTarget { name: _ } => {
-            let status = match take_opened(file, request)
-                .and_then(|opened| open_target(device, file, opened))
-                .and_then(|()| control.forwarder.set_target(file.owner, true))
-            {
-                Ok(()) => NtStatus::SUCCESS,
-                Err(status) => status,
-            };
-            complete(request, status, 0);
+        Action::PurgeStatus => serve::purge_status(output),
+        Action::FilterStats => serve::filter_stats(output),
+        // The forwarder owns the request from here: it completes it when the read does.
+        Action::Forward { cancel_id } => {
+            return forward(device, file, request, output_length, cancel_id);
         }
-        // Served above; anything else is a variant this build does not know.
-        _ => complete(request, NtStatus::INVALID_DEVICE_REQUEST, 0),
-    }
+        Action::OpenTarget { name: _ } => {
+            let opened = take_opened(file, request)
+                .and_then(|opened| open_target(device, file, opened))
+                .and_then(|()| control.forwarder.set_target(file.owner, true));
+            match opened {
+                Ok(()) => Completion::ok(0),
+                Err(status) => Completion::fail(status),
+            }
+        }
+    };
+    complete_with(request, completion);
+}
+
+/// Completes `request` as `completion` says.
+fn complete_with(request: WDFREQUEST, completion: Completion) {
+    complete(request, completion.status, completion.information);
 }
 
 /// Runs a filter request that needs the registered filter (`STATUS_INVALID_DEVICE_STATE` before
 /// `DriverEntry` finished or once unload started).
 fn filter_request(
     output: &mut [u8],
-    serve: impl FnOnce(crate::fltmgr::PFLT_FILTER, &mut [u8]) -> Dispatch<'static>,
-) -> Dispatch<'static> {
+    serve: impl FnOnce(crate::fltmgr::PFLT_FILTER, &mut [u8]) -> Completion,
+) -> Completion {
     match crate::entry::registered_filter() {
         Some(filter) => serve(filter, output),
-        None => Dispatch::Complete {
-            status: NtStatus::INVALID_DEVICE_STATE,
-            information: 0,
-        },
+        None => Completion::fail(NtStatus::INVALID_DEVICE_STATE),
     }
 }
 
@@ -612,7 +613,7 @@ fn output_buffer<'a>(request: WDFREQUEST, length: usize) -> Result<&'a mut [u8],
     Ok(unsafe { slice::from_raw_parts_mut(buffer.cast::<u8>(), got) })
 }
 
-/// `Dispatch::Forward`: create a request for the handle's target, format it as a read into the
+/// `Action::Forward`: create a request for the handle's target, format it as a read into the
 /// received request's output memory and give it to the core, which sends it (or completes it
 /// when it cannot) and tracks it; the received request is completed when the created one is
 /// (`request.rs`). The target is referenced across the hand-over so a concurrent `OPEN_TARGET`
@@ -747,7 +748,7 @@ fn create_sent(
     Ok(sent)
 }
 
-/// `Dispatch::OpenTarget`: opens the pipe opened in the caller's context as this handle's I/O
+/// `Action::OpenTarget`: opens the pipe opened in the caller's context as this handle's I/O
 /// target and replaces (closes and deletes) the previous one. The target is opened over the
 /// existing file object (`WdfIoTargetOpenUseExistingDevice`: its device is
 /// `IoGetRelatedDeviceObject` of the file object), so no second, unchecked open happens.

@@ -19,7 +19,7 @@
 use core::ptr;
 
 use ferrofilter_core::NtStatus;
-use ferrofilter_core::control::{self, Dispatch, PurgeAnswer};
+use ferrofilter_core::control::{self, Completion, PurgeAnswer};
 use ferrofilter_core::purge::PurgeRequestDecision;
 use wdk_sys::ntddk::ObfDereferenceObject;
 use wdk_sys::{LARGE_INTEGER, PFILE_OBJECT, ULONG};
@@ -90,12 +90,12 @@ fn instance_of(
     Ok((instance, FltRef(instance.cast())))
 }
 
-/// [`Dispatch::QueryKeys`]: the keys the filter recorded for the caller's handle.
+/// [`Action::QueryKeys`](ferrofilter_core::control::Action::QueryKeys): the keys the filter recorded for the caller's handle.
 pub fn query_keys(
     filter: PFLT_FILTER,
     file_object: Result<FileRef, NtStatus>,
     output: &mut [u8],
-) -> Dispatch<'static> {
+) -> Completion {
     let context = file_object.and_then(|file| {
         let (instance, _instance_ref) = instance_of(filter, &file)?;
         contexts::handle(instance, file.0).ok_or(NtStatus::NOT_FOUND)
@@ -103,13 +103,13 @@ pub fn query_keys(
     control::answer_query_keys(context.as_ref().map_err(|status| *status), output)
 }
 
-/// [`Dispatch::PurgeRequest`]: flush + purge the caller's stream now, or hold it while a
+/// [`Action::PurgeRequest`](ferrofilter_core::control::Action::PurgeRequest): flush + purge the caller's stream now, or hold it while a
 /// purge-failure window is open. `PASSIVE_LEVEL`.
 pub fn purge_request(
     filter: PFLT_FILTER,
     file_object: Result<FileRef, NtStatus>,
     output: &mut [u8],
-) -> Dispatch<'static> {
+) -> Completion {
     let answer = file_object.and_then(|file| {
         let (instance, _instance_ref) = instance_of(filter, &file)?;
         if contexts::handle(instance, file.0).is_none() {
@@ -143,7 +143,7 @@ pub fn purge_request(
     control::answer_purge_request(answer, output)
 }
 
-/// [`Dispatch::Inspect`]: `length` bytes at `offset`, read through the caller's own file object
+/// [`Action::Inspect`](ferrofilter_core::control::Action::Inspect): `length` bytes at `offset`, read through the caller's own file object
 /// into the output buffer after its header, once core's `Filter::inspect` allowed it (under the
 /// state lock). `STATUS_NOT_FOUND` for a file object the filter has no stream-handle context for;
 /// a failed read completes the IOCTL with the read's status (`STATUS_END_OF_FILE` at or after
@@ -154,7 +154,7 @@ pub fn inspect(
     offset: u64,
     length: u32,
     output: &mut [u8],
-) -> Dispatch<'static> {
+) -> Completion {
     let read = file_object.and_then(|file| {
         let (instance, _instance_ref) = instance_of(filter, &file)?;
         let context = contexts::handle(instance, file.0).ok_or(NtStatus::NOT_FOUND)?;
@@ -190,17 +190,17 @@ pub fn inspect(
     control::answer_inspect(read, output)
 }
 
-/// [`Dispatch::PurgeStatus`]: one row per live stream context. Encoded under the state lock
+/// [`Action::PurgeStatus`](ferrofilter_core::control::Action::PurgeStatus): one row per live stream context. Encoded under the state lock
 /// straight into the (nonpaged, `METHOD_BUFFERED`) output buffer, so nothing is allocated.
-pub fn purge_status(output: &mut [u8]) -> Dispatch<'static> {
+pub fn purge_status(output: &mut [u8]) -> Completion {
     state::with(|s| {
         let rows = s.streams.iter().map(|ctx| (ctx.id, ctx.state.status()));
         control::answer_purge_status(s.filter.counters(), rows, output)
     })
 }
 
-/// [`Dispatch::FilterStats`].
-pub fn filter_stats(output: &mut [u8]) -> Dispatch<'static> {
+/// [`Action::FilterStats`](ferrofilter_core::control::Action::FilterStats).
+pub fn filter_stats(output: &mut [u8]) -> Completion {
     let counters = state::with(|s| *s.filter.counters());
     control::answer_filter_stats(&counters, output)
 }
