@@ -1,6 +1,7 @@
-//! The core-only path: the same race run against `ferrofilter-core`'s forwarder over the sim's
-//! old adapter, kept as the baseline the driver path (`stress`) is measured against and for the
-//! naive-cancel negative control of the core.
+//! The core-only path: the same race run against `ferrofilter-core`'s forwarder over the
+//! model-check harness ([`crate::driver`], the ports loom explores), not the driver: the baseline
+//! the driver path (`stress`) is measured against, and the naive-cancel negative control of
+//! core (`negative-control`).
 //!
 //! The seeded race run: forward N requests with random completions, single and group cancels,
 //! owner closes and (optionally) injected faults, then account for every one of them.

@@ -1,5 +1,7 @@
-//! The driver's forwarding logic from `ferrofilter-core`, wired to the emulated framework: what the
-//! Windows adapter does with `WDFSPINLOCK`, `WDFREQUEST` and a completion routine.
+//! Core's forwarder over minimal ports for model checking: the emulated requests of [`crate::wdf`]
+//! and [`crate::lock`]'s spin lock, on the `cfg(loom)` facade, so loom can explore every
+//! interleaving of core's cancel protocol. The driver's own adapter (driver/, on the simulated
+//! kernel) is tested in `sim/tests/*_on_kernel.rs`; this harness tests core alone.
 
 use ferrofilter_core::{CancelId, ForwardState, Forwarder, NtStatus, OwnerId, RequestId};
 

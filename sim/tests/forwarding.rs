@@ -318,22 +318,3 @@ fn a_seed_replays_exactly() {
     other.elapsed_ms = 0;
     assert_ne!(first, other);
 }
-
-#[test]
-fn naive_cancel_needs_the_negative_control_feature_or_is_caught() {
-    let config = StressConfig {
-        requests: 20_000,
-        seed: 5,
-        naive_cancel: true,
-        ..StressConfig::default()
-    };
-    match stress::run(config, |_| {}) {
-        // Built without the feature: refused up front.
-        Err(status) => assert_eq!(status, NtStatus::NOT_SUPPORTED),
-        // Built with it (feature unification in a workspace test run): the verifier must see it.
-        Ok(report) => assert!(
-            !report.clean() && report.verifier_violations > 0,
-            "{report:?}"
-        ),
-    }
-}
