@@ -347,6 +347,38 @@ fn below(
     retry
 }
 
+/// Pends the rest of an operation the filter saw, under the file system's `wait`: when the wait
+/// ends, `resume` runs below the filter (or the operation is cancelled), the filter's
+/// post-operation callback sees its status, and `keep` (the buffer the callback data points
+/// into) is dropped only then.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pended operation's callback data, where it goes and what it keeps alive"
+)]
+fn pend_filtered<K: 'static>(
+    wait: u64,
+    mut op: Operation,
+    post: Option<(super::layout::PostOperation, usize)>,
+    file: usize,
+    path: String,
+    window: Window,
+    keep: K,
+    mut resume: impl FnMut(&mut FileSystem) -> FsOutcome + 'static,
+) {
+    pend(
+        wait,
+        Box::new(move |cancelled| {
+            let mut done = Completed::default();
+            let outcome = cancelled_or(cancelled, || {
+                below(None, &path, window, &mut done, &mut resume)
+            });
+            op.post(post, file, outcome.status.as_i32());
+            drop(keep);
+            finished(outcome, done)
+        }),
+    );
+}
+
 /// After the post-operation callback: the owners that close their handles in answer to a
 /// break do so (through the filter's cleanup), the work the filter queued runs, and the caller
 /// gets the status.

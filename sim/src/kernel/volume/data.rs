@@ -12,7 +12,7 @@ use super::{
     Completed, FILE_BASIC_INFORMATION, FILE_DISPOSITION_INFORMATION, FILE_END_OF_FILE_INFORMATION,
     FILE_RENAME_INFORMATION, IRP_MJ_SET_INFORMATION, IRP_MJ_WRITE, IRP_NOCACHE, IRP_PAGING_IO,
     Operation, Window, below, cancelled_or, file_of_handle, finished, invalid_handle,
-    note_stream_contexts, path_of, pend,
+    note_stream_contexts, path_of, pend, pend_filtered,
 };
 
 /// An `IRP_MJ_WRITE` parameter block for `buffer` at `offset`.
@@ -54,21 +54,10 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
     });
     if let Some(wait) = outcome.wait {
         let bytes = bytes.to_vec();
-        pend(
-            wait,
-            Box::new(move |cancelled| {
-                let mut done = Completed::default();
-                let outcome = cancelled_or(cancelled, || {
-                    below(None, &path, window, &mut done, |fs| {
-                        fs.resume_write(open, offset, &bytes, non_cached, step)
-                    })
-                });
-                op.post(post, file, outcome.status.as_i32());
-                // The write buffer the callback data points to lives until the write completes.
-                drop(buffer);
-                finished(outcome, done)
-            }),
-        );
+        // The write buffer the callback data points to lives until the write completes.
+        pend_filtered(wait, op, post, file, path, window, buffer, move |fs| {
+            fs.resume_write(open, offset, &bytes, non_cached, step)
+        });
         return finished(outcome, done);
     }
     op.post(post, file, outcome.status.as_i32());
@@ -128,21 +117,10 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     });
     if let Some(wait) = outcome.wait {
         let new_size = resize.unwrap_or(0);
-        pend(
-            wait,
-            Box::new(move |cancelled| {
-                let mut done = Completed::default();
-                let outcome = cancelled_or(cancelled, || {
-                    below(None, &path, Window::Purge, &mut done, |fs| {
-                        fs.resume_set_information(open, new_size)
-                    })
-                });
-                op.post(post, file, outcome.status.as_i32());
-                // The information buffer the callback data points to lives until it completes.
-                drop(size);
-                finished(outcome, done)
-            }),
-        );
+        // The information buffer the callback data points to lives until it completes.
+        pend_filtered(wait, op, post, file, path, Window::Purge, size, move |fs| {
+            fs.resume_set_information(open, new_size)
+        });
         return finished(outcome, done);
     }
     op.post(post, file, outcome.status.as_i32());

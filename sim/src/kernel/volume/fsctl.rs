@@ -7,7 +7,7 @@ use ferrofilter_model::oplock::OplockLevel;
 
 use super::super::layout::{FLT_FSCTL_BUFFERED_PARAMETERS, FLT_PARAMETERS};
 use super::super::with;
-use crate::fs::{BreakAction, FileObjectId, FsOutcome, HeldKind};
+use crate::fs::{BreakAction, FileObjectId, FileSystem, FsOutcome, HeldKind};
 
 use super::{
     Completed, FSCTL_REQUEST_OPLOCK, FSCTL_SET_PURGE_FAILURE_MODE, IRP_MJ_FILE_SYSTEM_CONTROL,
@@ -142,24 +142,9 @@ pub(super) fn fsctl_parameters(code: u32, buffer: &mut [u8]) -> FLT_PARAMETERS {
 /// `FSCTL_REQUEST_OPLOCK` from the handle's owner, through the filter (which passes it on).
 #[must_use]
 pub fn request_oplock(handle: u64, level: OplockLevel, on_break: BreakAction) -> Completed {
-    let Some((file, open)) = file_of_handle(handle) else {
-        return invalid_handle();
-    };
-    let parameters = fsctl_parameters(FSCTL_REQUEST_OPLOCK, &mut []);
-    let mut op = Operation::new(
-        IRP_MJ_FILE_SYSTEM_CONTROL,
-        IRP_MN_USER_FS_REQUEST,
-        file,
-        parameters,
-        true,
-    );
-    let (post, completed) = op.pre(file);
-    let mut done = Completed::default();
-    let outcome = below(completed, "", Window::None, &mut done, |fs| {
+    oplock_fsctl(handle, &mut [], |fs, open| {
         fs.request_oplock(open, level, on_break)
-    });
-    op.post(post, file, outcome.status.as_i32());
-    finished(outcome, done)
+    })
 }
 
 /// `FSCTL_REQUEST_OPLOCK` with `REQUEST_OPLOCK_INPUT_FLAG_ACK` from the handle's owner,
@@ -167,28 +152,36 @@ pub fn request_oplock(handle: u64, level: OplockLevel, on_break: BreakAction) ->
 /// broke to); what waited for it goes on.
 #[must_use]
 pub fn acknowledge(handle: u64, level: Option<OplockLevel>) -> Completed {
-    let Some((file, open)) = file_of_handle(handle) else {
-        return invalid_handle();
-    };
     // REQUEST_OPLOCK_INPUT_BUFFER: StructureVersion, StructureLength, RequestedOplockLevel, Flags.
     let mut input = Vec::with_capacity(12);
     input.extend_from_slice(&REQUEST_OPLOCK_CURRENT_VERSION.to_le_bytes());
     input.extend_from_slice(&12u16.to_le_bytes());
     input.extend_from_slice(&level.map_or(0, OplockLevel::caching).to_le_bytes());
     input.extend_from_slice(&REQUEST_OPLOCK_INPUT_FLAG_ACK.to_le_bytes());
-    let parameters = fsctl_parameters(FSCTL_REQUEST_OPLOCK, &mut input);
-    let mut op = Operation::new(
+    oplock_fsctl(handle, &mut input, |fs, open| fs.acknowledge(open, level))
+}
+
+/// An `FSCTL_REQUEST_OPLOCK` with `input` from the handle's owner through the filter, then `op`
+/// in the file system (no data-scan window affects it).
+fn oplock_fsctl(
+    handle: u64,
+    input: &mut [u8],
+    mut op: impl FnMut(&mut FileSystem, FileObjectId) -> FsOutcome,
+) -> Completed {
+    let Some((file, open)) = file_of_handle(handle) else {
+        return invalid_handle();
+    };
+    let parameters = fsctl_parameters(FSCTL_REQUEST_OPLOCK, input);
+    let mut data = Operation::new(
         IRP_MJ_FILE_SYSTEM_CONTROL,
         IRP_MN_USER_FS_REQUEST,
         file,
         parameters,
         true,
     );
-    let (post, completed) = op.pre(file);
+    let (post, completed) = data.pre(file);
     let mut done = Completed::default();
-    let outcome = below(completed, "", Window::None, &mut done, |fs| {
-        fs.acknowledge(open, level)
-    });
-    op.post(post, file, outcome.status.as_i32());
+    let outcome = below(completed, "", Window::None, &mut done, |fs| op(fs, open));
+    data.post(post, file, outcome.status.as_i32());
     finished(outcome, done)
 }
