@@ -1,0 +1,313 @@
+//! Stream and stream-handle contexts: allocation, references, get and set with their races.
+#![allow(non_snake_case, reason = "Filter Manager's routine names")]
+
+use core::ffi::c_void;
+use std::alloc::Layout;
+
+use super::super::nt::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
+use super::super::wdf::STATUS_INVALID_PARAMETER;
+use super::super::{APC_LEVEL, DISPATCH_LEVEL, Violation, with};
+
+use super::{
+    Attached, Context, FLT_STREAM_CONTEXT, FLT_STREAMHANDLE_CONTEXT, FilterManager, KEEP_IF_EXISTS,
+    REPLACE_IF_EXISTS, STATUS_FLT_CONTEXT_ALREADY_DEFINED, STATUS_FLT_DELETING_OBJECT,
+    STATUS_FLT_INVALID_CONTEXT_REGISTRATION, STATUS_NOT_FOUND, STATUS_NOT_SUPPORTED, filter_ok,
+    instance_ok, write_out,
+};
+
+/// `FltAllocateContext`. The memory is not zeroed (pool), so the filter must initialize it.
+///
+/// # Safety
+/// The filter and a writable out pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn FltAllocateContext(
+    filter: *mut c_void,
+    context_type: u16,
+    size: usize,
+    _pool_type: i32,
+    context: *mut *mut c_void,
+) -> i32 {
+    super::super::pool::as_kernel(|| {
+        let allocated = with(|k| {
+            k.enter("FltAllocateContext", APC_LEVEL);
+            if !filter_ok(k, "FltAllocateContext", filter) {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            let registered = k
+                .flt
+                .registration
+                .as_ref()
+                .and_then(|r| r.contexts.iter().find(|c| c.0 == context_type).copied());
+            let Some((_, cleanup, registered_size, _)) = registered else {
+                return Err(STATUS_FLT_INVALID_CONTEXT_REGISTRATION);
+            };
+            if size != registered_size {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            if k.fails("FltAllocateContext") {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let layout =
+                Layout::from_size_align(size.max(1), 16).map_err(|_| STATUS_INVALID_PARAMETER)?;
+            // SAFETY: a non-zero size.
+            let address = unsafe { std::alloc::alloc(layout) };
+            if address.is_null() {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            // Pool memory is not zeroed; a recognisable pattern shows a read before a write.
+            // SAFETY: `address` has `layout.size()` writable bytes.
+            unsafe { address.write_bytes(0xA5, layout.size()) };
+            k.flt.contexts.insert(
+                address as usize,
+                Context {
+                    kind: context_type,
+                    refs: 1,
+                    attached: None,
+                    layout,
+                    cleanup,
+                },
+            );
+            Ok(address as usize)
+        });
+        match allocated {
+            Ok(address) => {
+                // SAFETY: the driver's out pointer.
+                unsafe { write_out(context, address as *mut c_void) };
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
+        }
+    })
+}
+
+/// `FltReleaseContext`.
+///
+/// # Safety
+/// A context the caller holds a reference on.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn FltReleaseContext(context: *mut c_void) {
+    super::super::pool::as_kernel(|| {
+        let mut deferred = Vec::new();
+        with(|k| {
+            k.enter("FltReleaseContext", DISPATCH_LEVEL);
+            if k.flt.release(context as usize, &mut deferred).is_none() {
+                k.report(Violation::ReferenceUnderflow {
+                    routine: "FltReleaseContext",
+                    handle: format!("{context:p}"),
+                });
+            }
+        });
+        super::super::run_deferred(deferred);
+    });
+}
+
+pub(super) fn get_context(
+    routine: &'static str,
+    instance: *mut c_void,
+    what: impl FnOnce(&FilterManager) -> Option<usize>,
+    context: *mut *mut c_void,
+) -> i32 {
+    let found = with(|k| {
+        k.enter(routine, APC_LEVEL);
+        if !instance_ok(k, routine, instance) {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        if k.fails(routine) {
+            return Err(STATUS_NOT_FOUND);
+        }
+        let address = what(&k.flt).ok_or(STATUS_NOT_FOUND)?;
+        if let Some(found) = k.flt.contexts.get_mut(&address) {
+            found.refs += 1;
+        }
+        Ok(address)
+    });
+    match found {
+        Ok(address) => {
+            // SAFETY: the driver's out pointer.
+            unsafe { write_out(context, address as *mut c_void) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
+}
+
+/// `FltGetStreamContext`.
+///
+/// # Safety
+/// The instance, a file object on its volume, a writable out pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn FltGetStreamContext(
+    instance: *mut c_void,
+    file: *mut c_void,
+    context: *mut *mut c_void,
+) -> i32 {
+    super::super::pool::as_kernel(|| {
+        get_context(
+            "FltGetStreamContext",
+            instance,
+            |flt| {
+                let stream = flt.file_streams.get(&(file as usize))?;
+                flt.stream_contexts.get(stream).copied()
+            },
+            context,
+        )
+    })
+}
+
+/// `FltGetStreamHandleContext`.
+///
+/// # Safety
+/// As [`FltGetStreamContext`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn FltGetStreamHandleContext(
+    instance: *mut c_void,
+    file: *mut c_void,
+    context: *mut *mut c_void,
+) -> i32 {
+    super::super::pool::as_kernel(|| {
+        get_context(
+            "FltGetStreamHandleContext",
+            instance,
+            |flt| flt.handle_contexts.get(&(file as usize)).copied(),
+            context,
+        )
+    })
+}
+
+pub(super) fn set_context(
+    routine: &'static str,
+    instance: *mut c_void,
+    file: usize,
+    stream: bool,
+    operation: i32,
+    new: usize,
+    old: *mut *mut c_void,
+) -> i32 {
+    let mut deferred = Vec::new();
+    let result = with(|k| {
+        k.enter(routine, APC_LEVEL);
+        if !instance_ok(k, routine, instance) {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let expected = if stream {
+            FLT_STREAM_CONTEXT
+        } else {
+            FLT_STREAMHANDLE_CONTEXT
+        };
+        match k.flt.contexts.get(&new) {
+            Some(context) if context.kind == expected && context.attached.is_none() => {}
+            _ => {
+                k.report(Violation::BadArgument {
+                    routine,
+                    detail: "not an unattached context of this type".to_owned(),
+                });
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+        }
+        let key = if stream {
+            Attached::Stream(*k.flt.file_streams.get(&file).ok_or(STATUS_NOT_SUPPORTED)?)
+        } else {
+            Attached::Handle(file)
+        };
+        if k.fails(routine) {
+            return Err(STATUS_FLT_DELETING_OBJECT);
+        }
+        let existing = match key {
+            Attached::Stream(s) => k.flt.stream_contexts.get(&s).copied(),
+            Attached::Handle(f) => k.flt.handle_contexts.get(&f).copied(),
+        };
+        if let Some(existing) = existing {
+            if operation == KEEP_IF_EXISTS {
+                if !old.is_null()
+                    && let Some(context) = k.flt.contexts.get_mut(&existing)
+                {
+                    context.refs += 1;
+                }
+                return Ok(Some((existing, STATUS_FLT_CONTEXT_ALREADY_DEFINED)));
+            }
+            if operation != REPLACE_IF_EXISTS {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            if !old.is_null()
+                && let Some(context) = k.flt.contexts.get_mut(&existing)
+            {
+                context.refs += 1;
+            }
+            k.flt.detach(key, &mut deferred);
+        }
+        match key {
+            Attached::Stream(s) => k.flt.stream_contexts.insert(s, new),
+            Attached::Handle(f) => k.flt.handle_contexts.insert(f, new),
+        };
+        if let Some(context) = k.flt.contexts.get_mut(&new) {
+            context.attached = Some(key);
+            context.refs += 1;
+        }
+        Ok(existing.map(|e| (e, STATUS_SUCCESS)))
+    });
+    super::super::run_deferred(deferred);
+    match result {
+        Ok(previous) => {
+            let (address, status) = previous.unwrap_or((0, STATUS_SUCCESS));
+            // SAFETY: the driver's optional out pointer.
+            unsafe { write_out(old, address as *mut c_void) };
+            status
+        }
+        Err(status) => {
+            // SAFETY: as above.
+            unsafe { write_out(old, core::ptr::null_mut()) };
+            status
+        }
+    }
+}
+
+/// `FltSetStreamContext`.
+///
+/// # Safety
+/// The instance, a file object on its volume, a context from `FltAllocateContext`, an optional
+/// out pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn FltSetStreamContext(
+    instance: *mut c_void,
+    file: *mut c_void,
+    operation: i32,
+    new: *mut c_void,
+    old: *mut *mut c_void,
+) -> i32 {
+    super::super::pool::as_kernel(|| {
+        set_context(
+            "FltSetStreamContext",
+            instance,
+            file as usize,
+            true,
+            operation,
+            new as usize,
+            old,
+        )
+    })
+}
+
+/// `FltSetStreamHandleContext`.
+///
+/// # Safety
+/// As [`FltSetStreamContext`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn FltSetStreamHandleContext(
+    instance: *mut c_void,
+    file: *mut c_void,
+    operation: i32,
+    new: *mut c_void,
+    old: *mut *mut c_void,
+) -> i32 {
+    super::super::pool::as_kernel(|| {
+        set_context(
+            "FltSetStreamHandleContext",
+            instance,
+            file as usize,
+            false,
+            operation,
+            new as usize,
+            old,
+        )
+    })
+}
