@@ -9,7 +9,6 @@
 use std::time::Instant;
 
 use ferrofilter_core::{CancelId, NtStatus, OwnerId, RequestId};
-use serde::Serialize;
 
 use crate::driver::{SimConfig, SimDriver};
 use crate::verifier::Violation;
@@ -49,57 +48,9 @@ impl Default for StressConfig {
     }
 }
 
-/// What happened, every request accounted for.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StressReport {
-    /// The seed; the same seed replays the same run.
-    pub seed: u64,
-    /// Requests forwarded (attempted).
-    pub requests: u64,
-    /// Completed with success by the target.
-    pub completed: u64,
-    /// Completed with `STATUS_CANCELLED`.
-    pub cancelled: u64,
-    /// Completed by the target with another failure (e.g. `STATUS_DEVICE_REMOVED`).
-    pub failed: u64,
-    /// Sends that failed and were completed by the driver.
-    pub send_failures: u64,
-    /// Refused before sending: allocation failure, full table, closing owner.
-    pub refused: u64,
-    /// Single cancels issued (including ones that found nothing).
-    pub single_cancels: u64,
-    /// Group cancels issued.
-    pub group_cancels: u64,
-    /// Owner handles closed with requests outstanding or not.
-    pub owner_closes: u64,
-    /// Cancels that reached a request (`WdfRequestCancelSentRequest` calls).
-    pub cancel_attempts: u64,
-    /// Most requests outstanding at once.
-    pub peak_outstanding: u32,
-    /// Request objects alive at teardown.
-    pub leaked: u64,
-    /// Requests completed twice.
-    pub double_completions: u64,
-    /// Everything the verifier flagged.
-    pub verifier_violations: u64,
-    /// requests == completed + cancelled + failed + `send_failures` + refused.
-    pub accounted: bool,
-    /// Wall time of the run.
-    pub elapsed_ms: u64,
-    /// The first few violations, for the log.
-    pub first_violations: Vec<Violation>,
-}
-
-impl StressReport {
-    /// Nothing leaked, nothing completed twice, the verifier saw nothing, all accounted for.
-    #[must_use]
-    pub const fn clean(&self) -> bool {
-        self.leaked == 0
-            && self.double_completions == 0
-            && self.verifier_violations == 0
-            && self.accounted
-    }
-}
+/// What happened, every request accounted for: the driver path's report, with the harness's
+/// violations.
+pub type StressReport = crate::stress::StressReport<Violation>;
 
 struct OwnerSlot {
     id: OwnerId,
@@ -381,6 +332,7 @@ impl Run {
             verifier_violations,
             accounted: accounted && self.forwarded == self.config.requests,
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            violations_by_rule: by_rule(&teardown.violations),
             first_violations: teardown.violations.into_iter().take(8).collect(),
         }
     }
@@ -459,4 +411,17 @@ fn remember<T>(list: &mut Vec<T>, item: T, cap: usize) {
         list.swap_remove(0);
     }
     list.push(item);
+}
+
+/// How many violations of each rule.
+fn by_rule(violations: &[Violation]) -> std::collections::BTreeMap<String, u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for violation in violations {
+        let rule = serde_json::to_value(violation)
+            .ok()
+            .and_then(|v| v["rule"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *counts.entry(rule).or_insert(0) += 1;
+    }
+    counts
 }

@@ -26,9 +26,10 @@ const STATUS_CANCELLED: i32 = 0xC000_0120_u32.cast_signed();
 const PIPE: &str = "\\??\\pipe\\ferro";
 const READ_LENGTH: usize = 16;
 
-/// What happened, every request accounted for.
+/// What happened, every request accounted for. `V` is the verifier's violation type: the
+/// simulated kernel's for the driver path, the model-check harness's for `core_stress`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StressReport {
+pub struct StressReport<V = Violation> {
     /// The seed; the same seed replays the same run.
     pub seed: u64,
     /// `FORWARD` requests issued.
@@ -64,12 +65,12 @@ pub struct StressReport {
     /// Wall time.
     pub elapsed_ms: u64,
     /// The first few violations.
-    pub first_violations: Vec<Violation>,
+    pub first_violations: Vec<V>,
     /// How many violations of each rule.
     pub violations_by_rule: std::collections::BTreeMap<String, u64>,
 }
 
-impl StressReport {
+impl<V> StressReport<V> {
     /// Nothing leaked, nothing completed twice, the verifier saw nothing, all accounted for.
     #[must_use]
     pub const fn clean(&self) -> bool {
