@@ -7,7 +7,7 @@ use ferrofilter_model::oplock::{Ack, BreakDecision, Operation, OplockLevel, brea
 
 use crate::byte_range_locks::{self};
 
-use super::{BreakAction, BreakEvent, FileObjectId, FileSystem, FsOutcome, Stream, Wait};
+use super::{BreakAction, BreakEvent, FileObjectId, FileSystem, FsOutcome, Open, Stream, Wait};
 
 impl FileSystem {
     /// Whether a create of `path` with `params` by `key` would hit a sharing violation.
@@ -105,6 +105,24 @@ impl FileSystem {
             waiting_for,
         });
         Some(id)
+    }
+
+    /// The oplock check of `op` through `open`'s handle (`file_object`), which may wait: `true`
+    /// when the operation pends, `out` then saying `STATUS_PENDING` and what it waits for.
+    pub(super) fn pends_for_oplock(
+        &mut self,
+        open: &Open,
+        file_object: FileObjectId,
+        op: &Operation,
+        out: &mut FsOutcome,
+    ) -> bool {
+        let pends = self
+            .check_oplock(&open.path, open.key, op, Some(file_object), true, out)
+            .is_some();
+        if pends {
+            out.status = NtStatus::PENDING;
+        }
+        pends
     }
 
     /// `file_object`'s holder acknowledged or closed: the waits that no longer wait for anyone

@@ -22,16 +22,7 @@ impl FileSystem {
                 return FsOutcome::status(NtStatus::ACCESS_DENIED);
             }
             Ok((open, _)) => {
-                let waits = self.check_oplock(
-                    &open.path,
-                    open.key,
-                    &Operation::Read,
-                    Some(file_object),
-                    true,
-                    &mut out,
-                );
-                if waits.is_some() {
-                    out.status = NtStatus::PENDING;
+                if self.pends_for_oplock(&open, file_object, &Operation::Read, &mut out) {
                     return out;
                 }
                 open.path
@@ -113,16 +104,12 @@ impl FileSystem {
             Ok((open, _)) => open,
             Err(status) => return FsOutcome::status(status),
         };
-        let waits = self.check_oplock(
-            &open.path,
-            open.key,
+        if self.pends_for_oplock(
+            &open,
+            file_object,
             &Operation::Write { paging: false },
-            Some(file_object),
-            true,
             &mut out,
-        );
-        if waits.is_some() {
-            out.status = NtStatus::PENDING;
+        ) {
             return out;
         }
         self.finish_write(file_object, &open.path, offset, data, non_cached, step, out)
@@ -250,16 +237,12 @@ impl FileSystem {
         if open.access & access::FILE_WRITE_DATA == 0 {
             return FsOutcome::status(NtStatus::ACCESS_DENIED);
         }
-        let waits = self.check_oplock(
-            &open.path,
-            open.key,
+        if self.pends_for_oplock(
+            &open,
+            file_object,
             &Operation::Write { paging: false },
-            Some(file_object),
-            true,
             &mut out,
-        );
-        if waits.is_some() {
-            out.status = NtStatus::PENDING;
+        ) {
             return out;
         }
         self.finish_set_information(file_object, &open.path, size, out)

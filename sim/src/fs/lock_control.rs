@@ -144,18 +144,7 @@ impl FileSystem {
             return refuse(status);
         }
         let mut out = FsOutcome::default();
-        if self
-            .check_oplock(
-                &open.path,
-                open.key,
-                &Operation::LockControl,
-                Some(file_object),
-                true,
-                &mut out,
-            )
-            .is_some()
-        {
-            out.status = NtStatus::PENDING;
+        if self.pends_for_oplock(&open, file_object, &Operation::LockControl, &mut out) {
             return Begun::Done(out);
         }
         Begun::Go(open, out)
