@@ -192,6 +192,14 @@ impl Runner {
             .map_or(NO_SUCH_HANDLE, |live| live.handle)
     }
 
+    /// An operation that pended (`wait`) completes later, in the record of the step that ends its
+    /// wait; `pending` is what that record names.
+    fn remember_pending(&mut self, wait: Option<u64>, pending: Pending) {
+        if let Some(wait) = wait {
+            self.pending.insert(wait, pending);
+        }
+    }
+
     /// Runs one step; `records` are the earlier steps' records.
     #[allow(clippy::too_many_lines, reason = "one arm per op, each short")]
     pub(super) fn run(
@@ -390,19 +398,17 @@ impl Runner {
                 if let Some(failed) = self.opened(handle, path, &done, cf, &mut seen, &mut out) {
                     status = failed;
                 }
-                if let Some(wait) = seen.wait {
-                    self.pending.insert(
-                        wait,
-                        Pending {
-                            step: index,
-                            op: op.to_owned(),
-                            handle: handle.clone(),
-                            path: path.clone(),
-                            is_open: true,
-                            cf,
-                        },
-                    );
-                }
+                self.remember_pending(
+                    seen.wait,
+                    Pending {
+                        step: index,
+                        op: op.to_owned(),
+                        handle: handle.clone(),
+                        path: path.clone(),
+                        is_open: true,
+                        cf: cf,
+                    },
+                );
                 self.settle_held(&mut seen, false);
                 self.forget_closed(&seen.closed.clone());
                 self.seen_fields(&seen, &mut out);
@@ -456,19 +462,17 @@ impl Runner {
                 if matches!(step, Step::Close { .. }) {
                     out.insert("deleted".into(), json!(seen.deleted));
                 }
-                if let Some(wait) = seen.wait {
-                    self.pending.insert(
-                        wait,
-                        Pending {
-                            step: index,
-                            op: op.to_owned(),
-                            handle: handle.clone(),
-                            path: path.clone(),
-                            is_open: false,
-                            cf: None,
-                        },
-                    );
-                }
+                self.remember_pending(
+                    seen.wait,
+                    Pending {
+                        step: index,
+                        op: op.to_owned(),
+                        handle: handle.clone(),
+                        path: path.clone(),
+                        is_open: false,
+                        cf: None,
+                    },
+                );
                 self.settle_held(&mut seen, matches!(step, Step::Purge { .. }));
                 self.forget_closed(&seen.closed.clone());
                 if matches!(step, Step::Close { .. }) {
