@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PIPE, forward_input, open_target_input};
+use common::{PIPE, forward_input, open_target_input, unload_clean};
 
 use std::sync::{Arc, Mutex};
 
@@ -30,19 +30,6 @@ fn forward(machine: &Machine, handle: u64) -> Option<u64> {
     reply.pending
 }
 
-fn clean(mut machine: Machine) {
-    machine.deliver_all();
-    let unloaded = machine
-        .unload(false)
-        .expect("nothing open: the unload proceeds");
-    assert!(
-        unloaded.violations.is_empty(),
-        "{:#?}\n{:#?}",
-        unloaded.violations,
-        machine.log()
-    );
-}
-
 /// `OPEN_TARGET` used to open the pipe from kernel mode without an access check, so a pipe whose
 /// ACL denies the caller opened anyway.
 #[test]
@@ -63,7 +50,7 @@ fn open_target_checks_the_callers_access_to_the_pipe() {
     assert!(machine.complete_one_at_target(0, 16));
     machine.deliver_all();
     machine.close_control(handle).unwrap();
-    clean(machine);
+    unload_clean(machine);
 }
 
 /// Forwarding used to raise the live control device's `StackSize` at run time; the request now
@@ -88,7 +75,7 @@ fn forwarding_leaves_the_control_devices_stack_size_alone() {
             .any(|v| matches!(v, Violation::FrameworkStructureWritten { .. }))
     );
     machine.close_control(handle).unwrap();
-    clean(machine);
+    unload_clean(machine);
 }
 
 /// With no `InstanceQueryTeardownCallback`, Filter Manager refuses `fltmc detach`.
@@ -101,7 +88,7 @@ fn a_manual_detach_is_allowed() {
         Some(0xC01C_0015_u32.cast_signed()),
         "detached already"
     );
-    clean(machine);
+    unload_clean(machine);
 }
 
 /// A read that never comes back (the pipe ignores the cancel) used to be able to hang `fltmc
@@ -133,7 +120,7 @@ fn an_unload_that_cannot_drain_is_refused_and_the_driver_keeps_serving() {
     machine.set_target_ignores_cancel(false);
     machine.deliver_all();
     assert!(machine.reply(irp).is_some());
-    clean(machine);
+    unload_clean(machine);
 }
 
 /// A `CreateFile` on the control device racing unload used to leave a handle on a deleted
@@ -183,6 +170,6 @@ fn a_second_load_starts_clean_and_unloads_clean() {
         );
         forward(&machine, handle).unwrap();
         machine.close_control(handle).unwrap();
-        clean(machine);
+        unload_clean(machine);
     }
 }

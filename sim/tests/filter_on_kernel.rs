@@ -5,6 +5,9 @@
 //! a work item and `FltFlushBuffers2`) when it closes, and unload leaves no context behind.
 //! Expected values are the reference's (REFERENCE §4, §5), not the driver's.
 
+mod common;
+
+use common::close_and_unload;
 use ferrofilter_core::guid::Guid;
 use ferrofilter_core::protocol::{
     HandleInput, HandleKeysInfo, Header, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP,
@@ -94,20 +97,6 @@ fn boot() -> (Machine, u64) {
     (machine, control)
 }
 
-fn finish(mut machine: Machine, control: u64, handles: &[u64]) {
-    for &handle in handles {
-        assert!(volume::close(handle).status >= 0);
-    }
-    machine.close_control(control).unwrap();
-    let unloaded = machine.unload(false).expect("nothing open");
-    assert!(
-        unloaded.violations.is_empty(),
-        "{:#?}\n{:#?}",
-        unloaded.violations,
-        machine.log()
-    );
-}
-
 #[test]
 fn a_single_key_ecp_is_the_handles_key_and_is_left_as_it_came() {
     let (machine, control) = boot();
@@ -126,7 +115,7 @@ fn a_single_key_ecp_is_the_handles_key_and_is_left_as_it_came() {
     assert_eq!(keys.target, KEY_A.to_le_bytes());
     assert_eq!(keys.origin, KEY_ORIGIN_SINGLE_ECP);
     assert_eq!(keys.from_user_mode, 0);
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 #[test]
@@ -144,7 +133,7 @@ fn a_user_mode_ecp_is_not_honoured() {
     assert_ne!(keys.target, KEY_A.to_le_bytes());
     assert_eq!(keys.origin, KEY_ORIGIN_UNIQUE);
     assert_eq!(keys.from_user_mode, 1);
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 #[test]
@@ -162,7 +151,7 @@ fn a_dual_key_ecp_gives_parent_and_target() {
     assert_eq!(keys.origin, KEY_ORIGIN_DUAL_ECP);
     assert_eq!(keys.parent, KEY_A.to_le_bytes());
     assert_eq!(keys.target, KEY_B.to_le_bytes());
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 fn purge_rows(machine: &Machine, control: u64) -> (PurgeStatusHeader, Vec<PurgeStreamEntry>) {
@@ -216,7 +205,7 @@ fn the_mirror_follows_the_file_systems_count_and_a_held_purge_is_reissued() {
     assert_eq!(flushes[0].1, 0);
     let (_, rows) = purge_rows(&machine, control);
     assert_eq!((rows[0].count, rows[0].held), (0, 0));
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 #[test]
@@ -228,7 +217,7 @@ fn a_purge_request_needs_write_access_on_the_named_handle() {
     let reply = machine.ioctl(control, ioctl::PURGE_REQUEST, &handle_input(handle), 64);
     // ObReferenceObjectByHandle with FILE_WRITE_DATA on a read-only handle.
     assert_eq!(reply.status, 0xC000_0022_u32.cast_signed(), "{reply:?}");
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 /// A filter that sends `FSCTL_SET_PURGE_FAILURE_MODE` itself, as the driver never does: only

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{inspect_input, open_file};
+use common::{close_and_unload, inspect_input, open_file};
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::guid::Guid;
 use ferrofilter_core::minifilter::MAX_INSPECT_LENGTH;
@@ -67,20 +67,6 @@ fn data_of(reply: &IoctlReply) -> Vec<u8> {
     rest[..n].to_vec()
 }
 
-fn finish(mut machine: Machine, control: u64, handles: &[u64]) {
-    for &handle in handles {
-        assert!(volume::close(handle).status >= 0);
-    }
-    machine.close_control(control).unwrap();
-    let unloaded = machine.unload(false).expect("nothing open");
-    assert!(
-        unloaded.violations.is_empty(),
-        "{:#?}\n{:#?}",
-        unloaded.violations,
-        machine.log()
-    );
-}
-
 #[test]
 fn inspect_returns_the_bytes_written_earlier() {
     let (machine, control) = boot();
@@ -122,7 +108,7 @@ fn inspect_returns_the_bytes_written_earlier() {
     let stats = machine.ioctl(control, ioctl::FILTER_STATS, &[], 256);
     let stats = FilterStatsInfo::read_from_prefix(&stats.output).unwrap().0;
     assert_eq!(stats.inspects, 6);
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 #[test]
@@ -175,7 +161,7 @@ fn inspect_breaks_no_oplock_the_same_handle_holds() {
         (OplockLevel::ReadWriteHandle, OplockLevel::ReadHandle)
     );
     assert_eq!(level().0, OplockLevel::ReadHandle);
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 #[test]
@@ -193,7 +179,7 @@ fn inspect_leaves_the_callers_file_pointer_alone() {
         Some(3),
         "the caller's position moved"
     );
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 #[test]
@@ -262,7 +248,7 @@ fn inspect_refuses_what_the_handle_and_the_protocol_do_not_allow() {
     );
     // Nothing refused reached the file system.
     assert!(machine.kernel(|k| k.flt.reads.is_empty()));
-    finish(machine, control, &[writer, attributes_only]);
+    close_and_unload(machine, control, &[writer, attributes_only]);
 }
 
 /// 16 bytes that the kernel-address disclosure check takes for addresses: the filter's instance
@@ -296,7 +282,7 @@ fn file_bytes_that_look_like_kernel_addresses_are_not_a_disclosure() {
         "{:#?}",
         machine.violations()
     );
-    finish(machine, control, &[handle]);
+    close_and_unload(machine, control, &[handle]);
 }
 
 /// The negative control of the test above, on the check itself: the same values in a header

@@ -1,10 +1,11 @@
-//! IOCTL inputs the tests of the driver on the simulated kernel build, written from the
-//! protocol's structures.
+//! What the tests of the driver on the simulated kernel share: IOCTL inputs written from the
+//! protocol's structures, file opens, and the clean unload every test ends with.
 #![allow(dead_code, reason = "each test file uses a part")]
 
 use ferrofilter_core::protocol::{ForwardInput, Header, InspectInput, OpenTargetInput};
 use ferrofilter_model::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_sim::fs::StreamKind;
+use ferrofilter_sim::kernel::Machine;
 use ferrofilter_sim::kernel::volume::{self, CreateArgs};
 use zerocopy::IntoBytes;
 
@@ -66,4 +67,27 @@ pub fn open_file(path: &str, desired: u32) -> volume::Completed {
         kind: StreamKind::File,
         ecps: Vec::new(),
     })
+}
+
+/// Delivers what is still out, unloads, and fails the test on any verifier violation.
+pub fn unload_clean(mut machine: Machine) {
+    machine.deliver_all();
+    let unloaded = machine
+        .unload(false)
+        .expect("nothing open: the unload proceeds");
+    assert!(
+        unloaded.violations.is_empty(),
+        "{:#?}\n{:#?}",
+        unloaded.violations,
+        machine.log()
+    );
+}
+
+/// Closes the test's file handles and its control-device handle, then [`unload_clean`].
+pub fn close_and_unload(machine: Machine, control: u64, handles: &[u64]) {
+    for &handle in handles {
+        assert!(volume::close(handle).status >= 0);
+    }
+    machine.close_control(control).unwrap();
+    unload_clean(machine);
 }
