@@ -406,7 +406,7 @@ impl Runner {
                         handle: handle.clone(),
                         path: path.clone(),
                         is_open: true,
-                        cf: cf,
+                        cf,
                     },
                 );
                 self.settle_held(&mut seen, false);
