@@ -513,6 +513,8 @@ impl core::fmt::Display for ProtocolError {
     }
 }
 
+impl core::error::Error for ProtocolError {}
+
 /// Reads a `T` that starts with a [`Header`] from the front of `buf`, checking the header.
 ///
 /// # Errors

@@ -87,6 +87,8 @@ impl core::fmt::Display for UnknownCfFlags {
     }
 }
 
+impl std::error::Error for UnknownCfFlags {}
+
 /// The open `CfOpenFileWithOplock(path, flags)` performs. Total over `u32`.
 ///
 /// # Errors

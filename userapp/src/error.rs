@@ -1,24 +1,73 @@
-//! Errors of a command, each mapped to its exit code.
+//! Errors of a command, each mapped to its exit code. A failure that has a cause (a status, a
+//! malformed answer, an I/O or JSON error, a scenario file's fault, unknown flag bits) keeps it
+//! as its source; only messages composed for the user are text.
 
-use std::fmt;
+use std::path::PathBuf;
 
 use ferrofilter_core::NtStatus;
+use ferrofilter_core::protocol::ProtocolError;
+use ferrofilter_model::cf::UnknownCfFlags;
+use ferrofilter_sim::scenario::ScenarioError;
 
 use crate::exit::Outcome;
 
 /// Why a command stopped.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// Bad usage or input (exit 2).
+    #[error("{0}")]
     Usage(String),
+    /// `CF_OPEN_FILE_FLAGS` bits no flag defines (exit 2).
+    #[error(transparent)]
+    CfFlags(#[from] UnknownCfFlags),
+    /// A scenario file that cannot run: unreadable, malformed, or a step the format refuses
+    /// (exit 2).
+    #[error("{}: {source}", path.display())]
+    Scenario {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ScenarioError,
+    },
+    /// A call (an IOCTL, a call on the sim's volume) answered with a failure status (exit 1).
+    #[error("{call} failed: {}", status_text(*status))]
+    Status {
+        /// What was called.
+        call: String,
+        /// Its status.
+        status: NtStatus,
+    },
+    /// The driver's answer to `call` does not decode (exit 1).
+    #[error("{call}: the driver's answer is malformed: {source}")]
+    Malformed {
+        /// The IOCTL.
+        call: String,
+        /// Why it does not decode.
+        source: ProtocolError,
+    },
+    /// A file the command works on could not be read or opened (exit 1).
+    #[error("{what}: {source}")]
+    File {
+        /// What was done, naming the file.
+        what: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The operation ran and failed (exit 1).
+    #[error("{0}")]
     Failed(String),
     /// The driver could not be reached; the message says what to do (exit 3).
+    #[error("{0}")]
     Unreachable(String),
     /// The feature is not in this build (exit 1).
+    #[error("{0}")]
     NotAvailable(String),
     /// Writing the output failed (exit 1).
-    Io(std::io::Error),
+    #[error("writing output: {0}")]
+    Io(#[from] std::io::Error),
+    /// Encoding the `--json` output failed (exit 1).
+    #[error("encoding output: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 impl CliError {
@@ -26,9 +75,15 @@ impl CliError {
     #[must_use]
     pub const fn outcome(&self) -> Outcome {
         match self {
-            Self::Usage(_) => Outcome::Usage,
+            Self::Usage(_) | Self::CfFlags(_) | Self::Scenario { .. } => Outcome::Usage,
             Self::Unreachable(_) => Outcome::Unreachable,
-            Self::Failed(_) | Self::NotAvailable(_) | Self::Io(_) => Outcome::Failed,
+            Self::Status { .. }
+            | Self::Malformed { .. }
+            | Self::File { .. }
+            | Self::Failed(_)
+            | Self::NotAvailable(_)
+            | Self::Io(_)
+            | Self::Json(_) => Outcome::Failed,
         }
     }
 
@@ -36,44 +91,38 @@ impl CliError {
     #[must_use]
     pub const fn kind(&self) -> &'static str {
         match self {
-            Self::Usage(_) => "usage",
-            Self::Failed(_) => "failed",
+            Self::Usage(_) | Self::CfFlags(_) | Self::Scenario { .. } => "usage",
+            Self::Status { .. } | Self::Malformed { .. } | Self::File { .. } | Self::Failed(_) => {
+                "failed"
+            }
             Self::Unreachable(_) => "unreachable",
             Self::NotAvailable(_) => "not_available",
-            Self::Io(_) => "io",
+            Self::Io(_) | Self::Json(_) => "io",
         }
     }
 
-    /// An IOCTL answered with a failure status.
+    /// `call` answered with a failure status.
     #[must_use]
-    pub fn ioctl(name: &str, status: NtStatus) -> Self {
-        Self::Failed(format!("{name} failed: {}", status_text(status)))
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Usage(text)
-            | Self::Failed(text)
-            | Self::Unreachable(text)
-            | Self::NotAvailable(text) => f.write_str(text),
-            Self::Io(error) => write!(f, "writing output: {error}"),
+    pub fn ioctl(call: &str, status: NtStatus) -> Self {
+        Self::Status {
+            call: call.to_owned(),
+            status,
         }
     }
-}
 
-impl std::error::Error for CliError {}
-
-impl From<std::io::Error> for CliError {
-    fn from(error: std::io::Error) -> Self {
-        Self::Io(error)
+    /// The driver's answer to `call` did not decode.
+    #[must_use]
+    pub fn malformed(call: &str, source: ProtocolError) -> Self {
+        Self::Malformed {
+            call: call.to_owned(),
+            source,
+        }
     }
-}
 
-impl From<serde_json::Error> for CliError {
-    fn from(error: serde_json::Error) -> Self {
-        Self::Io(std::io::Error::other(error))
+    /// `what` (naming the file) failed with `source`.
+    #[must_use]
+    pub fn file(what: String, source: std::io::Error) -> Self {
+        Self::File { what, source }
     }
 }
 

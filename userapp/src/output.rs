@@ -2,25 +2,32 @@
 
 use std::io::Write;
 
-use ferrofilter_core::protocol::StatsInfo;
 use serde::Serialize;
+
+use crate::error::CliError;
 
 /// Writes `value` as one line of JSON.
 ///
 /// # Errors
-/// When serialising or writing fails.
-pub fn json(out: &mut dyn Write, value: &impl Serialize) -> std::io::Result<()> {
-    let text = serde_json::to_string(value).map_err(std::io::Error::other)?;
-    writeln!(out, "{text}")
+/// [`CliError::Json`] when serialising fails, [`CliError::Io`] when writing does.
+pub fn json(out: &mut dyn Write, value: &impl Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string(value)?;
+    writeln!(out, "{text}")?;
+    Ok(())
 }
 
 /// Writes `name value` rows, names padded to one column.
 ///
 /// # Errors
 /// When writing fails.
-pub fn pairs(out: &mut dyn Write, rows: &[(&str, String)]) -> std::io::Result<()> {
-    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+pub fn pairs(out: &mut dyn Write, rows: &[(impl AsRef<str>, String)]) -> std::io::Result<()> {
+    let width = rows
+        .iter()
+        .map(|(name, _)| name.as_ref().len())
+        .max()
+        .unwrap_or(0);
     for (name, value) in rows {
+        let name = name.as_ref();
         writeln!(out, "{name:<width$}  {value}")?;
     }
     Ok(())
@@ -58,21 +65,24 @@ pub fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std:
     Ok(())
 }
 
-/// The driver's forwarding counters (`GET_STATS`) as `name value` rows, in the struct's order.
+/// The scalar fields of what `value` serializes to, as `name value` rows in name order: the table
+/// form of the same object `--json` prints, so each output struct names its fields once. Nested
+/// objects and lists are left to the caller.
 #[must_use]
-pub fn stats_rows(s: &StatsInfo) -> Vec<(&'static str, String)> {
-    vec![
-        ("outstanding", s.outstanding.to_string()),
-        ("capacity", s.capacity.to_string()),
-        ("owners_live", s.owners_live.to_string()),
-        ("peak_outstanding", s.peak_outstanding.to_string()),
-        ("forwarded", s.forwarded.to_string()),
-        ("completed", s.completed.to_string()),
-        ("cancelled", s.cancelled.to_string()),
-        ("failed", s.failed.to_string()),
-        ("send_failures", s.send_failures.to_string()),
-        ("refused", s.refused.to_string()),
-        ("cancel_attempts", s.cancel_attempts.to_string()),
-        ("unknown_completions", s.unknown_completions.to_string()),
-    ]
+pub fn field_rows(value: &impl serde::Serialize) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(value) else {
+        return Vec::new();
+    };
+    fields
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Null => "-".to_owned(),
+                serde_json::Value::Bool(_) | serde_json::Value::Number(_) => value.to_string(),
+                serde_json::Value::Array(_) | serde_json::Value::Object(_) => return None,
+            };
+            Some((name, text))
+        })
+        .collect()
 }

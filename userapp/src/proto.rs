@@ -27,9 +27,7 @@ fn query<T: FromBytes + KnownLayout + Immutable>(
         return Err(CliError::ioctl(name, reply.status));
     }
     let got = out.get(..reply.information).unwrap_or(&out);
-    protocol::decode::<T>(got).map_err(|error| {
-        CliError::Failed(format!("{name}: the driver's answer is malformed: {error}"))
-    })
+    protocol::decode::<T>(got).map_err(|error| CliError::malformed(name, error))
 }
 
 /// `GET_VERSION`, checked against this ferroctl's protocol version.
@@ -222,9 +220,8 @@ pub fn list(backend: &mut dyn Backend) -> Result<Vec<Row>, CliError> {
         if !reply.status.is_success() && !overflow {
             return Err(CliError::ioctl("LIST", reply.status));
         }
-        let header: ListHeader = protocol::decode(&out).map_err(|error| {
-            CliError::Failed(format!("LIST: the driver's answer is malformed: {error}"))
-        })?;
+        let header: ListHeader =
+            protocol::decode(&out).map_err(|error| CliError::malformed("LIST", error))?;
         if overflow {
             room = (header.total as usize).max(room * 4);
             continue;

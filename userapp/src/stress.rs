@@ -16,7 +16,11 @@ use crate::exit::Outcome;
 ///
 /// # Errors
 /// When writing the report fails.
-pub fn run_sim(config: StressConfig, json: bool, out: &mut impl Write) -> std::io::Result<Outcome> {
+pub fn run_sim(
+    config: StressConfig,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<Outcome, crate::error::CliError> {
     let bar = progress_bar(config.requests);
     let result = stress::run(config, |done| bar.set_position(done));
     bar.finish_and_clear();
@@ -56,33 +60,11 @@ pub fn print_report(
     report: &StressReport,
     json: bool,
     out: &mut impl Write,
-) -> std::io::Result<()> {
+) -> Result<(), crate::error::CliError> {
     if json {
-        let text = serde_json::to_string(report).map_err(std::io::Error::other)?;
-        return writeln!(out, "{text}");
+        return crate::output::json(out, report);
     }
-    let rows: [(&str, String); 16] = [
-        ("seed", report.seed.to_string()),
-        ("requests", report.requests.to_string()),
-        ("completed", report.completed.to_string()),
-        ("cancelled", report.cancelled.to_string()),
-        ("failed", report.failed.to_string()),
-        ("send_failures", report.send_failures.to_string()),
-        ("refused", report.refused.to_string()),
-        ("single_cancels", report.single_cancels.to_string()),
-        ("group_cancels", report.group_cancels.to_string()),
-        ("owner_closes", report.owner_closes.to_string()),
-        ("peak_outstanding", report.peak_outstanding.to_string()),
-        ("leaked", report.leaked.to_string()),
-        ("double_completions", report.double_completions.to_string()),
-        (
-            "verifier_violations",
-            report.verifier_violations.to_string(),
-        ),
-        ("accounted", report.accounted.to_string()),
-        ("elapsed_ms", report.elapsed_ms.to_string()),
-    ];
-    for (name, value) in rows {
+    for (name, value) in crate::output::field_rows(report) {
         writeln!(out, "{name:<20} {value}")?;
     }
     for violation in &report.first_violations {
@@ -92,7 +74,8 @@ pub fn print_report(
         out,
         "{}",
         if report.clean() { "clean" } else { "NOT CLEAN" }
-    )
+    )?;
+    Ok(())
 }
 
 /// Runs the same seeded mix against the real driver: every handle with its own pipe target

@@ -117,7 +117,7 @@ fn sim_inspect(file: &Path, offset: u64, length: u32) -> Result<Vec<u8>, CliErro
         )));
     }
     let contents = std::fs::read(file)
-        .map_err(|error| CliError::Failed(format!("reading {}: {error}", file.display())))?;
+        .map_err(|error| CliError::file(format!("reading {}", file.display()), error))?;
     let copied = contents
         .get(
             ..usize::try_from(end)
@@ -186,7 +186,7 @@ fn device_inspect(
             None,
         )
     }
-    .map_err(|error| CliError::Failed(format!("opening {}: {error}", file.display())))?;
+    .map_err(|error| CliError::file(format!("opening {}", file.display()), error.into()))?;
     let handle = crate::backend::device::OwnedHandle::new(handle);
     proto::inspect(backend, handle.raw(), offset, length)
 }

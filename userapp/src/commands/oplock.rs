@@ -311,7 +311,7 @@ fn empty_probe(operation: String) -> Probe {
 /// # Errors
 /// The unknown bits, when `flags` has any.
 pub fn model(flags: u32) -> Result<OplockReport, CliError> {
-    let open = cf_open(flags).map_err(|unknown| CliError::Usage(unknown.to_string()))?;
+    let open = cf_open(flags)?;
 
     let mut conflicting = empty_probe(format!(
         "another key opens {} sharing {}",
@@ -373,7 +373,7 @@ fn probe_cell(probe: &Probe) -> String {
 ///
 /// # Errors
 /// When writing fails.
-pub fn print(reports: &[OplockReport], json: bool, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn print(reports: &[OplockReport], json: bool, out: &mut dyn Write) -> Result<(), CliError> {
     if json {
         for report in reports {
             output::json(out, report)?;
@@ -449,7 +449,7 @@ fn sim_query_keys(file: &Path, flags: u32) -> Result<KeysView, CliError> {
 
     use crate::proto;
 
-    let open = cf_open(flags).map_err(|unknown| CliError::Usage(unknown.to_string()))?;
+    let open = cf_open(flags)?;
     let mut session = SimSession::new_default()?;
     let args = CreateArgs {
         path: file.display().to_string(),
@@ -554,7 +554,7 @@ fn device_demo() -> Result<Vec<OplockReport>, CliError> {
 /// # Errors
 /// The unknown bits.
 pub fn describe(flags: u32) -> Result<(CfOpen, String, String), CliError> {
-    let open = cf_open(flags).map_err(|unknown| CliError::Usage(unknown.to_string()))?;
+    let open = cf_open(flags)?;
     Ok((
         open,
         access_names(open.desired_access),

@@ -288,7 +288,7 @@ fn open_for_purge(file: &Path) -> Result<crate::backend::device::OwnedHandle, Cl
             None,
         )
     }
-    .map_err(|error| CliError::Failed(format!("opening {}: {error}", file.display())))?;
+    .map_err(|error| CliError::file(format!("opening {}", file.display()), error.into()))?;
     Ok(crate::backend::device::OwnedHandle::new(handle))
 }
 

@@ -163,20 +163,23 @@ fn verdict_of(steps: &[StepOutcome]) -> Verdict {
     }
 }
 
-fn usage(file: &Path, error: &ScenarioError) -> CliError {
-    CliError::Usage(format!("{}: {error}", file.display()))
+fn usage(file: &Path, error: ScenarioError) -> CliError {
+    CliError::Scenario {
+        path: file.to_path_buf(),
+        source: error,
+    }
 }
 
 /// Runs a scenario file on a backend and returns every step's outcome and the verdict.
 ///
 /// # Errors
-/// [`CliError::Usage`] for a missing, unreadable or malformed file (naming the step and field;
+/// [`CliError::Scenario`] for a missing, unreadable or malformed file (naming the step and field;
 /// nothing runs then); [`CliError::Unreachable`] when the device cannot be opened;
 /// [`CliError::Failed`] when the run's temporary directory cannot be created.
 pub fn run_records(kind: BackendKind, file: &Path) -> Result<ScenarioRun, CliError> {
     let steps = match kind {
         BackendKind::Sim => scenario::run_file(file)
-            .map_err(|error| usage(file, &error))?
+            .map_err(|error| usage(file, error))?
             .into_iter()
             .map(StepOutcome::Sim)
             .collect(),
@@ -201,13 +204,13 @@ fn device_steps(file: &Path) -> Result<Vec<scenario::Entry>, CliError> {
     let text = std::fs::read_to_string(file).map_err(|error| {
         usage(
             file,
-            &ScenarioError::Io {
+            ScenarioError::Io {
                 path: file.display().to_string(),
                 message: error.to_string(),
             },
         )
     })?;
-    scenario::parse(&text).map_err(|error| usage(file, &error))
+    scenario::parse(&text).map_err(|error| usage(file, error))
 }
 
 fn run_device_steps(file: &Path) -> Result<Vec<StepOutcome>, CliError> {

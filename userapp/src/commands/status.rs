@@ -116,7 +116,7 @@ pub fn run_status(kind: BackendKind, json: bool, out: &mut dyn Write) -> Result<
     }
     output::pairs(out, &version_rows(&report.version))?;
     writeln!(out, "\nforwarding counters:")?;
-    output::pairs(out, &output::stats_rows(&report.stats))?;
+    output::pairs(out, &output::field_rows(&report.stats))?;
     writeln!(out, "\nfilter counters:")?;
     match (&report.filter_stats, &report.filter_stats_note) {
         (Some(f), _) => {

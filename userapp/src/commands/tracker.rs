@@ -507,7 +507,7 @@ fn print_table(report: &FlowReport, view: View, out: &mut dyn Write) -> std::io:
     }
     if matches!(view, View::Full | View::Stats) {
         writeln!(out, "\ndriver counters before closing:")?;
-        output::pairs(out, &output::stats_rows(&report.stats))?;
+        output::pairs(out, &output::field_rows(&report.stats))?;
     }
     let s = report.summary;
     writeln!(
