@@ -4,7 +4,7 @@
 use ferrofilter_core::NtStatus;
 use ferrofilter_model::oplock::{Operation, access};
 
-use super::{FileObjectId, FileSystem, FsOutcome, Stream};
+use super::{FileObjectId, FileSystem, FsOutcome, Open, Stream};
 
 impl FileSystem {
     /// `IRP_MJ_CLEANUP` + `IRP_MJ_CLOSE`: share access and oplock go, the handle's held
@@ -105,36 +105,55 @@ impl FileSystem {
     }
 
     /// `FileDispositionInformation` through `file_object`: `delete` sets or clears the stream's
-    /// delete-pending state (MS-FSA 2.1.5.15.3).
+    /// delete-pending state (MS-FSA 2.1.5.15.3). Setting it breaks other keys' handle caching
+    /// and waits for the acknowledgment ("Checking the Oplock State of an `IRP_MJ_SET_INFORMATION`
+    /// operation"): the call pends ([`FsOutcome::wait`]) and [`Self::resume_set_disposition`]
+    /// finishes it.
     pub fn set_disposition(&mut self, file_object: FileObjectId, delete: bool) -> FsOutcome {
         let mut out = FsOutcome::default();
-        let open = match self.lookup(file_object) {
-            Ok((open, _)) if open.access & access::DELETE == 0 => {
-                return FsOutcome::status(NtStatus::ACCESS_DENIED);
-            }
-            Ok((open, stream))
-                if delete && stream.user_sections + stream.data_scan_sections > 0 =>
-            {
-                // "either the file is read-only, or there is an existing mapped view to the file"
-                // (FILE_DISPOSITION_INFORMATION_EX).
-                let _ = open;
-                return FsOutcome::status(NtStatus::CANNOT_DELETE);
-            }
-            Ok((open, _)) => open,
+        let open = match self.disposition_target(file_object, delete) {
+            Ok(open) => open,
             Err(status) => return FsOutcome::status(status),
         };
-        if delete {
-            // The break is recorded; the disposition does not pend for it (not modelled).
-            let _ = self.check_oplock(
-                &open.path,
-                open.key,
-                &Operation::Delete,
-                Some(file_object),
-                false,
-                &mut out,
-            );
+        if delete && self.pends_for_oplock(&open, file_object, &Operation::Delete, &mut out) {
+            return out;
         }
-        if let Some(stream) = self.streams.get_mut(&open.path) {
+        self.finish_set_disposition(&open.path, delete, out)
+    }
+
+    /// The rest of a delete disposition that waited for oplock acknowledgments, validated again
+    /// (a section may have been mapped meanwhile).
+    pub fn resume_set_disposition(&mut self, file_object: FileObjectId, delete: bool) -> FsOutcome {
+        match self.disposition_target(file_object, delete) {
+            Ok(open) => self.finish_set_disposition(&open.path, delete, FsOutcome::default()),
+            Err(status) => FsOutcome::status(status),
+        }
+    }
+
+    /// A disposition's checks: `DELETE` access, and no mapped view for a delete
+    /// ("either the file is read-only, or there is an existing mapped view to the file",
+    /// `FILE_DISPOSITION_INFORMATION_EX`).
+    fn disposition_target(
+        &mut self,
+        file_object: FileObjectId,
+        delete: bool,
+    ) -> Result<Open, NtStatus> {
+        match self.lookup(file_object)? {
+            (open, _) if open.access & access::DELETE == 0 => Err(NtStatus::ACCESS_DENIED),
+            (_, stream) if delete && stream.user_sections + stream.data_scan_sections > 0 => {
+                Err(NtStatus::CANNOT_DELETE)
+            }
+            (open, _) => Ok(open),
+        }
+    }
+
+    fn finish_set_disposition(
+        &mut self,
+        path: &str,
+        delete: bool,
+        mut out: FsOutcome,
+    ) -> FsOutcome {
+        if let Some(stream) = self.streams.get_mut(path) {
             stream.delete_pending = delete;
         }
         out.status = NtStatus::SUCCESS;
@@ -143,44 +162,70 @@ impl FileSystem {
 
     /// `FileRenameInformation` through `file_object` to `target` (MS-FSA 2.1.5.15.12): the
     /// stream keeps everything it has (count, held operations, oplocks, opens) under the new name.
+    /// The rename breaks other keys' Batch and handle caching and waits for the acknowledgment,
+    /// as a delete disposition does ([`Self::resume_rename`]).
     pub fn rename(&mut self, file_object: FileObjectId, target: &str, replace: bool) -> FsOutcome {
         let mut out = FsOutcome::default();
-        let open = match self.lookup(file_object) {
-            Ok((open, _)) if open.access & access::DELETE == 0 => {
-                return FsOutcome::status(NtStatus::ACCESS_DENIED);
-            }
-            Ok((_, stream)) if stream.delete_pending => {
-                return FsOutcome::status(NtStatus::ACCESS_DENIED);
-            }
-            Ok((open, _)) => open,
+        let open = match self.rename_target(file_object, target, replace) {
+            Ok(Some(open)) => open,
+            Ok(None) => return FsOutcome::status(NtStatus::SUCCESS),
             Err(status) => return FsOutcome::status(status),
         };
+        if self.pends_for_oplock(&open, file_object, &Operation::Rename, &mut out) {
+            return out;
+        }
+        self.finish_rename(&open.path, target, out)
+    }
+
+    /// The rest of a rename that waited for oplock acknowledgments, its target checked again
+    /// (another handle may have created or opened it meanwhile).
+    pub fn resume_rename(
+        &mut self,
+        file_object: FileObjectId,
+        target: &str,
+        replace: bool,
+    ) -> FsOutcome {
+        match self.rename_target(file_object, target, replace) {
+            Ok(Some(open)) => self.finish_rename(&open.path, target, FsOutcome::default()),
+            Ok(None) => FsOutcome::status(NtStatus::SUCCESS),
+            Err(status) => FsOutcome::status(status),
+        }
+    }
+
+    /// A rename's checks: `DELETE` access on a stream that is not delete-pending, and a target
+    /// that is free, or replaceable and not open. `None` when the name is already `target`.
+    fn rename_target(
+        &mut self,
+        file_object: FileObjectId,
+        target: &str,
+        replace: bool,
+    ) -> Result<Option<Open>, NtStatus> {
+        let open = match self.lookup(file_object)? {
+            (open, _) if open.access & access::DELETE == 0 => return Err(NtStatus::ACCESS_DENIED),
+            (_, stream) if stream.delete_pending => return Err(NtStatus::ACCESS_DENIED),
+            (open, _) => open,
+        };
         if open.path == target {
-            return FsOutcome::status(NtStatus::SUCCESS);
+            return Ok(None);
         }
         if let Some(existing) = self.streams.get(target) {
             if existing.delete_pending {
-                return FsOutcome::status(NtStatus::DELETE_PENDING);
+                return Err(NtStatus::DELETE_PENDING);
             }
             if !replace {
-                return FsOutcome::status(NtStatus::OBJECT_NAME_COLLISION);
+                return Err(NtStatus::OBJECT_NAME_COLLISION);
             }
             if self.opens_of(target) > 0 {
-                return FsOutcome::status(NtStatus::ACCESS_DENIED);
+                return Err(NtStatus::ACCESS_DENIED);
             }
         }
-        // The break is recorded; the rename does not pend for it (not modelled).
-        let _ = self.check_oplock(
-            &open.path,
-            open.key,
-            &Operation::Rename,
-            Some(file_object),
-            false,
-            &mut out,
-        );
-        if let Some(stream) = self.streams.remove(&open.path) {
+        Ok(Some(open))
+    }
+
+    fn finish_rename(&mut self, path: &str, target: &str, mut out: FsOutcome) -> FsOutcome {
+        if let Some(stream) = self.streams.remove(path) {
             self.streams.insert(target.to_owned(), stream);
-            for other in self.opens.values_mut().filter(|o| o.path == open.path) {
+            for other in self.opens.values_mut().filter(|o| o.path == path) {
                 target.clone_into(&mut other.path);
             }
         }

@@ -349,20 +349,21 @@ fn below(
 
 /// Pends the rest of an operation the filter saw, under the file system's `wait`: when the wait
 /// ends, `resume` runs below the filter (or the operation is cancelled), the filter's
-/// post-operation callback sees its status, and `keep` (the buffer the callback data points
-/// into) is dropped only then.
+/// post-operation callback sees its status, and then `after` runs with that status (it owns
+/// what the callback data points into, so that lives until then, and does what follows the
+/// operation's completion, such as a rename's bookkeeping).
 #[allow(
     clippy::too_many_arguments,
-    reason = "the pended operation's callback data, where it goes and what it keeps alive"
+    reason = "the pended operation's callback data, where it goes and what follows it"
 )]
-fn pend_filtered<K: 'static>(
+fn pend_filtered(
     wait: u64,
     mut op: Operation,
     post: Option<(super::layout::PostOperation, usize)>,
     file: usize,
     path: String,
     window: Window,
-    keep: K,
+    after: impl FnOnce(NtStatus) + 'static,
     mut resume: impl FnMut(&mut FileSystem) -> FsOutcome + 'static,
 ) {
     pend(
@@ -373,8 +374,10 @@ fn pend_filtered<K: 'static>(
                 below(None, &path, window, &mut done, &mut resume)
             });
             op.post(post, file, outcome.status.as_i32());
-            drop(keep);
-            finished(outcome, done)
+            let status = outcome.status;
+            let done = finished(outcome, done);
+            after(status);
+            done
         }),
     );
 }

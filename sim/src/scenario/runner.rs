@@ -39,6 +39,8 @@ struct Pending {
     is_open: bool,
     /// For a `cf_flags` open: the oplock to request then.
     cf: Option<(OplockLevel, BreakAction)>,
+    /// For a `rename`: the new path its handles' streams take when it completes.
+    renamed_to: Option<String>,
 }
 
 /// A scenario handle that is open.
@@ -190,6 +192,13 @@ impl Runner {
         self.handles
             .get(name)
             .map_or(NO_SUCH_HANDLE, |live| live.handle)
+    }
+
+    /// The stream at `from` keeps its file objects under its new name `to`.
+    fn follow_rename(&mut self, from: &str, to: &str) {
+        for (_, p) in self.files.values_mut().filter(|(_, p)| *p == from) {
+            to.clone_into(p);
+        }
     }
 
     /// An operation that pended (`wait`) completes later, in the record of the step that ends its
@@ -407,6 +416,7 @@ impl Runner {
                         path: path.clone(),
                         is_open: true,
                         cf,
+                        renamed_to: None,
                     },
                 );
                 self.settle_held(&mut seen, false);
@@ -452,11 +462,9 @@ impl Runner {
                 let status = self.handle_op(index, step, value, &mut seen, &mut out);
                 if let Step::Rename { to, .. } = step
                     && status.is_success()
+                    && status != NtStatus::PENDING
                 {
-                    // The stream keeps its file objects under its new name.
-                    for (_, p) in self.files.values_mut().filter(|(_, p)| *p == path) {
-                        p.clone_from(to);
-                    }
+                    self.follow_rename(&path, to);
                     path.clone_from(to);
                 }
                 if matches!(step, Step::Close { .. }) {
@@ -471,6 +479,10 @@ impl Runner {
                         path: path.clone(),
                         is_open: false,
                         cf: None,
+                        renamed_to: match step {
+                            Step::Rename { to, .. } => Some(to.clone()),
+                            _ => None,
+                        },
                     },
                 );
                 self.settle_held(&mut seen, matches!(step, Step::Purge { .. }));

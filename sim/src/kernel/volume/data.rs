@@ -1,6 +1,7 @@
 //! Reads, writes (cached, non-cached, paging) and set-information through the filter, and the
 //! parameter blocks Filter Manager gives the filter for them.
 
+use ferrofilter_core::NtStatus;
 use ferrofilter_model::oplock::{CreateParams, access, share};
 
 use super::super::flt::Attached;
@@ -55,9 +56,16 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
     if let Some(wait) = outcome.wait {
         let bytes = bytes.to_vec();
         // The write buffer the callback data points to lives until the write completes.
-        pend_filtered(wait, op, post, file, path, window, buffer, move |fs| {
-            fs.resume_write(open, offset, &bytes, non_cached, step)
-        });
+        pend_filtered(
+            wait,
+            op,
+            post,
+            file,
+            path,
+            window,
+            move |_| drop(buffer),
+            move |fs| fs.resume_write(open, offset, &bytes, non_cached, step),
+        );
         return finished(outcome, done);
     }
     op.post(post, file, outcome.status.as_i32());
@@ -118,9 +126,16 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     if let Some(wait) = outcome.wait {
         let new_size = resize.unwrap_or(0);
         // The information buffer the callback data points to lives until it completes.
-        pend_filtered(wait, op, post, file, path, Window::Purge, size, move |fs| {
-            fs.resume_set_information(open, new_size)
-        });
+        pend_filtered(
+            wait,
+            op,
+            post,
+            file,
+            path,
+            Window::Purge,
+            move |_| drop(size),
+            move |fs| fs.resume_set_information(open, new_size),
+        );
         return finished(outcome, done);
     }
     op.post(post, file, outcome.status.as_i32());
@@ -128,12 +143,16 @@ pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
 }
 
 /// `IRP_MJ_SET_INFORMATION` of `class` with `buffer` through the filter, then `op` in the file
-/// system (no data-scan window affects these classes).
+/// system (no data-scan window affects these classes). When the file system pends it for an
+/// oplock acknowledgment, `resume` finishes it later; `after` runs once it has completed, with
+/// its status, either way.
 pub(super) fn set_information_class(
     handle: u64,
     class: u32,
-    buffer: &mut [u8],
-    op: impl FnMut(&mut FileSystem, FileObjectId) -> FsOutcome,
+    mut buffer: Vec<u8>,
+    mut op: impl FnMut(&mut FileSystem, FileObjectId) -> FsOutcome,
+    mut resume: impl FnMut(&mut FileSystem, FileObjectId) -> FsOutcome + 'static,
+    after: impl FnOnce(NtStatus) + 'static,
 ) -> Completed {
     let Some((file, open)) = file_of_handle(handle) else {
         return invalid_handle();
@@ -152,25 +171,47 @@ pub(super) fn set_information_class(
     let mut op_data = Operation::new(IRP_MJ_SET_INFORMATION, 0, file, parameters, true);
     let (post, completed) = op_data.pre(file);
     let mut done = Completed::default();
-    let mut op = op;
     let outcome = below(completed, &path, Window::None, &mut done, |fs| op(fs, open));
+    if let Some(wait) = outcome.wait {
+        // The information buffer the callback data points to lives until it completes.
+        let after = move |status| {
+            drop(buffer);
+            after(status);
+        };
+        pend_filtered(
+            wait,
+            op_data,
+            post,
+            file,
+            path,
+            Window::None,
+            after,
+            move |fs| resume(fs, open),
+        );
+        return finished(outcome, done);
+    }
     op_data.post(post, file, outcome.status.as_i32());
-    finished(outcome, done)
+    let status = outcome.status;
+    let done = finished(outcome, done);
+    after(status);
+    done
 }
 
 /// `FileDispositionInformation` (`DeleteFile` = `delete`) on a handle, through the filter.
 #[must_use]
 pub fn set_disposition(handle: u64, delete: bool) -> Completed {
-    let mut buffer = [u8::from(delete)];
     set_information_class(
         handle,
         FILE_DISPOSITION_INFORMATION,
-        &mut buffer,
+        vec![u8::from(delete)],
         |fs, open| fs.set_disposition(open, delete),
+        move |fs, open| fs.resume_set_disposition(open, delete),
+        |_| {},
     )
 }
 
-/// `FileRenameInformation` of a handle's file to `target`, through the filter. The volume's own
+/// `FileRenameInformation` of a handle's file to `target`, through the filter. Once it has
+/// succeeded (at once, or when the oplock break it waited for is acknowledged) the volume's own
 /// names (file objects, sections, stream identities) follow the stream to its new name; a
 /// replaced target's stream goes, with its context.
 #[must_use]
@@ -182,32 +223,45 @@ pub fn rename(handle: u64, target: &str, replace: bool) -> Completed {
     buffer[16..20].copy_from_slice(&u32::try_from(name.len()).unwrap_or(0).to_le_bytes());
     buffer.extend_from_slice(&name);
     let source = file_of_handle(handle).map(|(file, _)| path_of(file));
-    let done = set_information_class(handle, FILE_RENAME_INFORMATION, &mut buffer, |fs, open| {
-        fs.rename(open, target, replace)
+    let owned = target.to_owned();
+    let later = target.to_owned();
+    set_information_class(
+        handle,
+        FILE_RENAME_INFORMATION,
+        buffer,
+        |fs, open| fs.rename(open, target, replace),
+        move |fs, open| fs.resume_rename(open, &later, replace),
+        move |status| {
+            if let Some(source) = source
+                && status.is_success()
+                && status != NtStatus::PENDING
+                && source != owned
+            {
+                renamed(&source, &owned);
+            }
+        },
+    )
+}
+
+/// The volume's names follow a renamed stream from `source` to `target`.
+fn renamed(source: &str, target: &str) {
+    let mut deferred = Vec::new();
+    with(|k| {
+        if let Some(replaced) = k.volume.stream_keys.remove(target) {
+            k.flt.detach(Attached::Stream(replaced), &mut deferred);
+        }
+        if let Some(key) = k.volume.stream_keys.remove(source) {
+            k.volume.stream_keys.insert(target.to_owned(), key);
+        }
+        for path in k.volume.path_of.values_mut().filter(|p| **p == source) {
+            target.clone_into(path);
+        }
+        for (path, _) in k.volume.sections.iter_mut().filter(|(p, _)| *p == source) {
+            target.clone_into(path);
+        }
+        note_stream_contexts(k);
     });
-    if let Some(source) = source
-        && done.status >= 0
-        && source != target
-    {
-        let mut deferred = Vec::new();
-        with(|k| {
-            if let Some(replaced) = k.volume.stream_keys.remove(target) {
-                k.flt.detach(Attached::Stream(replaced), &mut deferred);
-            }
-            if let Some(key) = k.volume.stream_keys.remove(&source) {
-                k.volume.stream_keys.insert(target.to_owned(), key);
-            }
-            for path in k.volume.path_of.values_mut().filter(|p| **p == source) {
-                target.clone_into(path);
-            }
-            for (path, _) in k.volume.sections.iter_mut().filter(|(p, _)| *p == source) {
-                target.clone_into(path);
-            }
-            note_stream_contexts(k);
-        });
-        super::super::run_deferred(deferred);
-    }
-    done
+    super::super::run_deferred(deferred);
 }
 
 /// `IRP_MJ_READ` (cached), which the filter does not register for: Filter Manager passes it

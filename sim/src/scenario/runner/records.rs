@@ -213,6 +213,11 @@ impl Runner {
                         )
                         .unwrap_or(status);
                 }
+                if let Some(to) = &pending.renamed_to
+                    && status.is_success()
+                {
+                    self.follow_rename(&pending.path, to);
+                }
                 if pending.op == "read"
                     && let Some(data) = data
                 {
