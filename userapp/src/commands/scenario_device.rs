@@ -90,6 +90,26 @@ pub enum DeviceStep {
         /// Through a `FILE_FLAG_NO_BUFFERING` handle, whole sectors.
         non_cached: bool,
     },
+    /// `LockFileEx` with `LOCKFILE_FAIL_IMMEDIATELY` (key 0, as `LockFileEx` gives it).
+    Lock {
+        /// Handle name.
+        handle: String,
+        /// First byte.
+        offset: u64,
+        /// Bytes.
+        length: u64,
+        /// `LOCKFILE_EXCLUSIVE_LOCK`.
+        exclusive: bool,
+    },
+    /// `UnlockFileEx` (key 0).
+    Unlock {
+        /// Handle name.
+        handle: String,
+        /// First byte.
+        offset: u64,
+        /// Bytes.
+        length: u64,
+    },
     /// `SetFileInformationByHandle`.
     SetInformation {
         /// Handle name.
@@ -243,8 +263,15 @@ fn skip_reason(step: &Step) -> Option<String> {
              SetFileInformationByHandle's FileDispositionInfo / FileRenameInfo yet; the sim \
              models them"
             .to_owned(),
-        Step::Lock { .. } | Step::Unlock { .. } => "the device backend does not call \
-             LockFileEx / UnlockFileEx yet; the sim models byte-range locks"
+        Step::Lock { key, .. } | Step::Unlock { key, .. } if key.0 != 0 => "LockFileEx and \
+             UnlockFileEx always pass lock key 0; another key needs NtLockFile, which the \
+             device backend does not call"
+            .to_owned(),
+        Step::Lock {
+            fail_immediately: false,
+            ..
+        } => "a lock request that waits completes only when a later step frees its range; the \
+             device backend performs one step at a time and would wait for it here"
             .to_owned(),
         Step::Write {
             mode: language::WriteMode::Paging,
@@ -311,6 +338,28 @@ fn device_step(step: &Step) -> Option<DeviceStep> {
             handle: handle.0.clone(),
             level: cache_level(*level)?,
             on_break: *on_break,
+        },
+        Step::Lock {
+            handle,
+            offset,
+            length,
+            exclusive,
+            ..
+        } => DeviceStep::Lock {
+            handle: handle.0.clone(),
+            offset: offset.0,
+            length: length.0,
+            exclusive: *exclusive,
+        },
+        Step::Unlock {
+            handle,
+            offset,
+            length,
+            ..
+        } => DeviceStep::Unlock {
+            handle: handle.0.clone(),
+            offset: offset.0,
+            length: length.0,
         },
         Step::Read {
             handle,

@@ -34,8 +34,9 @@ use windows::Win32::Storage::FileSystem::{
     CREATE_ALWAYS, CREATE_NEW, CreateFileW, FILE_ALLOCATION_INFO, FILE_BASIC_INFO,
     FILE_CREATION_DISPOSITION, FILE_END_OF_FILE_INFO, FILE_FLAG_NO_BUFFERING, FILE_FLAG_OVERLAPPED,
     FILE_FLAGS_AND_ATTRIBUTES, FILE_INFO_BY_HANDLE_CLASS, FILE_SHARE_MODE, FileAllocationInfo,
-    FileBasicInfo, FileEndOfFileInfo, OPEN_ALWAYS, OPEN_EXISTING, ReadFile,
-    SetFileInformationByHandle, TRUNCATE_EXISTING, WriteFile,
+    FileBasicInfo, FileEndOfFileInfo, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY,
+    LockFileEx, OPEN_ALWAYS, OPEN_EXISTING, ReadFile, SetFileInformationByHandle,
+    TRUNCATE_EXISTING, UnlockFileEx, WriteFile,
 };
 use windows::Win32::System::IO::{
     DeviceIoControl, GetOverlappedResult, OVERLAPPED, OVERLAPPED_0, OVERLAPPED_0_0,
@@ -689,6 +690,53 @@ impl WinPerformer {
                     done.map_or(StatusSeen::TimedOut, |(seen, _)| seen)
                 }
             }
+            DeviceStep::Lock {
+                offset,
+                length,
+                exclusive,
+                ..
+            } => {
+                let (offset, length) = (*offset, *length);
+                let flags = if *exclusive {
+                    LOCKFILE_FAIL_IMMEDIATELY | LOCKFILE_EXCLUSIVE_LOCK
+                } else {
+                    LOCKFILE_FAIL_IMMEDIATELY
+                };
+                let done = self.watch(Some(name), &mut breaks, move || {
+                    overlapped_io(file.get(), offset, |overlapped| {
+                        // SAFETY: the OVERLAPPED outlives the wait in overlapped_io.
+                        unsafe {
+                            LockFileEx(
+                                file.get(),
+                                flags,
+                                None,
+                                (length & 0xFFFF_FFFF) as u32,
+                                (length >> 32) as u32,
+                                overlapped,
+                            )
+                        }
+                    })
+                });
+                done.map_or(StatusSeen::TimedOut, |(seen, _)| seen)
+            }
+            DeviceStep::Unlock { offset, length, .. } => {
+                let (offset, length) = (*offset, *length);
+                let done = self.watch(Some(name), &mut breaks, move || {
+                    overlapped_io(file.get(), offset, |overlapped| {
+                        // SAFETY: the OVERLAPPED outlives the wait in overlapped_io.
+                        unsafe {
+                            UnlockFileEx(
+                                file.get(),
+                                None,
+                                (length & 0xFFFF_FFFF) as u32,
+                                (length >> 32) as u32,
+                                overlapped,
+                            )
+                        }
+                    })
+                });
+                done.map_or(StatusSeen::TimedOut, |(seen, _)| seen)
+            }
             DeviceStep::SetInformation { class, size, .. } => {
                 let (class, size) = (*class, i64::try_from(*size).unwrap_or(i64::MAX));
                 extra.push(("class", json!(class.name())));
@@ -897,6 +945,8 @@ impl Performer for WinPerformer {
             DeviceStep::Oplock { handle, .. }
             | DeviceStep::Read { handle, .. }
             | DeviceStep::Write { handle, .. }
+            | DeviceStep::Lock { handle, .. }
+            | DeviceStep::Unlock { handle, .. }
             | DeviceStep::SetInformation { handle, .. }
             | DeviceStep::SetPurgeFailureModeUser { handle, .. }
             | DeviceStep::Purge { handle }
