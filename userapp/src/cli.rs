@@ -361,14 +361,31 @@ pub struct BenchArgs {
     pub iterations: u64,
 }
 
-fn parse_ratio(text: &str) -> Result<f64, String> {
-    let value: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number"))?;
+/// Why `--cancel-ratio` was refused.
+#[derive(Debug, thiserror::Error)]
+enum RatioError {
+    /// Not a number.
+    #[error("`{text}` is not a number")]
+    NotANumber {
+        /// What was given.
+        text: String,
+        /// Why it does not parse.
+        source: std::num::ParseFloatError,
+    },
+    /// A number outside 0.0-1.0.
+    #[error("{0} is outside 0.0-1.0")]
+    OutOfRange(f64),
+}
+
+fn parse_ratio(text: &str) -> Result<f64, RatioError> {
+    let value: f64 = text.parse().map_err(|source| RatioError::NotANumber {
+        text: text.to_owned(),
+        source,
+    })?;
     if (0.0..=1.0).contains(&value) {
         Ok(value)
     } else {
-        Err(format!("{value} is outside 0.0-1.0"))
+        Err(RatioError::OutOfRange(value))
     }
 }
 

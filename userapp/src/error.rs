@@ -1,6 +1,7 @@
 //! Errors of a command, each mapped to its exit code. A failure that has a cause (a status, a
-//! malformed answer, an I/O or JSON error, a scenario file's fault, unknown flag bits) keeps it
-//! as its source; only messages composed for the user are text.
+//! malformed answer, an I/O or JSON error, a scenario file's fault, unknown flag bits, the
+//! driver's protocol version) keeps it as its source or its fields; only messages composed for
+//! the user are text.
 
 use std::path::PathBuf;
 
@@ -29,6 +30,14 @@ pub enum CliError {
         /// What is wrong with it.
         source: ScenarioError,
     },
+    /// The scenario file could not be read (exit 2).
+    #[error("{}: cannot read {}: {source}", path.display(), path.display())]
+    ScenarioRead {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A call (an IOCTL, a call on the sim's volume) answered with a failure status (exit 1).
     #[error("{call} failed: {}", status_text(*status))]
     Status {
@@ -53,12 +62,21 @@ pub enum CliError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The driver's `DriverEntry` failed on the sim (exit 1).
+    #[error("the driver did not load on the sim: {status:?}")]
+    SimNotLoaded {
+        /// `DriverEntry`'s status.
+        status: NtStatus,
+    },
     /// The operation ran and failed (exit 1).
     #[error("{0}")]
     Failed(String),
     /// The driver could not be reached; the message says what to do (exit 3).
     #[error("{0}")]
     Unreachable(String),
+    /// The driver does not speak this ferroctl's protocol (exit 3).
+    #[error(transparent)]
+    Version(#[from] VersionError),
     /// The feature is not in this build (exit 1).
     #[error("{0}")]
     NotAvailable(String),
@@ -75,11 +93,15 @@ impl CliError {
     #[must_use]
     pub const fn outcome(&self) -> Outcome {
         match self {
-            Self::Usage(_) | Self::CfFlags(_) | Self::Scenario { .. } => Outcome::Usage,
-            Self::Unreachable(_) => Outcome::Unreachable,
+            Self::Usage(_)
+            | Self::CfFlags(_)
+            | Self::Scenario { .. }
+            | Self::ScenarioRead { .. } => Outcome::Usage,
+            Self::Unreachable(_) | Self::Version(_) => Outcome::Unreachable,
             Self::Status { .. }
             | Self::Malformed { .. }
             | Self::File { .. }
+            | Self::SimNotLoaded { .. }
             | Self::Failed(_)
             | Self::NotAvailable(_)
             | Self::Io(_)
@@ -91,11 +113,16 @@ impl CliError {
     #[must_use]
     pub const fn kind(&self) -> &'static str {
         match self {
-            Self::Usage(_) | Self::CfFlags(_) | Self::Scenario { .. } => "usage",
-            Self::Status { .. } | Self::Malformed { .. } | Self::File { .. } | Self::Failed(_) => {
-                "failed"
-            }
-            Self::Unreachable(_) => "unreachable",
+            Self::Usage(_)
+            | Self::CfFlags(_)
+            | Self::Scenario { .. }
+            | Self::ScenarioRead { .. } => "usage",
+            Self::Status { .. }
+            | Self::Malformed { .. }
+            | Self::File { .. }
+            | Self::SimNotLoaded { .. }
+            | Self::Failed(_) => "failed",
+            Self::Unreachable(_) | Self::Version(_) => "unreachable",
             Self::NotAvailable(_) => "not_available",
             Self::Io(_) | Self::Json(_) => "io",
         }
@@ -124,6 +151,35 @@ impl CliError {
     pub fn file(what: String, source: std::io::Error) -> Self {
         Self::File { what, source }
     }
+}
+
+/// Why the driver that answered is not one this ferroctl can talk to; each message says what to
+/// do.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    /// `GET_VERSION` failed.
+    #[error(
+        "the driver did not answer GET_VERSION ({}); is it the ferrofilter driver?",
+        status_text(*.0)
+    )]
+    NoAnswer(NtStatus),
+    /// The answer to `GET_VERSION` does not decode.
+    #[error(
+        "the driver's GET_VERSION answer does not match this ferroctl ({0}); install matching \
+         versions of ferroctl and the driver"
+    )]
+    Malformed(#[source] ProtocolError),
+    /// The driver speaks another protocol version.
+    #[error(
+        "the driver speaks protocol version {driver}, this ferroctl speaks {ours}; install \
+         matching versions of ferroctl and the driver"
+    )]
+    Protocol {
+        /// The driver's.
+        driver: u32,
+        /// This ferroctl's.
+        ours: u32,
+    },
 }
 
 /// The symbolic name of a status when known, else its hex value: `STATUS_CANCELLED`,

@@ -5,15 +5,25 @@ use std::process::ExitCode;
 use clap::Parser;
 use ferroctl::cli::{Cli, run};
 use ferroctl::exit::Outcome;
+use serde::Serialize;
 
 /// The one JSON error object `--json` prints on stdout, for usage errors clap finds and for
-/// every error a command returns.
-fn error_object(message: &str, kind: &str, outcome: Outcome) -> serde_json::Value {
-    serde_json::json!({
-        "error": message,
-        "kind": kind,
-        "exit_code": outcome.code(),
-    })
+/// every error a command returns. The fields are in the order the object has always had.
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    error: &'a str,
+    exit_code: u8,
+    kind: &'a str,
+}
+
+fn error_object(message: &str, kind: &str, outcome: Outcome) -> String {
+    let object = ErrorObject {
+        error: message,
+        exit_code: outcome.code(),
+        kind,
+    };
+    // Two strings and a number always serialize.
+    serde_json::to_string(&object).unwrap_or_default()
 }
 
 /// Whether `--json` was given among the options (before any `--`), for errors found before the

@@ -12,7 +12,7 @@ use serde::Serialize;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::backend::Backend;
-use crate::error::{CliError, status_text};
+use crate::error::{CliError, VersionError};
 
 /// Issues an IOCTL with no input and decodes a `T` from its output.
 fn query<T: FromBytes + KnownLayout + Immutable>(
@@ -33,30 +33,21 @@ fn query<T: FromBytes + KnownLayout + Immutable>(
 /// `GET_VERSION`, checked against this ferroctl's protocol version.
 ///
 /// # Errors
-/// [`CliError::Unreachable`] when the driver speaks another protocol version, or does not answer.
+/// [`CliError::Version`] when the driver speaks another protocol version, or does not answer.
 pub fn check_version(backend: &mut dyn Backend) -> Result<VersionInfo, CliError> {
     let mut out = [0u8; size_of::<VersionInfo>()];
     let reply = backend.ioctl(ioctl::GET_VERSION, &[], &mut out);
     if !reply.status.is_success() {
-        return Err(CliError::Unreachable(format!(
-            "the driver did not answer GET_VERSION ({}); is it the ferrofilter driver?",
-            status_text(reply.status)
-        )));
+        return Err(VersionError::NoAnswer(reply.status).into());
     }
     let info: VersionInfo = protocol::decode(out.get(..reply.information).unwrap_or(&out))
-        .map_err(|error| {
-            CliError::Unreachable(format!(
-                "the driver's GET_VERSION answer does not match this ferroctl ({error}); install \
-                 matching versions of ferroctl and the driver"
-            ))
-        })?;
+        .map_err(VersionError::Malformed)?;
     if info.protocol_version != protocol::PROTOCOL_VERSION {
-        return Err(CliError::Unreachable(format!(
-            "the driver speaks protocol version {}, this ferroctl speaks {}; install matching \
-             versions of ferroctl and the driver",
-            info.protocol_version,
-            protocol::PROTOCOL_VERSION
-        )));
+        return Err(VersionError::Protocol {
+            driver: info.protocol_version,
+            ours: protocol::PROTOCOL_VERSION,
+        }
+        .into());
     }
     Ok(info)
 }
@@ -304,11 +295,8 @@ pub fn purge_status(
         if !reply.status.is_success() && !overflow {
             return Err(CliError::ioctl("PURGE_STATUS", reply.status));
         }
-        let header: PurgeStatusHeader = protocol::decode(&out).map_err(|error| {
-            CliError::Failed(format!(
-                "PURGE_STATUS: the driver's answer is malformed: {error}"
-            ))
-        })?;
+        let header: PurgeStatusHeader =
+            protocol::decode(&out).map_err(|error| CliError::malformed("PURGE_STATUS", error))?;
         if overflow {
             room = (header.streams_total as usize).max(room * 4);
             continue;
@@ -368,11 +356,8 @@ pub fn inspect(
         return Err(CliError::ioctl("INSPECT", reply.status));
     }
     let got = out.get(..reply.information).unwrap_or(&out);
-    let header: InspectOutput = protocol::decode(got).map_err(|error| {
-        CliError::Failed(format!(
-            "INSPECT: the driver's answer is malformed: {error}"
-        ))
-    })?;
+    let header: InspectOutput =
+        protocol::decode(got).map_err(|error| CliError::malformed("INSPECT", error))?;
     let bytes = usize::try_from(header.bytes_read).unwrap_or(usize::MAX);
     got.get(head..)
         .and_then(|data| data.get(..bytes))

@@ -154,7 +154,8 @@ pub fn choose(backend: Option<BackendKind>, sim: bool) -> Result<BackendKind, Cl
 /// anything else.
 ///
 /// # Errors
-/// [`CliError::Unreachable`] when the device cannot be opened or speaks another protocol.
+/// [`CliError::Unreachable`] when the device cannot be opened; [`CliError::Version`] when the
+/// driver speaks another protocol.
 pub fn open(kind: BackendKind) -> Result<Box<dyn Backend>, CliError> {
     let mut backend = open_unchecked(kind)?;
     crate::proto::check_version(backend.as_mut())?;

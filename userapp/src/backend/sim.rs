@@ -32,7 +32,7 @@ impl SimHost {
     /// Boots a machine and loads the driver.
     ///
     /// # Errors
-    /// [`CliError::Failed`] when the driver's `DriverEntry` fails.
+    /// [`CliError::SimNotLoaded`] when the driver's `DriverEntry` fails.
     pub fn new(config: SimConfig) -> Result<Rc<Self>, CliError> {
         let machine = Machine::boot(&MachineConfig {
             seed: config.seed,
@@ -43,10 +43,9 @@ impl SimHost {
             ..MachineConfig::default()
         });
         if !machine.loaded() {
-            return Err(CliError::Failed(format!(
-                "the driver did not load on the sim: {:?}",
-                NtStatus::from_i32(machine.entry_status())
-            )));
+            return Err(CliError::SimNotLoaded {
+                status: NtStatus::from_i32(machine.entry_status()),
+            });
         }
         Ok(Rc::new(Self {
             machine: RefCell::new(machine),

@@ -320,14 +320,14 @@ pub use checks::{
 #[cfg(any(feature = "sim", windows))]
 /// Opens the control device on `session` (already opened, or why not) and asks its version
 /// without refusing another protocol, so the check can say which one it speaks.
-fn device_facts(session: Result<&mut dyn backend::Backend, CliError>, what: &str) -> DeviceFacts {
+fn device_facts(session: Result<&mut dyn backend::Backend, String>, what: &str) -> DeviceFacts {
     match session {
         Ok(backend) => DeviceFacts {
             opened: Ok(what.to_owned()),
             version: Some(crate::proto::version_unchecked(backend).map_err(|e| e.to_string())),
         },
         Err(error) => DeviceFacts {
-            opened: Err(error.to_string()),
+            opened: Err(error),
             version: None,
         },
     }
@@ -359,7 +359,7 @@ pub fn gather_sim() -> SimFacts {
         session
             .as_mut()
             .map(|s| s as &mut dyn backend::Backend)
-            .map_err(|e| CliError::Failed(format!("opening the sim's {USER_PATH}: {e}"))),
+            .map_err(|e| format!("opening the sim's {USER_PATH}: {e}")),
         &format!("the sim's {USER_PATH}"),
     );
     let verifier = session.ok().and_then(|mut session| {
@@ -381,7 +381,7 @@ fn gather_windows() -> WindowsFacts {
         session
             .as_mut()
             .map(|s| &mut **s as &mut dyn backend::Backend)
-            .map_err(|e| CliError::Unreachable(e.to_string())),
+            .map_err(|e| e.to_string()),
         USER_PATH,
     );
     crate::commands::doctor_win::gather(device)

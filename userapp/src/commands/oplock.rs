@@ -15,7 +15,7 @@ use ferrofilter_core::protocol::{
 };
 use ferrofilter_model::cf::{
     CF_OPEN_FILE_FLAG_DELETE_ACCESS, CF_OPEN_FILE_FLAG_EXCLUSIVE, CF_OPEN_FILE_FLAG_FOREGROUND,
-    CF_OPEN_FILE_FLAG_WRITE_ACCESS, CfOpen, cf_open,
+    CF_OPEN_FILE_FLAG_WRITE_ACCESS, CfOpen, UnknownCfFlags, cf_open,
 };
 use ferrofilter_model::oplock::{
     Ack, BreakDecision, CreateParams, Operation, OplockLevel, StreamOplock, access, share,
@@ -46,12 +46,40 @@ pub const WRITER_ACCESS: u32 = access::FILE_WRITE_DATA;
 /// The writer's share mode: everything.
 pub const WRITER_SHARE: u32 = share::FILE_SHARE_ALL;
 
+/// Why `--flags` was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FlagsError {
+    /// It starts with a digit but is not a number.
+    #[error("`{text}` is not a number")]
+    NotANumber {
+        /// What was given.
+        text: String,
+        /// Why it does not parse.
+        source: std::num::ParseIntError,
+    },
+    /// A name no flag has.
+    #[error(
+        "unknown flag `{name}`; known: none, exclusive, write-access, delete-access, foreground \
+         (or a number such as 0x3)"
+    )]
+    UnknownName {
+        /// The name as given.
+        name: String,
+    },
+    /// Bits no flag defines.
+    #[error(
+        "{0}: only EXCLUSIVE 0x1, WRITE_ACCESS 0x2, DELETE_ACCESS 0x4 and FOREGROUND 0x8 are \
+         defined"
+    )]
+    UndefinedBits(#[source] UnknownCfFlags),
+}
+
 /// Parses `--flags`: names separated by commas (`exclusive,write-access`, `none`) or a number
 /// (`0x3`, `3`). Undefined bits are refused naming them.
 ///
 /// # Errors
-/// A message naming the unknown name or bits.
-pub fn parse_flags(text: &str) -> Result<u32, String> {
+/// The unknown name or bits, or the number that does not parse.
+pub fn parse_flags(text: &str) -> Result<u32, FlagsError> {
     let text = text.trim();
     let numeric = text.starts_with(|c: char| c.is_ascii_digit());
     let flags = if numeric {
@@ -59,7 +87,10 @@ pub fn parse_flags(text: &str) -> Result<u32, String> {
             Some(hex) => u32::from_str_radix(hex, 16),
             None => text.parse(),
         };
-        parsed.map_err(|_| format!("`{text}` is not a number"))?
+        parsed.map_err(|source| FlagsError::NotANumber {
+            text: text.to_owned(),
+            source,
+        })?
     } else {
         let mut flags = 0;
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -71,22 +102,14 @@ pub fn parse_flags(text: &str) -> Result<u32, String> {
             let (_, bit) = FLAG_NAMES
                 .iter()
                 .find(|(known, _)| *known == normal)
-                .ok_or_else(|| {
-                    format!(
-                        "unknown flag `{name}`; known: none, exclusive, write-access, \
-                         delete-access, foreground (or a number such as 0x3)"
-                    )
+                .ok_or_else(|| FlagsError::UnknownName {
+                    name: name.to_owned(),
                 })?;
             flags |= bit;
         }
         flags
     };
-    cf_open(flags).map_err(|unknown| {
-        format!(
-            "{unknown}: only EXCLUSIVE 0x1, WRITE_ACCESS 0x2, DELETE_ACCESS 0x4 and FOREGROUND \
-             0x8 are defined"
-        )
-    })?;
+    cf_open(flags).map_err(FlagsError::UndefinedBits)?;
     Ok(flags)
 }
 
@@ -580,9 +603,17 @@ mod tests {
         assert_eq!(parse_flags("none"), Ok(0));
         assert_eq!(parse_flags("FOREGROUND, delete_access"), Ok(0xC));
         let error = parse_flags("0x13").unwrap_err();
-        assert!(error.contains("0x00000010"), "{error}");
-        assert!(parse_flags("sideways").unwrap_err().contains("sideways"));
-        assert!(parse_flags("0xZZ").is_err());
+        assert!(error.to_string().contains("0x00000010"), "{error}");
+        assert!(
+            parse_flags("sideways")
+                .unwrap_err()
+                .to_string()
+                .contains("sideways")
+        );
+        assert!(matches!(
+            parse_flags("0xZZ"),
+            Err(FlagsError::NotANumber { .. })
+        ));
     }
 
     #[test]

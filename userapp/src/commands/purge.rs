@@ -76,14 +76,13 @@ pub struct PurgeReport {
 fn filter_ioctl_error(backend: &dyn Backend, error: CliError, what: &str) -> CliError {
     // The sim's control device answers STATUS_NOT_SUPPORTED for the filter IOCTLs it does not
     // serve yet: that is a missing feature, not a failed purge.
-    let unserved = status_text(NtStatus::NOT_SUPPORTED);
     match error {
-        CliError::Failed(text)
-            if backend.kind() == BackendKind::Sim && text.contains(&unserved) =>
+        CliError::Status { status, .. }
+            if backend.kind() == BackendKind::Sim && status == NtStatus::NOT_SUPPORTED =>
         {
             not_available_in_this_build(
                 what,
-                &format!("the sim's control device does not serve it yet: {text}"),
+                &format!("the sim's control device does not serve it yet: {error}"),
             )
         }
         other => other,

@@ -3,7 +3,7 @@
 //! [`run_records`] is the library API the CLI and the end-to-end tests share: it runs a file on
 //! a backend and returns every step's outcome plus the verdict.
 //!
-//! - On the sim, `ferrofilter_sim::scenario::run_file` runs every step on the sim's Filter
+//! - On the sim, `ferrofilter_sim::scenario::run_str` runs every step on the sim's Filter
 //!   Manager and gives one record per step.
 //! - On the device (Windows, **unverified here**), the steps user mode can perform are performed
 //!   in order in a fresh temporary directory ([`device`] decides which, the Windows code performs
@@ -173,17 +173,22 @@ fn usage(file: &Path, error: ScenarioError) -> CliError {
 /// Runs a scenario file on a backend and returns every step's outcome and the verdict.
 ///
 /// # Errors
-/// [`CliError::Scenario`] for a missing, unreadable or malformed file (naming the step and field;
-/// nothing runs then); [`CliError::Unreachable`] when the device cannot be opened;
+/// [`CliError::ScenarioRead`] for a missing or unreadable file, [`CliError::Scenario`] for a
+/// malformed one (naming the step and field; nothing runs then); [`CliError::Unreachable`] when the device cannot be opened;
 /// [`CliError::Failed`] when the run's temporary directory cannot be created.
 pub fn run_records(kind: BackendKind, file: &Path) -> Result<ScenarioRun, CliError> {
+    // Read here rather than by the sim's `run_file`, so the I/O error stays an I/O error.
+    let text = std::fs::read_to_string(file).map_err(|source| CliError::ScenarioRead {
+        path: file.to_path_buf(),
+        source,
+    })?;
     let steps = match kind {
-        BackendKind::Sim => scenario::run_file(file)
+        BackendKind::Sim => scenario::run_str(&text)
             .map_err(|error| usage(file, error))?
             .into_iter()
             .map(StepOutcome::Sim)
             .collect(),
-        BackendKind::Device => run_device_steps(file)?,
+        BackendKind::Device => run_device_steps(file, &text)?,
     };
     let verdict = match verdict_of(&steps) {
         // The sim performs every step: a file without `expect` passes when nothing failed, as
@@ -198,23 +203,9 @@ pub fn run_records(kind: BackendKind, file: &Path) -> Result<ScenarioRun, CliErr
     })
 }
 
-/// Reads and parses the file for the device with the one parser of the format, so a file the
-/// sim rejects runs nothing on the device either.
-fn device_steps(file: &Path) -> Result<Vec<scenario::Entry>, CliError> {
-    let text = std::fs::read_to_string(file).map_err(|error| {
-        usage(
-            file,
-            ScenarioError::Io {
-                path: file.display().to_string(),
-                message: error.to_string(),
-            },
-        )
-    })?;
-    scenario::parse(&text).map_err(|error| usage(file, error))
-}
-
-fn run_device_steps(file: &Path) -> Result<Vec<StepOutcome>, CliError> {
-    let steps = device_steps(file)?;
+fn run_device_steps(file: &Path, text: &str) -> Result<Vec<StepOutcome>, CliError> {
+    // The one parser of the format, so a file the sim rejects runs nothing on the device either.
+    let steps = scenario::parse(text).map_err(|error| usage(file, error))?;
     let ops: Vec<String> = steps.iter().map(|entry| entry.op.clone()).collect();
     let plans = device::plan(&steps);
     let views = device::oplock_views(&plans, &steps);

@@ -670,13 +670,24 @@ pub struct Unchecked {
     pub reason: String,
 }
 
+/// A compared field that did not match.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mismatch {
+    /// What the device observed.
+    pub actual: Value,
+    /// What the `expect` asked for.
+    pub expected: Value,
+    /// The field.
+    pub field: String,
+}
+
 /// An `expect` evaluated on the device.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExpectResult {
     /// Fields compared.
     pub checked: Vec<String>,
-    /// `{"field", "expected", "actual"}` for each compared field that did not match.
-    pub mismatches: Vec<Value>,
+    /// Each compared field that did not match.
+    pub mismatches: Vec<Mismatch>,
     /// Fields not compared.
     pub unchecked: Vec<Unchecked>,
 }
@@ -806,9 +817,11 @@ pub fn evaluate_expect(
     };
     for (field, expected) in fields {
         let mut mismatch = |actual: Value| {
-            result.mismatches.push(json!({
-                "field": field, "expected": expected, "actual": actual
-            }));
+            result.mismatches.push(Mismatch {
+                actual,
+                expected: expected.clone(),
+                field: field.clone(),
+            });
         };
         if field == "status" || field == "status_name" {
             let Some(want) = expected_status(field, expected) else {
@@ -945,15 +958,10 @@ pub fn drive(plans: &[Plan], ops: &[String], performer: &mut dyn Performer) -> V
                         record
                             .observed
                             .insert("passed".into(), Value::Bool(result.passed()));
-                        record
-                            .observed
-                            .insert("checked".into(), json!(result.checked));
-                        record
-                            .observed
-                            .insert("mismatches".into(), Value::Array(result.mismatches));
-                        record
-                            .observed
-                            .insert("unchecked".into(), json!(result.unchecked));
+                        // `checked`, `mismatches` and `unchecked`, as the result serializes.
+                        if let Ok(Value::Object(fields)) = serde_json::to_value(&result) {
+                            record.observed.extend(fields);
+                        }
                         DeviceOutcome::Performed(record)
                     }
                 }

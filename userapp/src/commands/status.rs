@@ -119,16 +119,7 @@ pub fn run_status(kind: BackendKind, json: bool, out: &mut dyn Write) -> Result<
     output::pairs(out, &output::field_rows(&report.stats))?;
     writeln!(out, "\nfilter counters:")?;
     match (&report.filter_stats, &report.filter_stats_note) {
-        (Some(f), _) => {
-            let value = serde_json::to_value(f)?;
-            if let Some(map) = value.as_object() {
-                let rows: Vec<(&str, String)> = map
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.to_string()))
-                    .collect();
-                output::pairs(out, &rows)?;
-            }
-        }
+        (Some(f), _) => output::pairs(out, &output::field_rows(f))?,
         (None, note) => writeln!(out, "  unavailable: {}", note.as_deref().unwrap_or(""))?,
     }
     writeln!(out, "\ninstances: {}", report.instances_note)?;
