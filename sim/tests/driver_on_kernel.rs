@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PIPE, forward_input, open_target_input};
+use common::{PIPE, forward_input, open_target_input, unload_clean};
 
 use ferrofilter_core::protocol::{self, ioctl};
 use ferrofilter_sim::kernel::{Machine, MachineConfig};
@@ -12,7 +12,7 @@ const PENDING: i32 = 0x103;
 
 #[test]
 fn loads_serves_forwards_and_unloads_clean() {
-    let mut machine = Machine::boot(&MachineConfig::default());
+    let machine = Machine::boot(&MachineConfig::default());
     assert_eq!(machine.entry_status(), 0, "log: {:#?}", machine.log());
     let handle = machine.open_control().expect("the control device opens");
     let reply = machine.ioctl(handle, ioctl::GET_VERSION, &[], 64);
@@ -33,17 +33,7 @@ fn loads_serves_forwards_and_unloads_clean() {
     );
     assert_eq!(machine.pending_at_target().len(), 1);
     machine.close_control(handle).unwrap();
-    machine.deliver_all();
-    let unloaded = machine
-        .unload(false)
-        .expect("nothing open: the unload proceeds");
-    assert!(
-        unloaded.violations.is_empty(),
-        "{:#?}\n{:#?}\n{:?}",
-        unloaded.violations,
-        machine.log(),
-        machine.calls()
-    );
+    unload_clean(machine);
 }
 
 #[test]

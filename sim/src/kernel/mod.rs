@@ -114,6 +114,15 @@ impl Kernel {
         }
     }
 
+    /// [`Self::enter`] for a routine that must not be called with a spin lock held (one that
+    /// sends or cancels I/O).
+    pub fn enter_unlocked(&mut self, routine: &'static str, max_irql: u8) {
+        self.enter(routine, max_irql);
+        if !self.held_locks.is_empty() {
+            self.report(Violation::CalledWithSpinLockHeld { routine });
+        }
+    }
+
     /// Whether the call to `routine` fails now (an injected fault).
     pub fn fails(&mut self, routine: &'static str) -> bool {
         if self.faults.is_empty() {

@@ -35,7 +35,7 @@ use device::{
     WdfDeviceWdmGetDeviceObject, WdfDriverCreate, WdfFileObjectGetDevice, WdfIoQueueCreate,
     WdfIoQueueGetDevice, WdfIoQueueStart, WdfIoQueueStop,
 };
-use entry::{out_handle, resolve, write_out};
+use entry::{out_handle, resolve, resolve_live, write_out};
 pub use function_table::{Entry, METHODS, completion_params, table};
 use locks::{WdfSpinLockAcquire, WdfSpinLockCreate, WdfSpinLockRelease};
 use objects::{

@@ -77,9 +77,10 @@ pub fn unload_clean(mut machine: Machine) {
         .expect("nothing open: the unload proceeds");
     assert!(
         unloaded.violations.is_empty(),
-        "{:#?}\n{:#?}",
+        "{:#?}\n{:#?}\n{:?}",
         unloaded.violations,
-        machine.log()
+        machine.log(),
+        machine.calls()
     );
 }
 

@@ -5,6 +5,22 @@ use super::super::nt::STATUS_SUCCESS;
 use super::super::{Kernel, Violation};
 use core::ffi::c_void;
 
+/// Resolves `handle` to a live object of any kind, reporting a use after free otherwise.
+pub(super) fn resolve_live(
+    k: &mut Kernel,
+    routine: &'static str,
+    handle: *mut c_void,
+) -> Option<u32> {
+    let index = k.wdf.index(handle as usize);
+    if index.is_none() {
+        k.report(Violation::UseAfterFree {
+            routine,
+            handle: format!("{handle:p}"),
+        });
+    }
+    index
+}
+
 /// Resolves `handle` to a live object of the kind `expected` names, reporting otherwise.
 pub(super) fn resolve(
     k: &mut Kernel,
@@ -12,13 +28,7 @@ pub(super) fn resolve(
     handle: *mut c_void,
     expected: &'static str,
 ) -> Option<u32> {
-    let Some(index) = k.wdf.index(handle as usize) else {
-        k.report(Violation::UseAfterFree {
-            routine,
-            handle: format!("{handle:p}"),
-        });
-        return None;
-    };
+    let index = resolve_live(k, routine, handle)?;
     let kind = k.wdf.get(index).map(|object| object.body.name());
     if kind == Some(expected) {
         Some(index)

@@ -5,7 +5,7 @@ use super::super::layout::{WDF_DRIVER_GLOBALS, WDF_OBJECT_CONTEXT_TYPE_INFO};
 use super::super::{DISPATCH_LEVEL, Violation, with};
 use core::ffi::c_void;
 
-use super::{Body, Object};
+use super::{Body, Object, resolve_live};
 
 pub(super) unsafe extern "C" fn WdfObjectGetTypedContextWorker(
     _globals: *mut WDF_DRIVER_GLOBALS,
@@ -15,11 +15,7 @@ pub(super) unsafe extern "C" fn WdfObjectGetTypedContextWorker(
     super::super::pool::as_kernel(|| {
         with(|k| {
             k.enter("WdfObjectGetTypedContextWorker", DISPATCH_LEVEL);
-            let Some(index) = k.wdf.index(handle as usize) else {
-                k.report(Violation::UseAfterFree {
-                    routine: "WdfObjectGetTypedContextWorker",
-                    handle: format!("{handle:p}"),
-                });
+            let Some(index) = resolve_live(k, "WdfObjectGetTypedContextWorker", handle) else {
                 return core::ptr::null_mut();
             };
             k.wdf
@@ -39,16 +35,10 @@ pub(super) unsafe extern "C" fn WdfObjectReferenceActual(
     super::super::pool::as_kernel(|| {
         with(|k| {
             k.enter("WdfObjectReferenceActual", DISPATCH_LEVEL);
-            match k.wdf.index(handle as usize) {
-                Some(index) => {
-                    if let Some(object) = k.wdf.get_mut(index) {
-                        object.refs += 1;
-                    }
-                }
-                None => k.report(Violation::UseAfterFree {
-                    routine: "WdfObjectReferenceActual",
-                    handle: format!("{handle:p}"),
-                }),
+            if let Some(index) = resolve_live(k, "WdfObjectReferenceActual", handle)
+                && let Some(object) = k.wdf.get_mut(index)
+            {
+                object.refs += 1;
             }
         });
     });
@@ -65,11 +55,7 @@ pub(super) unsafe extern "C" fn WdfObjectDereferenceActual(
         let mut deferred = Vec::new();
         with(|k| {
             k.enter("WdfObjectDereferenceActual", DISPATCH_LEVEL);
-            let Some(index) = k.wdf.index(handle as usize) else {
-                k.report(Violation::UseAfterFree {
-                    routine: "WdfObjectDereferenceActual",
-                    handle: format!("{handle:p}"),
-                });
+            let Some(index) = resolve_live(k, "WdfObjectDereferenceActual", handle) else {
                 return;
             };
             let refs = k.wdf.get(index).map_or(0, |object| object.refs);
@@ -94,11 +80,7 @@ pub(super) unsafe extern "C" fn WdfObjectDelete(
         let mut deferred = Vec::new();
         with(|k| {
             k.enter("WdfObjectDelete", DISPATCH_LEVEL);
-            let Some(index) = k.wdf.index(handle as usize) else {
-                k.report(Violation::UseAfterFree {
-                    routine: "WdfObjectDelete",
-                    handle: format!("{handle:p}"),
-                });
+            let Some(index) = resolve_live(k, "WdfObjectDelete", handle) else {
                 return;
             };
             if let Some(Object {

@@ -347,12 +347,7 @@ pub(super) unsafe extern "C" fn WdfRequestSend(
 ) -> u8 {
     super::super::pool::as_kernel(|| {
         let sent = with(|k| {
-            k.enter("WdfRequestSend", DISPATCH_LEVEL);
-            if !k.held_locks.is_empty() {
-                k.report(Violation::CalledWithSpinLockHeld {
-                    routine: "WdfRequestSend",
-                });
-            }
+            k.enter_unlocked("WdfRequestSend", DISPATCH_LEVEL);
             let index = resolve(k, "WdfRequestSend", request, "WDFREQUEST")?;
             let target_index = resolve(k, "WdfRequestSend", target, "WDFIOTARGET")?;
             let handle = format!("{request:p}");
@@ -429,12 +424,7 @@ pub(super) unsafe extern "C" fn WdfRequestCancelSentRequest(
 ) -> u8 {
     super::super::pool::as_kernel(|| {
         let cancel = with(|k| {
-            k.enter("WdfRequestCancelSentRequest", DISPATCH_LEVEL);
-            if !k.held_locks.is_empty() {
-                k.report(Violation::CalledWithSpinLockHeld {
-                    routine: "WdfRequestCancelSentRequest",
-                });
-            }
+            k.enter_unlocked("WdfRequestCancelSentRequest", DISPATCH_LEVEL);
             let index = resolve(k, "WdfRequestCancelSentRequest", request, "WDFREQUEST")?;
             let ignores = k.wdf.target_ignores_cancel;
             let data = k.wdf.request(index)?;
