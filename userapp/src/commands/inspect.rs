@@ -74,17 +74,7 @@ pub fn run(
     if json {
         output::json(out, &report)?;
     } else {
-        output::pairs(
-            out,
-            &[
-                ("file", report.file.clone()),
-                ("offset", report.offset.to_string()),
-                ("length", report.length.to_string()),
-                ("bytes_read", report.bytes_read.to_string()),
-                ("hex", report.hex.clone()),
-                ("text", report.text.clone()),
-            ],
-        )?;
+        output::pairs(out, &output::field_rows(&report))?;
     }
     Ok(Outcome::Ok)
 }

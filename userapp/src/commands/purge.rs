@@ -122,18 +122,7 @@ pub fn run_status(kind: BackendKind, json: bool, out: &mut dyn Write) -> Result<
         output::json(out, &report)?;
         return Ok(Outcome::Ok);
     }
-    output::pairs(
-        out,
-        &[
-            ("streams", report.streams_total.to_string()),
-            ("windows_open", report.windows_open.to_string()),
-            ("held_total", report.held_total.to_string()),
-            ("set_mode_seen", report.set_mode_seen.to_string()),
-            ("set_mode_counted", report.set_mode_counted.to_string()),
-            ("reissued", report.reissued.to_string()),
-            ("torn_down", report.torn_down.to_string()),
-        ],
-    )?;
+    output::pairs(out, &output::field_rows(&report))?;
     let rows: Vec<Vec<String>> = report
         .streams
         .iter()
@@ -192,16 +181,7 @@ pub fn run_file(
     if json {
         output::json(out, &report)?;
     } else {
-        output::pairs(
-            out,
-            &[
-                ("file", report.file.clone()),
-                ("outcome", report.outcome.clone()),
-                ("status", report.status.clone()),
-                ("window_count", report.count.to_string()),
-                ("held", report.held.to_string()),
-            ],
-        )?;
+        output::pairs(out, &output::field_rows(&report))?;
     }
     Ok(if answer.outcome == PURGE_OUTCOME_FAILED {
         Outcome::Failed
