@@ -121,6 +121,16 @@ pub(crate) fn check_source_disks(inf: &Inf, out: &mut Vec<Finding>) {
             ));
         }
     }
+    let mut check_listed = |file: &str, line: usize| {
+        if !files.contains_key(&file.to_ascii_lowercase()) {
+            out.push(finding(
+                inf,
+                line,
+                Rule::SourceDisks,
+                &format!("{file} is not listed in [SourceDisksFiles]"),
+            ));
+        }
+    };
     let mut copy_sections = BTreeSet::new();
     for section in &inf.sections {
         for entry in section.entries.iter().filter(|e| is_key(e, "CopyFiles")) {
@@ -130,14 +140,7 @@ pub(crate) fn check_source_disks(inf: &Inf, out: &mut Vec<Finding>) {
                     continue;
                 }
                 if let Some(file) = name.strip_prefix('@') {
-                    if !files.contains_key(&file.to_ascii_lowercase()) {
-                        out.push(finding(
-                            inf,
-                            entry.line,
-                            Rule::SourceDisks,
-                            &format!("{file} is not listed in [SourceDisksFiles]"),
-                        ));
-                    }
+                    check_listed(file, entry.line);
                 } else {
                     copy_sections.insert(name.to_ascii_lowercase());
                 }
@@ -157,15 +160,7 @@ pub(crate) fn check_source_disks(inf: &Inf, out: &mut Vec<Finding>) {
                 .filter(|f| !f.trim().is_empty())
                 .or_else(|| entry.fields.first());
             let Some(source) = source else { continue };
-            let file = expand_with(&strings, source);
-            if !files.contains_key(&file.to_ascii_lowercase()) {
-                out.push(finding(
-                    inf,
-                    entry.line,
-                    Rule::SourceDisks,
-                    &format!("{file} is not listed in [SourceDisksFiles]"),
-                ));
-            }
+            check_listed(&expand_with(&strings, source), entry.line);
         }
     }
 }
