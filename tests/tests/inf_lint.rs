@@ -296,6 +296,23 @@ fn uncopied_source_file_is_caught() {
 }
 
 #[test]
+fn unlisted_single_file_copy_is_caught() {
+    let text = mutate(
+        &inx_text(),
+        "CopyFiles  = FerroFilter.CopyFiles\n",
+        "CopyFiles  = FerroFilter.CopyFiles, @missing.sys\n",
+    );
+    let findings = lint(&text);
+    assert_fails_with(&findings, Rule::SourceDisks, &[]);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.message == "missing.sys is not listed in [SourceDisksFiles]"),
+        "{findings:?}"
+    );
+}
+
+#[test]
 fn syntax_error_is_caught() {
     let text = mutate(
         &inx_text(),
