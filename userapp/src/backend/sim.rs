@@ -81,17 +81,17 @@ impl SimHost {
     }
 
     /// Opens (creating if needed) the file at `path` on the sim's volume through the filter with
-    /// `desired` access, sharing everything, without ECPs; returns the caller's handle value.
+    /// `desired` access and `share`, without ECPs; returns the caller's handle value.
     ///
     /// # Errors
     /// The create's failure status.
-    pub fn open_path(&self, path: &str, desired: u32) -> Result<u64, NtStatus> {
-        use ferrofilter_model::oplock::{CreateDisposition, CreateParams, share};
+    pub fn open_path(&self, path: &str, desired: u32, share: u32) -> Result<u64, NtStatus> {
+        use ferrofilter_model::oplock::{CreateDisposition, CreateParams};
         self.open_file(&CreateArgs {
             path: path.to_owned(),
             params: CreateParams {
                 disposition: CreateDisposition::OpenIf,
-                ..CreateParams::open(desired, share::FILE_SHARE_ALL)
+                ..CreateParams::open(desired, share)
             },
             kind: ferrofilter_sim::fs::StreamKind::File,
             ecps: Vec::new(),
@@ -175,6 +175,28 @@ impl SimSession {
     #[must_use]
     pub fn host(&self) -> &Rc<SimHost> {
         &self.host
+    }
+
+    /// Opens (creating if needed) the file at `path` on the sim's volume through the filter with
+    /// `desired` access and `share`, without ECPs; runs `f` with this session and the caller's
+    /// handle, and closes the handle whatever `f` returns.
+    ///
+    /// # Errors
+    /// The create's failure, or what `f` returns.
+    pub fn with_file<T>(
+        &mut self,
+        path: &str,
+        desired: u32,
+        share: u32,
+        f: impl FnOnce(&mut Self, u64) -> Result<T, CliError>,
+    ) -> Result<T, CliError> {
+        let host = Rc::clone(&self.host);
+        let handle = host
+            .open_path(path, desired, share)
+            .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
+        let result = f(self, handle);
+        host.close_file(handle);
+        result
     }
 
     fn gather(&mut self) -> Vec<Completion> {

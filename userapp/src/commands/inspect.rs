@@ -97,7 +97,7 @@ fn printable(bytes: &[u8]) -> String {
 /// handle opened for `FILE_READ_DATA` (what the driver checks an `INSPECT` handle for, core's
 /// `handle_access`) is named in `INSPECT`, and closed.
 fn sim_inspect(file: &Path, offset: u64, length: u32) -> Result<Vec<u8>, CliError> {
-    use ferrofilter_model::oplock::access;
+    use ferrofilter_model::oplock::{access, share};
 
     let end = offset.saturating_add(u64::from(length));
     if end > SIM_COPY_LIMIT {
@@ -117,21 +117,27 @@ fn sim_inspect(file: &Path, offset: u64, length: u32) -> Result<Vec<u8>, CliErro
         .unwrap_or(&contents);
     let mut session = SimSession::new_default()?;
     let path = file.display().to_string();
-    let host = std::rc::Rc::clone(session.host());
     if !copied.is_empty() {
-        let writer = host
-            .open_path(&path, access::FILE_WRITE_DATA)
-            .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
-        let wrote = host.write_file(writer, 0, copied);
-        host.close_file(writer);
-        wrote.map_err(|status| CliError::ioctl("writing the file on the sim's volume", status))?;
+        session.with_file(
+            &path,
+            access::FILE_WRITE_DATA,
+            share::FILE_SHARE_ALL,
+            |session, writer| {
+                session
+                    .host()
+                    .write_file(writer, 0, copied)
+                    .map_err(|status| {
+                        CliError::ioctl("writing the file on the sim's volume", status)
+                    })
+            },
+        )?;
     }
-    let reader = host
-        .open_path(&path, access::FILE_READ_DATA)
-        .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
-    let answer = proto::inspect(&mut session, reader, offset, length);
-    host.close_file(reader);
-    answer
+    session.with_file(
+        &path,
+        access::FILE_READ_DATA,
+        share::FILE_SHARE_ALL,
+        |session, reader| proto::inspect(session, reader, offset, length),
+    )
 }
 
 #[cfg(not(feature = "sim"))]

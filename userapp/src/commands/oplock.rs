@@ -466,32 +466,16 @@ pub fn keys_view(info: &HandleKeysInfo) -> KeysView {
 /// oplock-key ECP, so the driver gives the handle a unique key) and asks the control device which
 /// keys it recorded for that handle.
 fn sim_query_keys(file: &Path, flags: u32) -> Result<KeysView, CliError> {
-    use ferrofilter_model::oplock::CreateDisposition;
-    use ferrofilter_sim::fs::StreamKind;
-    use ferrofilter_sim::kernel::volume::CreateArgs;
-
     use crate::proto;
 
     let open = cf_open(flags)?;
-    let mut session = SimSession::new_default()?;
-    let args = CreateArgs {
-        path: file.display().to_string(),
-        params: CreateParams {
-            desired_access: open.desired_access,
-            share_access: open.share_access,
-            disposition: CreateDisposition::OpenIf,
-            reserve_opfilter: false,
-        },
-        kind: StreamKind::File,
-        ecps: Vec::new(),
-    };
-    let handle = session
-        .host()
-        .open_file(&args)
-        .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
-    let info = proto::query_keys(&mut session, handle);
-    session.host().close_file(handle);
-    Ok(keys_view(&info?))
+    let info = SimSession::new_default()?.with_file(
+        &file.display().to_string(),
+        open.desired_access,
+        open.share_access,
+        |session, handle| proto::query_keys(session, handle),
+    )?;
+    Ok(keys_view(&info))
 }
 
 #[cfg(not(feature = "sim"))]

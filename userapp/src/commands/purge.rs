@@ -194,29 +194,14 @@ pub fn run_file(
 /// `purge FILE` on the sim: opens FILE on the sim's volume (read+write, sharing all), asks the
 /// filter to flush and purge it through the control device, and closes the handle.
 fn sim_purge(file: &Path) -> Result<ferrofilter_core::protocol::PurgeRequestOutput, CliError> {
-    use ferrofilter_model::oplock::{CreateDisposition, CreateParams, access, share};
-    use ferrofilter_sim::fs::StreamKind;
-    use ferrofilter_sim::kernel::volume::CreateArgs;
+    use ferrofilter_model::oplock::{access, share};
 
-    let mut session = SimSession::new_default()?;
-    let args = CreateArgs {
-        path: file.display().to_string(),
-        params: CreateParams {
-            desired_access: access::FILE_READ_DATA | access::FILE_WRITE_DATA,
-            share_access: share::FILE_SHARE_ALL,
-            disposition: CreateDisposition::OpenIf,
-            reserve_opfilter: false,
-        },
-        kind: StreamKind::File,
-        ecps: Vec::new(),
-    };
-    let handle = session
-        .host()
-        .open_file(&args)
-        .map_err(|status| CliError::ioctl("opening the file on the sim's volume", status))?;
-    let answer = proto::purge_request(&mut session, handle);
-    session.host().close_file(handle);
-    answer
+    SimSession::new_default()?.with_file(
+        &file.display().to_string(),
+        access::FILE_READ_DATA | access::FILE_WRITE_DATA,
+        share::FILE_SHARE_ALL,
+        |session, handle| proto::purge_request(session, handle),
+    )
 }
 
 #[cfg(not(feature = "sim"))]
