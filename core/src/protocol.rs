@@ -728,5 +728,6 @@ pub const ALL_IOCTLS: [u32; 13] = [
     ioctl::INSPECT,
 ];
 
+mod inputs;
 #[cfg(test)]
 mod tests;

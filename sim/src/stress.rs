@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use ferrofilter_core::protocol::{
-    CancelGroupInput, CancelInput, ForwardInput, Header, ListEntry, ListHeader, OpenTargetInput,
+    CancelGroupInput, CancelInput, ForwardInput, ListEntry, ListHeader, OpenTargetInput,
     PartialIdInfo, ioctl,
 };
 use ferrofilter_core::{CancelId, NtStatus};
@@ -104,21 +104,8 @@ struct Run {
     closes: u64,
 }
 
-fn pipe_name() -> Vec<u8> {
-    PIPE.encode_utf16().flat_map(u16::to_le_bytes).collect()
-}
-
 fn open_target_input() -> Vec<u8> {
-    let name = pipe_name();
-    let mut input = OpenTargetInput {
-        header: Header::for_struct::<OpenTargetInput>(),
-        name_bytes: u32::try_from(name.len()).unwrap_or(0),
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec();
-    input.extend_from_slice(&name);
-    input
+    OpenTargetInput::with_name(PIPE)
 }
 
 /// The faults of a `--faults` run: the calls on the forwarding path fail now and then.
@@ -239,12 +226,7 @@ impl Run {
                 id
             }
         };
-        let input = ForwardInput {
-            header: Header::for_struct::<ForwardInput>(),
-            cancel_id: cancel_id.0,
-            flags: 0,
-            reserved: 0,
-        };
+        let input = ForwardInput::new(cancel_id.0);
         let handle = owner.handle;
         self.issued += 1;
         let reply = self
@@ -279,10 +261,7 @@ impl Run {
         else {
             return;
         };
-        let input = CancelInput {
-            header: Header::for_struct::<CancelInput>(),
-            request_id: row.request_id,
-        };
+        let input = CancelInput::new(row.request_id);
         self.single += 1;
         let _ = self
             .machine
@@ -294,10 +273,7 @@ impl Run {
         let Some(cancel_id) = self.owners[at].groups.pop() else {
             return;
         };
-        let input = CancelGroupInput {
-            header: Header::for_struct::<CancelGroupInput>(),
-            cancel_id: cancel_id.0,
-        };
+        let input = CancelGroupInput::new(cancel_id.0);
         self.group += 1;
         let handle = self.owners[at].handle;
         let _ = self

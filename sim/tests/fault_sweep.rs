@@ -7,7 +7,7 @@ mod common;
 use common::{PIPE, forward_input, inspect_input, open_file, open_target_input};
 
 use ferrofilter_core::ecp;
-use ferrofilter_core::protocol::{CancelGroupInput, Header, InspectOutput, ioctl};
+use ferrofilter_core::protocol::{CancelGroupInput, InspectOutput, ioctl};
 use ferrofilter_core::{CancelId, NtStatus};
 use ferrofilter_model::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_sim::fs::StreamKind;
@@ -110,10 +110,7 @@ fn session(faults: FaultPlan) -> (bool, Vec<Violation>, Machine, Option<i32>) {
             assert!(reply.pending.is_some() || reply.status < 0, "{reply:?}");
         }
         if n == 0 {
-            let input = CancelGroupInput {
-                header: Header::for_struct::<CancelGroupInput>(),
-                cancel_id: CancelId::new(0, 1).0,
-            };
+            let input = CancelGroupInput::new(CancelId::new(0, 1).0);
             let _ = machine.ioctl(handle, ioctl::CANCEL_GROUP, input.as_bytes(), 64);
         }
     }

@@ -10,9 +10,8 @@ mod common;
 use common::close_and_unload;
 use ferrofilter_core::guid::Guid;
 use ferrofilter_core::protocol::{
-    HandleInput, HandleKeysInfo, Header, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP,
-    KEY_ORIGIN_UNIQUE, PURGE_OUTCOME_HELD, PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry,
-    ioctl,
+    HandleInput, HandleKeysInfo, KEY_ORIGIN_DUAL_ECP, KEY_ORIGIN_SINGLE_ECP, KEY_ORIGIN_UNIQUE,
+    PURGE_OUTCOME_HELD, PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry, ioctl,
 };
 use ferrofilter_model::fastfat::RequestorMode;
 use ferrofilter_model::oplock::{CreateParams, access, share};
@@ -69,14 +68,7 @@ fn open(path: &str, desired: u32, ecps: Vec<SimEcp>) -> volume::Completed {
 }
 
 fn handle_input(handle: u64) -> Vec<u8> {
-    HandleInput {
-        header: Header::for_struct::<HandleInput>(),
-        handle,
-        flags: 0,
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec()
+    HandleInput::new(handle).as_bytes().to_vec()
 }
 
 fn keys_of(machine: &Machine, control: u64, handle: u64) -> HandleKeysInfo {

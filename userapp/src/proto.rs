@@ -3,7 +3,7 @@
 
 use ferrofilter_core::protocol::{
     self, CancelGroupInput, CancelInput, CancelOutput, FilterStatsInfo, ForwardInput, HandleInput,
-    HandleKeysInfo, Header, InspectInput, InspectOutput, ListEntry, ListHeader, OpenTargetInput,
+    HandleKeysInfo, InspectInput, InspectOutput, ListEntry, ListHeader, OpenTargetInput,
     PartialIdInfo, PurgeRequestOutput, PurgeStatusHeader, PurgeStreamEntry, StatsInfo, VersionInfo,
     ioctl,
 };
@@ -108,16 +108,7 @@ pub fn filter_stats(backend: &mut dyn Backend) -> Result<FilterStatsInfo, CliErr
 /// The input of `OPEN_TARGET` for an NT pipe name.
 #[must_use]
 pub fn open_target_input(name: &str) -> Vec<u8> {
-    let name: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut input = OpenTargetInput {
-        header: Header::for_struct::<OpenTargetInput>(),
-        name_bytes: u32::try_from(name.len()).unwrap_or(u32::MAX),
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec();
-    input.extend_from_slice(&name);
-    input
+    OpenTargetInput::with_name(name)
 }
 
 /// Creates the session's target and opens it in the driver.
@@ -140,14 +131,7 @@ pub fn open_target(backend: &mut dyn Backend) -> Result<String, CliError> {
 /// The input of `FORWARD`.
 #[must_use]
 pub fn forward_input(cancel_id: CancelId) -> Vec<u8> {
-    ForwardInput {
-        header: Header::for_struct::<ForwardInput>(),
-        cancel_id: cancel_id.0,
-        flags: 0,
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec()
+    ForwardInput::new(cancel_id.0).as_bytes().to_vec()
 }
 
 fn cancel_reply(backend: &mut dyn Backend, code: u32, input: &[u8]) -> Result<u32, NtStatus> {
@@ -166,10 +150,7 @@ fn cancel_reply(backend: &mut dyn Backend, code: u32, input: &[u8]) -> Result<u3
 /// # Errors
 /// The status the IOCTL failed with.
 pub fn cancel(backend: &mut dyn Backend, request_id: u64) -> Result<u32, NtStatus> {
-    let input = CancelInput {
-        header: Header::for_struct::<CancelInput>(),
-        request_id,
-    };
+    let input = CancelInput::new(request_id);
     cancel_reply(backend, ioctl::CANCEL, input.as_bytes())
 }
 
@@ -178,10 +159,7 @@ pub fn cancel(backend: &mut dyn Backend, request_id: u64) -> Result<u32, NtStatu
 /// # Errors
 /// The status the IOCTL failed with.
 pub fn cancel_group(backend: &mut dyn Backend, cancel_id: CancelId) -> Result<u32, NtStatus> {
-    let input = CancelGroupInput {
-        header: Header::for_struct::<CancelGroupInput>(),
-        cancel_id: cancel_id.0,
-    };
+    let input = CancelGroupInput::new(cancel_id.0);
     cancel_reply(backend, ioctl::CANCEL_GROUP, input.as_bytes())
 }
 
@@ -239,14 +217,7 @@ pub fn list(backend: &mut dyn Backend) -> Result<Vec<Row>, CliError> {
 /// The input of `QUERY_KEYS` and `PURGE_REQUEST` for a handle of this process.
 #[must_use]
 pub fn handle_input(handle: u64) -> Vec<u8> {
-    HandleInput {
-        header: Header::for_struct::<HandleInput>(),
-        handle,
-        flags: 0,
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec()
+    HandleInput::new(handle).as_bytes().to_vec()
 }
 
 /// `QUERY_KEYS` for a handle of this process.
@@ -320,15 +291,9 @@ pub fn purge_status(
 /// The input of `INSPECT`: `length` bytes at `offset` of a handle of this process.
 #[must_use]
 pub fn inspect_input(handle: u64, offset: u64, length: u32) -> Vec<u8> {
-    InspectInput {
-        header: Header::for_struct::<InspectInput>(),
-        handle,
-        offset,
-        length,
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec()
+    InspectInput::new(handle, offset, length)
+        .as_bytes()
+        .to_vec()
 }
 
 /// `INSPECT` for a handle of this process: the bytes the filter read at `offset` through that

@@ -2,7 +2,7 @@
 //! protocol's structures, file opens, and the clean unload every test ends with.
 #![allow(dead_code, reason = "each test file uses a part")]
 
-use ferrofilter_core::protocol::{ForwardInput, Header, InspectInput, OpenTargetInput};
+use ferrofilter_core::protocol::{ForwardInput, InspectInput, OpenTargetInput};
 use ferrofilter_model::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_sim::fs::StreamKind;
 use ferrofilter_sim::kernel::Machine;
@@ -15,43 +15,21 @@ pub const PIPE: &str = "\\??\\pipe\\ferro";
 /// `OPEN_TARGET` input naming `pipe`.
 #[must_use]
 pub fn open_target_input(pipe: &str) -> Vec<u8> {
-    let name: Vec<u8> = pipe.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut input = OpenTargetInput {
-        header: Header::for_struct::<OpenTargetInput>(),
-        name_bytes: u32::try_from(name.len()).expect("a short name"),
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec();
-    input.extend_from_slice(&name);
-    input
+    OpenTargetInput::with_name(pipe)
 }
 
 /// `FORWARD` input tagged with `cancel_id`.
 #[must_use]
 pub fn forward_input(cancel_id: u64) -> Vec<u8> {
-    ForwardInput {
-        header: Header::for_struct::<ForwardInput>(),
-        cancel_id,
-        flags: 0,
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec()
+    ForwardInput::new(cancel_id).as_bytes().to_vec()
 }
 
 /// `INSPECT` input: `length` bytes at `offset` of the caller's `handle`.
 #[must_use]
 pub fn inspect_input(handle: u64, offset: u64, length: u32) -> Vec<u8> {
-    InspectInput {
-        header: Header::for_struct::<InspectInput>(),
-        handle,
-        offset,
-        length,
-        reserved: 0,
-    }
-    .as_bytes()
-    .to_vec()
+    InspectInput::new(handle, offset, length)
+        .as_bytes()
+        .to_vec()
 }
 
 /// Opens (creating if needed) the file at `path` on the simulated volume through the filter,

@@ -5,26 +5,17 @@ use std::collections::BTreeMap;
 
 use ferrofilter_core::NtStatus;
 use ferrofilter_core::protocol::{
-    self, HandleInput, HandleKeysInfo, Header, InspectInput, InspectOutput, PurgeRequestOutput,
-    ioctl,
+    self, HandleInput, HandleKeysInfo, InspectInput, InspectOutput, PurgeRequestOutput, ioctl,
 };
 use serde_json::{Map, Value, json};
-use zerocopy::FromBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
 use crate::scenario::keys_info_json;
 
 use super::{Runner, Seen};
 
 pub(super) fn handle_input(handle: u64) -> Vec<u8> {
-    let input = HandleInput {
-        header: Header::for_struct::<HandleInput>(),
-        handle,
-        flags: 0,
-        reserved: 0,
-    };
-    let mut buf = vec![0u8; size_of::<HandleInput>()];
-    let _ = protocol::encode(&input, &mut buf);
-    buf
+    HandleInput::new(handle).as_bytes().to_vec()
 }
 
 impl Runner {
@@ -36,15 +27,9 @@ impl Runner {
         length: u32,
         seen: &mut Seen,
     ) -> NtStatus {
-        let input = InspectInput {
-            header: Header::for_struct::<InspectInput>(),
-            handle,
-            offset,
-            length,
-            reserved: 0,
-        };
-        let mut buf = vec![0u8; size_of::<InspectInput>()];
-        let _ = protocol::encode(&input, &mut buf);
+        let buf = InspectInput::new(handle, offset, length)
+            .as_bytes()
+            .to_vec();
         let room = size_of::<InspectOutput>() + length as usize;
         let (status, output) = self.ioctl(ioctl::INSPECT, &buf, room);
         if status.is_success()

@@ -1,11 +1,11 @@
 //! The tracker steps: control-device owners, their pipe targets, forwards and group cancels.
 
 use ferrofilter_core::protocol::{
-    self, CancelGroupInput, CancelOutput, ForwardInput, Header, OpenTargetInput, PartialIdInfo,
-    ioctl,
+    self, CancelGroupInput, CancelOutput, ForwardInput, OpenTargetInput, PartialIdInfo, ioctl,
 };
 use ferrofilter_core::{CancelId, NtStatus};
 use serde_json::{Map, Value, json};
+use zerocopy::IntoBytes;
 
 use super::Runner;
 
@@ -14,16 +14,7 @@ pub(super) const PIPE: &str = "\\??\\pipe\\ferro";
 
 /// `OPEN_TARGET` input naming `pipe`.
 pub(super) fn open_target_input(pipe: &str) -> Vec<u8> {
-    let name: Vec<u8> = pipe.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let head = OpenTargetInput {
-        header: Header::for_struct::<OpenTargetInput>(),
-        name_bytes: u32::try_from(name.len()).unwrap_or(u32::MAX),
-        reserved: 0,
-    };
-    let mut input = vec![0u8; size_of::<OpenTargetInput>()];
-    let _ = protocol::encode(&head, &mut input);
-    input.extend_from_slice(&name);
-    input
+    OpenTargetInput::with_name(pipe)
 }
 
 pub(super) fn no_owner(out: &mut Map<String, Value>) -> NtStatus {
@@ -117,14 +108,7 @@ impl Runner {
         } else {
             CancelId::new(partial, group).0
         };
-        let input = ForwardInput {
-            header: Header::for_struct::<ForwardInput>(),
-            cancel_id,
-            flags: 0,
-            reserved: 0,
-        };
-        let mut buf = vec![0u8; size_of::<ForwardInput>()];
-        let _ = protocol::encode(&input, &mut buf);
+        let buf = ForwardInput::new(cancel_id).as_bytes().to_vec();
         let (mut pending, mut refused) = (0u32, 0u32);
         let mut status = NtStatus::PENDING;
         for _ in 0..count {
@@ -159,12 +143,9 @@ impl Runner {
         else {
             return no_owner(out);
         };
-        let input = CancelGroupInput {
-            header: Header::for_struct::<CancelGroupInput>(),
-            cancel_id: CancelId::new(partial, group).0,
-        };
-        let mut buf = vec![0u8; size_of::<CancelGroupInput>()];
-        let _ = protocol::encode(&input, &mut buf);
+        let buf = CancelGroupInput::new(CancelId::new(partial, group).0)
+            .as_bytes()
+            .to_vec();
         let reply =
             self.machine
                 .ioctl(handle, ioctl::CANCEL_GROUP, &buf, size_of::<CancelOutput>());
