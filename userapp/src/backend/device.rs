@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ferrofilter_core::NtStatus;
-use ferrofilter_core::protocol::{USER_PATH, ioctl};
+use ferrofilter_core::control::handle_access;
+use ferrofilter_core::protocol::{Command, USER_PATH, ioctl};
 use windows::Win32::Foundation::{
     CloseHandle, ERROR_IO_PENDING, ERROR_PIPE_CONNECTED, GENERIC_READ, GENERIC_WRITE, HANDLE,
     WAIT_OBJECT_0,
@@ -156,6 +157,12 @@ pub struct DeviceSession {
     device: Option<OwnedHandle>,
     pipe: Option<PipeTarget>,
     pipe_leaf: String,
+    /// Boxed: the system writes each one's `OVERLAPPED` and buffer until it completes, so they
+    /// must not move when the list grows.
+    #[expect(
+        clippy::vec_box,
+        reason = "a pending OVERLAPPED and its buffer must stay at one address"
+    )]
     pending: Vec<Box<Pending>>,
     ready: Vec<Completion>,
     next_token: usize,
@@ -284,14 +291,11 @@ impl Backend for DeviceSession {
     }
 
     fn ioctl(&mut self, code: u32, input: &[u8], output: &mut [u8]) -> Reply {
-        let mut op = match Pending::new(0) {
-            Ok(op) => op,
-            Err(_) => {
-                return Reply {
-                    status: NtStatus::INSUFFICIENT_RESOURCES,
-                    information: 0,
-                };
-            }
+        let Ok(mut op) = Pending::new(0) else {
+            return Reply {
+                status: NtStatus::INSUFFICIENT_RESOURCES,
+                information: 0,
+            };
         };
         let overlapped = &raw mut op.overlapped;
         match self.start(code, input, output.as_mut_ptr(), output.len(), overlapped) {
@@ -350,13 +354,14 @@ impl Backend for DeviceSession {
         let mut op = Pending::new(token).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
         let buffer = op.buffer.as_mut_ptr();
         let overlapped = &raw mut op.overlapped;
-        match self.start(ioctl::FORWARD, input, buffer, READ_SIZE, overlapped)? {
-            true => self.pending.push(op),
+        if self.start(ioctl::FORWARD, input, buffer, READ_SIZE, overlapped)? {
+            self.pending.push(op);
+        } else {
             // Finished at once (the pipe had data): report it with the next collect.
-            false => self.ready.push(Completion {
+            self.ready.push(Completion {
                 token,
                 status: op.status(),
-            }),
+            });
         }
         Ok(Forwarded {
             token,
@@ -401,10 +406,10 @@ impl Backend for DeviceSession {
 
     fn collect(&mut self, wait: Duration) -> Vec<Completion> {
         let mut done = std::mem::take(&mut self.ready);
-        if done.is_empty() {
-            if let Some(first) = self.pending.first() {
-                let _ = first.finished(wait);
-            }
+        if done.is_empty()
+            && let Some(first) = self.pending.first()
+        {
+            let _ = first.finished(wait);
         }
         self.pending.retain(|op| {
             if op.finished(Duration::ZERO) {
@@ -457,17 +462,20 @@ impl Drop for DeviceSession {
     }
 }
 
-/// Opens FILE for reading, sharing everything, so its handle can name the stream in
-/// `PURGE_REQUEST`.
+/// Opens FILE, sharing everything, so its handle can name the stream in `command`: with
+/// `GENERIC_READ` plus the access the driver checks that handle for (`ObReferenceObjectByHandle`
+/// with core's `handle_access` and `UserMode`; a handle without it is refused with
+/// `STATUS_ACCESS_DENIED`).
 ///
 /// # Errors
-/// [`CliError::Failed`] with the Win32 error.
-pub fn open_file_for_purge(file: &Path) -> Result<OwnedHandle, CliError> {
+/// [`CliError::File`] with the Win32 error.
+pub fn open_file_for(file: &Path, command: &Command<'_>) -> Result<OwnedHandle, CliError> {
+    let required = handle_access(command);
     // SAFETY: a valid path; no security attributes or template; the handle is owned below.
     let handle = unsafe {
         CreateFileW(
             &HSTRING::from(file.as_os_str()),
-            GENERIC_READ.0,
+            GENERIC_READ.0 | required,
             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
             None,
             OPEN_EXISTING,
@@ -475,6 +483,6 @@ pub fn open_file_for_purge(file: &Path) -> Result<OwnedHandle, CliError> {
             None,
         )
     }
-    .map_err(|error| CliError::Failed(format!("opening {}: {error}", file.display())))?;
+    .map_err(|error| CliError::file(format!("opening {}", file.display()), error.into()))?;
     Ok(OwnedHandle(handle))
 }

@@ -155,35 +155,15 @@ fn device_inspect(
     offset: u64,
     length: u32,
 ) -> Result<Vec<u8>, CliError> {
-    use ferrofilter_core::control::handle_access;
     use ferrofilter_core::protocol::Command;
-    use windows::Win32::Foundation::GENERIC_READ;
-    use windows::Win32::Storage::FileSystem::{
-        CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
-        OPEN_EXISTING,
-    };
-    use windows::core::HSTRING;
 
     // The handle value and the range do not change the access the core asks for.
-    let required = handle_access(&Command::Inspect {
+    let command = Command::Inspect {
         handle: 0,
         offset: 0,
         length: 0,
-    });
-    // SAFETY: a valid path; no security attributes or template; the handle is owned below.
-    let handle = unsafe {
-        CreateFileW(
-            &HSTRING::from(file.as_os_str()),
-            GENERIC_READ.0 | required,
-            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-            None,
-            OPEN_EXISTING,
-            FILE_ATTRIBUTE_NORMAL,
-            None,
-        )
-    }
-    .map_err(|error| CliError::file(format!("opening {}", file.display()), error.into()))?;
-    let handle = crate::backend::device::OwnedHandle::new(handle);
+    };
+    let handle = crate::backend::device::open_file_for(file, &command)?;
     proto::inspect(backend, handle.raw(), offset, length)
 }
 

@@ -214,8 +214,8 @@ pub fn run(
         )
     } else {
         let mut skipped = probe("write from another handle".to_owned());
-        skipped.result =
-            "not run: pass --write-probe (it rewrites the file's first byte)".to_owned();
+        "not run: pass --write-probe (it rewrites the file's first byte)"
+            .clone_into(&mut skipped.result);
         skipped
     };
 

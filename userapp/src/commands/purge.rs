@@ -217,43 +217,11 @@ fn device_purge(
     backend: &mut dyn Backend,
     file: &Path,
 ) -> Result<ferrofilter_core::protocol::PurgeRequestOutput, CliError> {
-    let handle = open_for_purge(file)?;
-    proto::purge_request(backend, handle.raw())
-}
-
-/// FILE opened for `PURGE_REQUEST`: `GENERIC_READ` plus what the driver checks the handle for
-/// (`ObReferenceObjectByHandle` with core's `handle_access` and `UserMode`; a handle without it
-/// is refused with `STATUS_ACCESS_DENIED`).
-///
-/// # Errors
-/// [`CliError::Failed`] with the Win32 error.
-#[cfg(windows)]
-fn open_for_purge(file: &Path) -> Result<crate::backend::device::OwnedHandle, CliError> {
-    use ferrofilter_core::control::handle_access;
     use ferrofilter_core::protocol::Command;
-    use windows::Win32::Foundation::GENERIC_READ;
-    use windows::Win32::Storage::FileSystem::{
-        CreateFileW, FILE_ATTRIBUTE_NORMAL, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
-        OPEN_EXISTING,
-    };
-    use windows::core::HSTRING;
 
     // The handle value does not change the access the core asks for.
-    let required = handle_access(&Command::PurgeRequest { handle: 0 });
-    // SAFETY: a valid path; no security attributes or template; the handle is owned below.
-    let handle = unsafe {
-        CreateFileW(
-            &HSTRING::from(file.as_os_str()),
-            GENERIC_READ.0 | required,
-            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-            None,
-            OPEN_EXISTING,
-            FILE_ATTRIBUTE_NORMAL,
-            None,
-        )
-    }
-    .map_err(|error| CliError::file(format!("opening {}", file.display()), error.into()))?;
-    Ok(crate::backend::device::OwnedHandle::new(handle))
+    let handle = crate::backend::device::open_file_for(file, &Command::PurgeRequest { handle: 0 })?;
+    proto::purge_request(backend, handle.raw())
 }
 
 #[cfg(not(windows))]

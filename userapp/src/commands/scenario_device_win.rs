@@ -67,6 +67,20 @@ const GRACE: Duration = Duration::from_secs(2);
 /// The value `query_keys` passes for a handle name that is not open (as the sim does).
 const NOT_OPEN_VALUE: u64 = 0xDEAD_0000;
 
+/// `REQUEST_OPLOCK_INPUT_BUFFER`'s size: its `StructureLength`, and the FSCTL's input length.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "a 12-byte structure, which fits a u16"
+)]
+const REQUEST_OPLOCK_INPUT_LENGTH: u16 = size_of::<RequestOplockInput>() as u16;
+
+/// `REQUEST_OPLOCK_OUTPUT_BUFFER`'s size, the FSCTL's output length.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "a 20-byte structure, which fits a u32"
+)]
+const REQUEST_OPLOCK_OUTPUT_LENGTH: u32 = size_of::<RequestOplockOutput>() as u32;
+
 fn win32_code(error: &windows::core::Error) -> u32 {
     let hr = error.code().0.cast_unsigned();
     if hr & 0xFFFF_0000 == 0x8007_0000 {
@@ -143,7 +157,7 @@ fn request_oplock(
         event: event()?,
         input: RequestOplockInput {
             structure_version: REQUEST_OPLOCK_CURRENT_VERSION,
-            structure_length: size_of::<RequestOplockInput>() as u16,
+            structure_length: REQUEST_OPLOCK_INPUT_LENGTH,
             requested_oplock_level: level,
             flags,
         },
@@ -160,9 +174,9 @@ fn request_oplock(
             file,
             FSCTL_REQUEST_OPLOCK,
             Some(input),
-            size_of::<RequestOplockInput>() as u32,
+            u32::from(REQUEST_OPLOCK_INPUT_LENGTH),
             Some(output),
-            size_of::<RequestOplockOutput>() as u32,
+            REQUEST_OPLOCK_OUTPUT_LENGTH,
             None,
             Some(overlapped),
         )
@@ -290,11 +304,27 @@ fn retire(request: Box<OplockRequest>) {
     }
 }
 
+/// `CreateFileW`'s creation disposition for the scenario's.
+const fn creation_disposition(disposition: Disposition) -> FILE_CREATION_DISPOSITION {
+    match disposition {
+        Disposition::OpenExisting => OPEN_EXISTING,
+        Disposition::CreateNew => CREATE_NEW,
+        Disposition::OpenAlways => OPEN_ALWAYS,
+        Disposition::TruncateExisting => TRUNCATE_EXISTING,
+        Disposition::CreateAlways => CREATE_ALWAYS,
+    }
+}
+
 struct WinPerformer {
     device: Box<dyn Backend>,
     dir: PathBuf,
     handles: BTreeMap<String, Open>,
-    /// Oplock requests replaced by a newer request on the same handle, still in flight.
+    /// Oplock requests replaced by a newer request on the same handle, still in flight; boxed
+    /// because the system writes their `OVERLAPPED` and output until they complete.
+    #[expect(
+        clippy::vec_box,
+        reason = "an OVERLAPPED in flight must stay at one address"
+    )]
     replaced: Vec<Box<OplockRequest>>,
     views: Vec<bool>,
 }
@@ -498,13 +528,7 @@ impl WinPerformer {
         } else {
             FILE_FLAG_OVERLAPPED
         };
-        let creation: FILE_CREATION_DISPOSITION = match disposition {
-            Disposition::OpenExisting => OPEN_EXISTING,
-            Disposition::CreateNew => CREATE_NEW,
-            Disposition::OpenAlways => OPEN_ALWAYS,
-            Disposition::TruncateExisting => TRUNCATE_EXISTING,
-            Disposition::CreateAlways => CREATE_ALWAYS,
-        };
+        let creation = creation_disposition(disposition);
         let worker_path = full.clone();
         let opened = self.watch(None, &mut breaks, move || -> Result<(bool, usize), u32> {
             match cf_flags {
