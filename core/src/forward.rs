@@ -277,9 +277,8 @@ where
     /// `STATUS_INVALID_HANDLE` for a stale owner, `STATUS_DELETE_PENDING` if already closing.
     pub fn close_owner(&self, owner: OwnerId) -> Result<usize, NtStatus> {
         self.lock.with(|s| s.table.begin_close(owner))?;
-        let mut cursor = Cursor::new();
-        Ok(self
-            .cancel_in_batches(|table, visit| table.walk_owner_unmarked(owner, &mut cursor, visit)))
+        let mut cursor = Cursor::marking();
+        Ok(self.cancel_in_batches(|table, visit| table.walk_owner(owner, &mut cursor, visit)))
     }
 
     /// Unload: cancels every outstanding request of every owner, without allocating. The caller

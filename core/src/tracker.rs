@@ -199,6 +199,8 @@ pub struct Cursor {
     /// The newest request it has passed.
     after: u64,
     resume: RequestId,
+    /// Visits only requests not yet marked, and marks them.
+    mark: bool,
 }
 
 impl Default for Cursor {
@@ -208,7 +210,7 @@ impl Default for Cursor {
 }
 
 impl Cursor {
-    /// A walk not yet begun.
+    /// A walk not yet begun, visiting every request.
     #[must_use]
     pub const fn new() -> Self {
         Self {
@@ -216,6 +218,17 @@ impl Cursor {
             until: 0,
             after: 0,
             resume: RequestId::new(NIL, 0),
+            mark: false,
+        }
+    }
+
+    /// A walk for owner close: it visits only requests not yet marked, and marks them, so the
+    /// unload pass does not take them again.
+    #[must_use]
+    pub const fn marking() -> Self {
+        Self {
+            mark: true,
+            ..Self::new()
         }
     }
 
@@ -623,7 +636,8 @@ impl<H: Copy> SentTable<H> {
     }
 
     /// One batch of a walk over `owner`'s requests: visits them from where `cursor` stands until
-    /// `visit` returns `false` (the batch is full). Returns whether the walk has more to visit.
+    /// `visit` returns `false` (the batch is full). Returns whether the walk has more to visit. A
+    /// [`Cursor::marking`] walk visits only requests not yet marked, and marks them.
     pub fn walk_owner(
         &mut self,
         owner: OwnerId,
@@ -631,19 +645,7 @@ impl<H: Copy> SentTable<H> {
         visit: &mut dyn FnMut(TrackedRequest<H>) -> bool,
     ) -> bool {
         let head = self.owner_slot(owner).map_or(NIL, |o| o.head);
-        self.walk(List::ByOwner, head, cursor, false, visit)
-    }
-
-    /// [`SentTable::walk_owner`] for owner close: visits only requests not yet marked, and marks
-    /// them, so the unload pass does not take them again.
-    pub fn walk_owner_unmarked(
-        &mut self,
-        owner: OwnerId,
-        cursor: &mut Cursor,
-        visit: &mut dyn FnMut(TrackedRequest<H>) -> bool,
-    ) -> bool {
-        let head = self.owner_slot(owner).map_or(NIL, |o| o.head);
-        self.walk(List::ByOwner, head, cursor, true, visit)
+        self.walk(List::ByOwner, head, cursor, visit)
     }
 
     /// One batch of a walk over the requests `owner` tagged `cancel_id`, as
@@ -664,7 +666,7 @@ impl<H: Copy> SentTable<H> {
         } else {
             self.probe(cancel_id).1
         };
-        self.walk(List::ByGroup, head, cursor, false, visit)
+        self.walk(List::ByGroup, head, cursor, visit)
     }
 
     /// Visits every request not yet marked, marking each; `visit` returns `false` to stop, and
@@ -721,9 +723,9 @@ impl<H: Copy> SentTable<H> {
         list: List,
         head: u32,
         cursor: &mut Cursor,
-        mark: bool,
         visit: &mut dyn FnMut(TrackedRequest<H>) -> bool,
     ) -> bool {
+        let mark = cursor.mark;
         match cursor.progress {
             Progress::Done => return false,
             Progress::NotStarted => {

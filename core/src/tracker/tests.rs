@@ -112,3 +112,42 @@ fn a_stale_owner_walks_nothing_of_the_next_owner_with_its_partial_id() {
     });
     assert_eq!(visited, 1);
 }
+
+/// Owner close takes each request once: its marking walk marks what it visits, so the unload pass
+/// after it takes nothing of that owner's, and a listing walk still sees every request.
+#[test]
+fn owner_close_marks_what_it_takes_and_unload_skips_it() {
+    let mut table = SentTable::<u32>::with_capacity(8).unwrap();
+    let closing = table.open_owner().unwrap();
+    let other = table.open_owner().unwrap();
+    for handle in 0..3 {
+        table.track(closing, handle, CancelId::NONE).unwrap();
+    }
+    table.track(other, 7, CancelId::NONE).unwrap();
+    let mut taken = Vec::new();
+    let mut cursor = Cursor::marking();
+    assert!(!table.walk_owner(closing, &mut cursor, &mut |row| {
+        taken.push(row.handle);
+        true
+    }));
+    assert_eq!(taken, [0, 1, 2]);
+
+    let mut unload = Vec::new();
+    assert!(!table.for_each_unmarked(&mut |row| {
+        unload.push(row.handle);
+        true
+    }));
+    assert_eq!(
+        unload,
+        [7],
+        "only the other owner's request is left to unload"
+    );
+
+    let mut listed = Vec::new();
+    let mut cursor = Cursor::new();
+    table.walk_owner(closing, &mut cursor, &mut |row| {
+        listed.push(row.handle);
+        true
+    });
+    assert_eq!(listed, [0, 1, 2], "a listing walk ignores the marks");
+}
