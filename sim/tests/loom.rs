@@ -27,6 +27,15 @@ fn strict_driver() -> Arc<SimDriver> {
     Arc::new(SimDriver::new(config).unwrap())
 }
 
+/// Runs `work` on another loom thread with its own reference to the driver.
+fn spawn_with(
+    driver: &Arc<SimDriver>,
+    work: impl FnOnce(&SimDriver) + Send + 'static,
+) -> thread::JoinHandle<()> {
+    let driver = Arc::clone(driver);
+    thread::spawn(move || work(&driver))
+}
+
 /// Every request completed exactly once and nothing left behind.
 fn assert_clean(driver: &SimDriver, forwarded: u64) {
     driver.deliver_all();
@@ -43,12 +52,9 @@ fn completion_races_a_single_cancel() {
         let driver = strict_driver();
         let owner = driver.open().unwrap();
         let id = driver.forward(owner, CancelId::NONE).unwrap();
-        let canceller = {
-            let driver = Arc::clone(&driver);
-            thread::spawn(move || {
-                let _ = driver.forwarder().cancel(owner, id);
-            })
-        };
+        let canceller = spawn_with(&driver, move |driver| {
+            let _ = driver.forwarder().cancel(owner, id);
+        });
         driver.complete_random(NtStatus::SUCCESS);
         driver.deliver_all();
         canceller.join().unwrap();
@@ -65,18 +71,12 @@ fn completion_races_a_single_and_a_group_cancel() {
         let group = CancelId::new(owner.partial(), 9);
         let first = driver.forward(owner, group).unwrap();
         driver.forward(owner, group).unwrap();
-        let single = {
-            let driver = Arc::clone(&driver);
-            thread::spawn(move || {
-                let _ = driver.forwarder().cancel(owner, first);
-            })
-        };
-        let grouped = {
-            let driver = Arc::clone(&driver);
-            thread::spawn(move || {
-                let _ = driver.forwarder().cancel_group(owner, group);
-            })
-        };
+        let single = spawn_with(&driver, move |driver| {
+            let _ = driver.forwarder().cancel(owner, first);
+        });
+        let grouped = spawn_with(&driver, move |driver| {
+            let _ = driver.forwarder().cancel_group(owner, group);
+        });
         driver.complete_random(NtStatus::SUCCESS);
         driver.deliver_all();
         single.join().unwrap();
@@ -95,12 +95,9 @@ fn owner_close_races_completion() {
             .forward(owner, CancelId::new(owner.partial(), 1))
             .unwrap();
         driver.forward(owner, CancelId::NONE).unwrap();
-        let closer = {
-            let driver = Arc::clone(&driver);
-            thread::spawn(move || {
-                driver.close(owner).unwrap();
-            })
-        };
+        let closer = spawn_with(&driver, move |driver| {
+            driver.close(owner).unwrap();
+        });
         driver.complete_random(NtStatus::SUCCESS);
         driver.deliver_one();
         closer.join().unwrap();
@@ -119,12 +116,9 @@ fn negative_control_unreferenced_cancel_is_found() {
             let driver = strict_driver();
             let owner = driver.open().unwrap();
             let id = driver.forward(owner, CancelId::NONE).unwrap();
-            let canceller = {
-                let driver = Arc::clone(&driver);
-                thread::spawn(move || {
-                    let _ = driver.forwarder().cancel_unreferenced(owner, id);
-                })
-            };
+            let canceller = spawn_with(&driver, move |driver| {
+                let _ = driver.forwarder().cancel_unreferenced(owner, id);
+            });
             driver.complete_random(NtStatus::SUCCESS);
             driver.deliver_all();
             canceller.join().unwrap();
