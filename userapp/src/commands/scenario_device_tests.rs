@@ -1,7 +1,13 @@
 //! Tests of the device runner's plan and expectation checks, on fake device records.
 
-use super::*;
+use std::path::PathBuf;
+
 use ferrofilter_model::oplock::{access, share};
+use ferrofilter_sim::scenario::language::{Entry, Level};
+use serde_json::{Map, json};
+
+use super::plan::cache_level;
+use super::*;
 
 fn steps(text: &str) -> Vec<Entry> {
     ferrofilter_sim::scenario::parse(text).unwrap()
