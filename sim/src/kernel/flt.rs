@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use super::layout::{DRIVER_OBJECT, FLT_REGISTRATION, GUID, PostOperation, PreOperation};
 use super::nt::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
 use super::wdf::STATUS_INVALID_PARAMETER;
-use super::{APC_LEVEL, Deferred, Kernel, PASSIVE_LEVEL, Violation, with};
+use super::{APC_LEVEL, Deferred, Kernel, PASSIVE_LEVEL, Violation, with, with_deferred};
 
 mod contexts;
 mod ecps;
@@ -453,16 +453,14 @@ pub unsafe extern "C" fn FltStartFiltering(filter: *mut c_void) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltUnregisterFilter(filter: *mut c_void) {
     super::pool::as_kernel(|| {
-        let mut deferred = Vec::new();
-        with(|k| {
+        with_deferred(|k, deferred| {
             k.enter("FltUnregisterFilter", PASSIVE_LEVEL);
             if !filter_ok(k, "FltUnregisterFilter", filter) {
                 return;
             }
             k.flt.attached = false;
-            k.flt.detach_all(&mut deferred);
+            k.flt.detach_all(deferred);
         });
-        super::run_deferred(deferred);
         super::machine::run_work_items();
         with(|k| {
             let held: Vec<String> = k

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use super::layout::{DRIVER_OBJECT, UNICODE_STRING};
 use super::rules::{FaultPlan, Violation};
 use super::wdf::Reply;
-use super::{Kernel, flt::FilterManager, with};
+use super::{Kernel, flt::FilterManager, with, with_deferred};
 
 mod control;
 mod lifecycle;
@@ -397,12 +397,10 @@ impl Machine {
         if status < 0 {
             return Err(status);
         }
-        let mut deferred = Vec::new();
-        with(|k| {
+        with_deferred(|k, deferred| {
             k.flt.attached = false;
-            k.flt.detach_all(&mut deferred);
+            k.flt.detach_all(deferred);
         });
-        super::run_deferred(deferred);
         run_work_items();
         Ok(())
     }

@@ -154,6 +154,18 @@ unsafe impl Send for Kernel {}
 
 static KERNEL: Mutex<Option<Kernel>> = Mutex::new(None);
 
+/// Runs `f` over the kernel's state with a list of driver callbacks to run once the state is
+/// released (a callback may call back into the kernel), then runs them.
+///
+/// # Panics
+/// As [`with`].
+pub fn with_deferred<R>(f: impl FnOnce(&mut Kernel, &mut Vec<Deferred>) -> R) -> R {
+    let mut deferred = Vec::new();
+    let result = with(|k| f(k, &mut deferred));
+    run_deferred(deferred);
+    result
+}
+
 /// Runs `f` over the kernel's state.
 ///
 /// # Panics

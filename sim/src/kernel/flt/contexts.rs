@@ -6,7 +6,7 @@ use std::alloc::Layout;
 
 use super::super::nt::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
 use super::super::wdf::STATUS_INVALID_PARAMETER;
-use super::super::{APC_LEVEL, DISPATCH_LEVEL, Violation, with};
+use super::super::{APC_LEVEL, DISPATCH_LEVEL, Violation, with, with_deferred};
 
 use super::{
     Attached, Context, FLT_STREAM_CONTEXT, FLT_STREAMHANDLE_CONTEXT, FilterManager, KEEP_IF_EXISTS,
@@ -87,17 +87,15 @@ pub unsafe extern "C" fn FltAllocateContext(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn FltReleaseContext(context: *mut c_void) {
     super::super::pool::as_kernel(|| {
-        let mut deferred = Vec::new();
-        with(|k| {
+        with_deferred(|k, deferred| {
             k.enter("FltReleaseContext", DISPATCH_LEVEL);
-            if k.flt.release(context as usize, &mut deferred).is_none() {
+            if k.flt.release(context as usize, deferred).is_none() {
                 k.report(Violation::ReferenceUnderflow {
                     routine: "FltReleaseContext",
                     handle: format!("{context:p}"),
                 });
             }
         });
-        super::super::run_deferred(deferred);
     });
 }
 
@@ -183,8 +181,7 @@ pub(super) fn set_context(
     new: usize,
     old: *mut *mut c_void,
 ) -> i32 {
-    let mut deferred = Vec::new();
-    let result = with(|k| {
+    let result = with_deferred(|k, deferred| {
         k.enter(routine, APC_LEVEL);
         if !instance_ok(k, routine, instance) {
             return Err(STATUS_INVALID_PARAMETER);
@@ -233,7 +230,7 @@ pub(super) fn set_context(
             {
                 context.refs += 1;
             }
-            k.flt.detach(key, &mut deferred);
+            k.flt.detach(key, deferred);
         }
         match key {
             Attached::Stream(s) => k.flt.stream_contexts.insert(s, new),
@@ -245,7 +242,6 @@ pub(super) fn set_context(
         }
         Ok(existing.map(|e| (e, STATUS_SUCCESS)))
     });
-    super::super::run_deferred(deferred);
     match result {
         Ok(previous) => {
             let (address, status) = previous.unwrap_or((0, STATUS_SUCCESS));

@@ -7,7 +7,7 @@ use super::super::wdf::{
     Body, Object, REQUEST_TYPE_CREATE, REQUEST_TYPE_DEVICE_CONTROL, Reply, RequestData,
     RequestState, STATUS_INVALID_DEVICE_STATE,
 };
-use super::super::{Kernel, with};
+use super::super::{Kernel, with, with_deferred};
 use core::ffi::c_void;
 
 use super::{IoctlReply, run_work_items, target_complete};
@@ -135,20 +135,17 @@ pub(super) fn open_control() -> Result<u64, i32> {
         },
         |reply| reply.status,
     );
-    let mut deferred = Vec::new();
-    let result = with(|k| {
+    with_deferred(|k, deferred| {
         if status < 0 {
             // A failed create: the framework deletes the file object; no cleanup or close.
-            k.wdf.delete(file, &mut deferred);
+            k.wdf.delete(file, deferred);
             return Err(status);
         }
         k.world.next_control += 4;
         let handle = k.world.next_control | 0x1000_0000;
         k.world.control.insert(handle, file);
         Ok(handle)
-    });
-    super::super::run_deferred(deferred);
-    result
+    })
 }
 
 pub(super) fn complete_framework(request: usize, status: i32) {
@@ -185,8 +182,7 @@ pub(super) fn close_control(handle: u64) -> Result<(), i32> {
         super::super::pool::into_driver(|| unsafe { cleanup(file_handle as *mut c_void) });
     }
     // EvtFileClose runs once no request references the file object any more.
-    let mut deferred = Vec::new();
-    with(|k| {
+    with_deferred(|k, deferred| {
         k.wdf.file_io_reference(file);
         if let Some(Object {
             body: Body::File { closing, .. },
@@ -195,9 +191,8 @@ pub(super) fn close_control(handle: u64) -> Result<(), i32> {
         {
             *closing = true;
         }
-        k.wdf.file_io_release(file, &mut deferred);
+        k.wdf.file_io_release(file, deferred);
     });
-    super::super::run_deferred(deferred);
     Ok(())
 }
 

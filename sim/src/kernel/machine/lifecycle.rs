@@ -5,7 +5,7 @@ use super::super::layout::{DRIVER_OBJECT, FLT_RELATED_OBJECTS};
 use super::super::nt::STATUS_SUCCESS;
 use super::super::rules::Violation;
 use super::super::wdf::Body;
-use super::super::{PASSIVE_LEVEL, flt::FilterManager, with};
+use super::super::{PASSIVE_LEVEL, flt::FilterManager, with, with_deferred};
 use core::ffi::c_void;
 
 use super::{
@@ -61,13 +61,11 @@ pub unsafe extern "C" fn kmdf_driver_unload(_driver: *mut DRIVER_OBJECT) {
 }
 
 pub(super) fn delete_driver_object() {
-    let mut deferred = Vec::new();
-    with(|k| {
+    with_deferred(|k, deferred| {
         if let Some(index) = k.wdf.driver {
-            k.wdf.delete(index, &mut deferred);
+            k.wdf.delete(index, deferred);
         }
     });
-    super::super::run_deferred(deferred);
 }
 
 pub(super) fn check_nothing_left() {

@@ -11,7 +11,7 @@ use super::super::layout::{
     ACCESS_STATE, FLT_CREATE_PARAMETERS, FLT_PARAMETERS, GUID, IO_SECURITY_CONTEXT,
 };
 use super::super::nt::{FileKind, map_generic};
-use super::super::{Violation, with};
+use super::super::{Violation, with, with_deferred};
 use crate::fs::{CreateRequest, FsOutcome};
 
 use super::{
@@ -248,8 +248,7 @@ impl PendedCreate {
         }
         op.post(post, file, status);
         end_ecp_list(op.data() as usize, list);
-        let mut deferred = Vec::new();
-        let result = with(|k| {
+        let result = with_deferred(|k, deferred| {
             let result = match outcome.file_object {
                 Some(open) if status >= 0 => {
                     k.volume.file_of.insert(open, file);
@@ -260,7 +259,7 @@ impl PendedCreate {
                 }
                 _ => {
                     // A failed create: Filter Manager deletes what was attached to the file object.
-                    k.flt.detach(Attached::Handle(file), &mut deferred);
+                    k.flt.detach(Attached::Handle(file), deferred);
                     k.flt.file_streams.remove(&file);
                     k.volume.path_of.remove(&file);
                     let _ = k.io.dereference(file);
@@ -270,7 +269,6 @@ impl PendedCreate {
             note_stream_contexts(k);
             result
         });
-        super::super::run_deferred(deferred);
         let mut done = finished(outcome, done);
         done.handle = result.0;
         done.file = result.1;

@@ -6,7 +6,7 @@ use ferrofilter_model::oplock::{CreateParams, access, share};
 
 use super::super::flt::Attached;
 use super::super::layout::{FLT_PARAMETERS, FLT_SET_INFORMATION_PARAMETERS, FLT_WRITE_PARAMETERS};
-use super::super::with;
+use super::super::{with, with_deferred};
 use crate::fs::{CreateRequest, FileObjectId, FileSystem, FsOutcome, StreamKind};
 
 use super::{
@@ -245,10 +245,9 @@ pub fn rename(handle: u64, target: &str, replace: bool) -> Completed {
 
 /// The volume's names follow a renamed stream from `source` to `target`.
 fn renamed(source: &str, target: &str) {
-    let mut deferred = Vec::new();
-    with(|k| {
+    with_deferred(|k, deferred| {
         if let Some(replaced) = k.volume.stream_keys.remove(target) {
-            k.flt.detach(Attached::Stream(replaced), &mut deferred);
+            k.flt.detach(Attached::Stream(replaced), deferred);
         }
         if let Some(key) = k.volume.stream_keys.remove(source) {
             k.volume.stream_keys.insert(target.to_owned(), key);
@@ -261,7 +260,6 @@ fn renamed(source: &str, target: &str) {
         }
         note_stream_contexts(k);
     });
-    super::super::run_deferred(deferred);
 }
 
 /// `IRP_MJ_READ` (cached), which the filter does not register for: Filter Manager passes it

@@ -6,7 +6,7 @@ use ferrofilter_model::fastfat::RequestorMode;
 
 use super::super::flt::Attached;
 use super::super::layout::FLT_PARAMETERS;
-use super::super::with;
+use super::super::{with, with_deferred};
 use crate::fs::{FileObjectId, FsOutcome};
 
 use super::fsctl::purge_failure_mode;
@@ -50,8 +50,7 @@ pub(super) fn close_file(
     // The closing caller's own pended operations complete while its file object is alive.
     let aborted = run_pended(&std::mem::take(&mut outcome.aborted), true);
     op.post(post, file, 0);
-    let mut deferred = Vec::new();
-    with(|k| {
+    with_deferred(|k, deferred| {
         if let Some(handle) = handle {
             let _ = k.io.remove_handle(handle);
         }
@@ -64,14 +63,14 @@ pub(super) fn close_file(
         }
         // IRP_MJ_CLOSE once nothing else references the file object; Filter Manager deletes
         // the stream-handle context then. The sim closes it with the handle.
-        k.flt.detach(Attached::Handle(file), &mut deferred);
+        k.flt.detach(Attached::Handle(file), deferred);
         // Filter Manager frees a stream context with the stream's FCB, which the file system
         // tears down when nothing (handle, section, cache) references it, or with its name.
         if let Some(path) = &path
             && outcome.torn_down
         {
             let stream = k.volume.stream_key(path);
-            k.flt.detach(Attached::Stream(stream), &mut deferred);
+            k.flt.detach(Attached::Stream(stream), deferred);
             if outcome.deleted {
                 // A new file of the same name is a new stream.
                 k.volume.stream_keys.remove(path);
@@ -82,7 +81,6 @@ pub(super) fn close_file(
         }
         note_stream_contexts(k);
     });
-    super::super::run_deferred(deferred);
     finished(
         outcome,
         Completed {
@@ -180,8 +178,7 @@ pub(super) fn close_section(file: usize) -> Completed {
         &SET_PURGE_FAILURE_MODE_DISABLED.to_le_bytes(),
     );
     // The section's reference goes; a file object whose handle closed first goes with it.
-    let mut deferred = Vec::new();
-    with(|k| {
+    with_deferred(|k, deferred| {
         let handle_open = k.io.handle_of(file).is_some();
         let other_section = k.volume.sections.iter().any(|(_, f)| *f == file);
         if !handle_open && !other_section {
@@ -193,7 +190,7 @@ pub(super) fn close_section(file: usize) -> Completed {
                 && outcome.torn_down
             {
                 let stream = k.volume.stream_key(&path);
-                k.flt.detach(Attached::Stream(stream), &mut deferred);
+                k.flt.detach(Attached::Stream(stream), deferred);
                 if outcome.deleted {
                     k.volume.stream_keys.remove(&path);
                 }
@@ -204,7 +201,6 @@ pub(super) fn close_section(file: usize) -> Completed {
         }
         note_stream_contexts(k);
     });
-    super::super::run_deferred(deferred);
     done
 }
 

@@ -7,7 +7,7 @@ use super::super::layout::{
     WDF_IO_QUEUE_CONFIG, WDF_OBJECT_ATTRIBUTES,
 };
 use super::super::nt::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
-use super::super::{DISPATCH_LEVEL, PASSIVE_LEVEL, with};
+use super::super::{DISPATCH_LEVEL, PASSIVE_LEVEL, with, with_deferred};
 use core::ffi::c_void;
 use std::collections::VecDeque;
 
@@ -105,14 +105,12 @@ pub(super) unsafe extern "C" fn WdfDeviceInitFree(
     init: *mut c_void,
 ) {
     super::super::pool::as_kernel(|| {
-        let mut deferred = Vec::new();
-        with(|k| {
+        with_deferred(|k, deferred| {
             k.enter("WdfDeviceInitFree", PASSIVE_LEVEL);
             if let Some(index) = resolve(k, "WdfDeviceInitFree", init, "PWDFDEVICE_INIT") {
-                k.wdf.delete(index, &mut deferred);
+                k.wdf.delete(index, deferred);
             }
         });
-        super::super::run_deferred(deferred);
     });
 }
 
@@ -202,8 +200,7 @@ pub(super) unsafe extern "C" fn WdfDeviceCreate(
     super::super::pool::as_kernel(|| {
         // SAFETY: the driver passes the address of its init pointer.
         let init_handle = unsafe { *init };
-        let mut deferred = Vec::new();
-        let created = with(|k| {
+        let created = with_deferred(|k, deferred| {
             k.enter("WdfDeviceCreate", PASSIVE_LEVEL);
             let index = resolve(k, "WdfDeviceCreate", init_handle, "PWDFDEVICE_INIT")
                 .ok_or(STATUS_INVALID_PARAMETER)?;
@@ -233,10 +230,9 @@ pub(super) unsafe extern "C" fn WdfDeviceCreate(
             let (device_index, handle) = unsafe { k.wdf.create(body, attributes, driver) }?;
             k.wdf.device = Some(device_index);
             // The framework owns the init structure from here on.
-            k.wdf.delete(index, &mut deferred);
+            k.wdf.delete(index, deferred);
             Ok(handle)
         });
-        super::super::run_deferred(deferred);
         match created {
             Ok(handle) => {
                 // SAFETY: the driver's pointers, as above.

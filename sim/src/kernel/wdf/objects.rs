@@ -2,7 +2,7 @@
 #![allow(non_snake_case, reason = "the framework's method names")]
 
 use super::super::layout::{WDF_DRIVER_GLOBALS, WDF_OBJECT_CONTEXT_TYPE_INFO};
-use super::super::{DISPATCH_LEVEL, Violation, with};
+use super::super::{DISPATCH_LEVEL, Violation, with, with_deferred};
 use core::ffi::c_void;
 
 use super::{Body, Object, resolve_live};
@@ -52,8 +52,7 @@ pub(super) unsafe extern "C" fn WdfObjectDereferenceActual(
     _file: *const i8,
 ) {
     super::super::pool::as_kernel(|| {
-        let mut deferred = Vec::new();
-        with(|k| {
+        with_deferred(|k, deferred| {
             k.enter("WdfObjectDereferenceActual", DISPATCH_LEVEL);
             let Some(index) = resolve_live(k, "WdfObjectDereferenceActual", handle) else {
                 return;
@@ -66,9 +65,8 @@ pub(super) unsafe extern "C" fn WdfObjectDereferenceActual(
                 });
                 return;
             }
-            k.wdf.release(index, &mut deferred);
+            k.wdf.release(index, deferred);
         });
-        super::super::run_deferred(deferred);
     });
 }
 
@@ -77,8 +75,7 @@ pub(super) unsafe extern "C" fn WdfObjectDelete(
     handle: *mut c_void,
 ) {
     super::super::pool::as_kernel(|| {
-        let mut deferred = Vec::new();
-        with(|k| {
+        with_deferred(|k, deferred| {
             k.enter("WdfObjectDelete", DISPATCH_LEVEL);
             let Some(index) = resolve_live(k, "WdfObjectDelete", handle) else {
                 return;
@@ -96,8 +93,7 @@ pub(super) unsafe extern "C" fn WdfObjectDelete(
                 });
                 return;
             }
-            k.wdf.delete(index, &mut deferred);
+            k.wdf.delete(index, deferred);
         });
-        super::super::run_deferred(deferred);
     });
 }

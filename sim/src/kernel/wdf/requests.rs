@@ -4,7 +4,7 @@
 
 use super::super::layout::{WDF_DRIVER_GLOBALS, WDF_OBJECT_ATTRIBUTES, WDF_REQUEST_PARAMETERS};
 use super::super::nt::{STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
-use super::super::{DISPATCH_LEVEL, Kernel, Violation, with};
+use super::super::{DISPATCH_LEVEL, Kernel, Violation, with, with_deferred};
 use core::ffi::c_void;
 
 use super::{
@@ -287,8 +287,7 @@ pub(super) unsafe extern "C" fn WdfRequestCompleteWithInformation(
     information: usize,
 ) {
     super::super::pool::as_kernel(|| {
-        let mut deferred = Vec::new();
-        with(|k| {
+        with_deferred(|k, deferred| {
             k.enter("WdfRequestCompleteWithInformation", DISPATCH_LEVEL);
             let Some(index) = resolve(
                 k,
@@ -333,9 +332,8 @@ pub(super) unsafe extern "C" fn WdfRequestCompleteWithInformation(
             if let Some(object) = k.wdf.get_mut(index) {
                 object.deleted = true;
             }
-            k.wdf.release(index, &mut deferred);
+            k.wdf.release(index, deferred);
         });
-        super::super::run_deferred(deferred);
     });
 }
 
