@@ -104,10 +104,6 @@ struct Run {
     closes: u64,
 }
 
-fn open_target_input() -> Vec<u8> {
-    OpenTargetInput::with_name(PIPE)
-}
-
 /// The faults of a `--faults` run: the calls on the forwarding path fail now and then.
 fn fault_plan(faults: bool) -> FaultPlan {
     if !faults {
@@ -167,9 +163,12 @@ impl Run {
             let Ok(handle) = self.machine.open_control() else {
                 continue;
             };
-            let reply = self
-                .machine
-                .ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(), 0);
+            let reply = self.machine.ioctl(
+                handle,
+                ioctl::OPEN_TARGET,
+                &OpenTargetInput::with_name(PIPE),
+                0,
+            );
             let partial = self.machine.ioctl(handle, ioctl::GET_PARTIAL_ID, &[], 64);
             let partial = PartialIdInfo::read_from_prefix(&partial.output)
                 .map_or(0, |(info, _)| u8::try_from(info.partial).unwrap_or(0));

@@ -12,11 +12,6 @@ use super::Runner;
 /// The pipe every owner forwards to (the machine's default pipe, which the caller may open).
 pub(super) const PIPE: &str = "\\??\\pipe\\ferro";
 
-/// `OPEN_TARGET` input naming `pipe`.
-pub(super) fn open_target_input(pipe: &str) -> Vec<u8> {
-    OpenTargetInput::with_name(pipe)
-}
-
 pub(super) fn no_owner(out: &mut Map<String, Value>) -> NtStatus {
     out.insert("error".into(), json!("no open owner by this name"));
     NtStatus::INVALID_HANDLE
@@ -64,9 +59,12 @@ impl Runner {
             let partial = protocol::decode::<PartialIdInfo>(&reply.output)
                 .ok()
                 .and_then(|info| u8::try_from(info.partial).ok());
-            let target =
-                self.machine
-                    .ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0);
+            let target = self.machine.ioctl(
+                handle,
+                ioctl::OPEN_TARGET,
+                &OpenTargetInput::with_name(PIPE),
+                0,
+            );
             match partial {
                 Some(partial) if target.status >= 0 => {
                     if count == 1 {
