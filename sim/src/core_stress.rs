@@ -11,6 +11,7 @@ use std::time::Instant;
 use ferrofilter_core::{CancelId, NtStatus, OwnerId, RequestId};
 
 use crate::driver::{SimConfig, SimDriver};
+use crate::stress::StressCounts;
 use crate::verifier::Violation;
 use crate::wdf::{Faults, TargetState};
 
@@ -316,18 +317,20 @@ impl Run {
             == stats.completed + stats.cancelled + stats.failed + stats.send_failures + refused;
         StressReport {
             seed: self.config.seed,
-            requests: self.forwarded,
-            completed: stats.completed,
-            cancelled: stats.cancelled,
-            failed: stats.failed,
-            send_failures: stats.send_failures,
-            refused,
-            single_cancels: self.single,
-            group_cancels: self.group,
-            owner_closes: self.closes,
-            cancel_attempts: stats.cancel_attempts,
-            peak_outstanding: stats.peak_outstanding,
-            leaked: teardown.leaked as u64,
+            counts: StressCounts {
+                requests: self.forwarded,
+                completed: stats.completed,
+                cancelled: stats.cancelled,
+                failed: stats.failed,
+                send_failures: stats.send_failures,
+                refused,
+                single_cancels: self.single,
+                group_cancels: self.group,
+                owner_closes: self.closes,
+                cancel_attempts: stats.cancel_attempts,
+                peak_outstanding: stats.peak_outstanding,
+                leaked: teardown.leaked as u64,
+            },
             double_completions,
             verifier_violations,
             accounted: accounted && self.forwarded == self.config.requests,

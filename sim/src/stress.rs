@@ -26,12 +26,9 @@ const STATUS_CANCELLED: i32 = 0xC000_0120_u32.cast_signed();
 const PIPE: &str = "\\??\\pipe\\ferro";
 const READ_LENGTH: usize = 16;
 
-/// What happened, every request accounted for. `V` is the verifier's violation type: the
-/// simulated kernel's for the driver path, the model-check harness's for `core_stress`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StressReport<V = Violation> {
-    /// The seed; the same seed replays the same run.
-    pub seed: u64,
+/// The counts every stress run reports: the sim's run here and ferroctl's mix on either backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StressCounts {
     /// `FORWARD` requests issued.
     pub requests: u64,
     /// Completed with success (the target's bytes).
@@ -52,10 +49,22 @@ pub struct StressReport<V = Violation> {
     pub owner_closes: u64,
     /// Cancels the driver reported it attempted.
     pub cancel_attempts: u64,
-    /// Most requests outstanding at once (the driver's count).
+    /// Most requests outstanding at once.
     pub peak_outstanding: u32,
     /// Requests that never got a final status.
     pub leaked: u64,
+}
+
+/// What happened, every request accounted for. `V` is the verifier's violation type: the
+/// simulated kernel's for the driver path, the model-check harness's for `core_stress`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StressReport<V = Violation> {
+    /// The seed; the same seed replays the same run.
+    pub seed: u64,
+    /// The requests and cancels, and how each request ended; `peak_outstanding` is the driver's
+    /// count.
+    #[serde(flatten)]
+    pub counts: StressCounts,
     /// Requests completed twice.
     pub double_completions: u64,
     /// Everything the verifier flagged.
@@ -74,7 +83,7 @@ impl<V> StressReport<V> {
     /// Nothing leaked, nothing completed twice, the verifier saw nothing, all accounted for.
     #[must_use]
     pub const fn clean(&self) -> bool {
-        self.leaked == 0
+        self.counts.leaked == 0
             && self.double_completions == 0
             && self.verifier_violations == 0
             && self.accounted
@@ -398,18 +407,20 @@ pub fn run(config: StressConfig, mut progress: impl FnMut(u64)) -> Result<Stress
     let settled = run.completed + run.cancelled + run.failed + run.send_failures + run.refused;
     Ok(StressReport {
         seed: config.seed,
-        requests: run.issued,
-        completed: run.completed,
-        cancelled: run.cancelled,
-        failed: run.failed,
-        send_failures: run.send_failures,
-        refused: run.refused,
-        single_cancels: run.single,
-        group_cancels: run.group,
-        owner_closes: run.closes,
-        cancel_attempts,
-        peak_outstanding,
-        leaked,
+        counts: StressCounts {
+            requests: run.issued,
+            completed: run.completed,
+            cancelled: run.cancelled,
+            failed: run.failed,
+            send_failures: run.send_failures,
+            refused: run.refused,
+            single_cancels: run.single,
+            group_cancels: run.group,
+            owner_closes: run.closes,
+            cancel_attempts,
+            peak_outstanding,
+            leaked,
+        },
         double_completions,
         verifier_violations: violations.len() as u64,
         accounted: leaked == 0 && settled == run.issued,

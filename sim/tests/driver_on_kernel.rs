@@ -47,7 +47,10 @@ fn stress_through_the_driver_is_clean_and_accounted() {
         };
         let report = ferrofilter_sim::stress::run(config, |_| {}).expect("the driver loads");
         assert!(report.clean(), "{report:#?}");
-        assert_eq!(report.requests, 20_000);
-        assert!(report.completed > 0 && report.cancelled > 0, "{report:#?}");
+        assert_eq!(report.counts.requests, 20_000);
+        assert!(
+            report.counts.completed > 0 && report.counts.cancelled > 0,
+            "{report:#?}"
+        );
     }
 }

@@ -293,9 +293,15 @@ fn stress_is_clean_across_seeds_with_and_without_faults() {
             };
             let report = stress::run(config, |_| {}).unwrap();
             assert!(report.clean(), "seed {seed} faults {faults}: {report:?}");
-            assert!(report.cancelled > 0 && report.completed > 0, "{report:?}");
+            assert!(
+                report.counts.cancelled > 0 && report.counts.completed > 0,
+                "{report:?}"
+            );
             if faults {
-                assert!(report.send_failures > 0 && report.refused > 0, "{report:?}");
+                assert!(
+                    report.counts.send_failures > 0 && report.counts.refused > 0,
+                    "{report:?}"
+                );
             }
         }
     }

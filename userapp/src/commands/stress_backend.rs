@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::backend::{Backend, BackendKind, Completion};
 use crate::error::CliError;
 use crate::proto;
+use ferrofilter_sim::stress::StressCounts;
 
 /// What to run (the same knobs as the sim's stress command).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,30 +38,11 @@ pub struct MixReport {
     pub backend: BackendKind,
     /// The seed.
     pub seed: u64,
-    /// Forwards attempted.
-    pub requests: u64,
-    /// Completed with success.
-    pub completed: u64,
-    /// Completed with `STATUS_CANCELLED`.
-    pub cancelled: u64,
-    /// Completed with another status.
-    pub failed: u64,
-    /// Forwards that failed at once.
-    pub send_failures: u64,
-    /// Not separable from `send_failures` from user mode: always 0 here.
-    pub refused: u64,
-    /// Single cancels issued.
-    pub single_cancels: u64,
-    /// Group cancels issued.
-    pub group_cancels: u64,
-    /// Handles closed (and reopened).
-    pub owner_closes: u64,
-    /// Cancellations the driver reported attempting.
-    pub cancel_attempts: u64,
-    /// Most requests outstanding at once, as this process saw them.
-    pub peak_outstanding: u32,
-    /// Forwarded requests never seen finished after every handle closed.
-    pub leaked: u64,
+    /// The requests and cancels, and how each request ended, as this process saw them. User mode
+    /// cannot tell a refused forward from a failed send, so `refused` is always 0 and both count
+    /// in `send_failures`; `leaked` is what was never seen finished after every handle closed.
+    #[serde(flatten)]
+    pub counts: StressCounts,
     /// Not observable from user mode on the device (`null`); on the sim, the verifier's count is in
     /// `verifier_violations`.
     pub double_completions: Option<u64>,
@@ -78,7 +60,7 @@ impl MixReport {
     /// Nothing leaked, nothing unknown completed, the verifier (when there is one) saw nothing.
     #[must_use]
     pub fn clean(&self) -> bool {
-        self.leaked == 0
+        self.counts.leaked == 0
             && self.unknown_completions == 0
             && self.double_completions.unwrap_or(0) == 0
             && self.verifier_violations.unwrap_or(0) == 0
@@ -143,18 +125,7 @@ pub fn run(
     let mut report = MixReport {
         backend,
         seed: mix.seed,
-        requests: 0,
-        completed: 0,
-        cancelled: 0,
-        failed: 0,
-        send_failures: 0,
-        refused: 0,
-        single_cancels: 0,
-        group_cancels: 0,
-        owner_closes: 0,
-        cancel_attempts: 0,
-        peak_outstanding: 0,
-        leaked: 0,
+        counts: StressCounts::default(),
         double_completions: None,
         verifier_violations: None,
         unknown_completions: 0,
@@ -167,7 +138,7 @@ pub fn run(
     } else {
         0.0
     };
-    while report.requests < mix.requests {
+    while report.counts.requests < mix.requests {
         let which = rng.random_range(0..owners.len());
         let owner = &mut owners[which];
         let roll: f64 = rng.random();
@@ -177,44 +148,45 @@ pub fn run(
             } else {
                 CancelId::NONE
             };
-            report.requests += 1;
+            report.counts.requests += 1;
             if owner
                 .session
                 .forward(&proto::forward_input(cancel_id))
                 .is_err()
             {
-                report.send_failures += 1;
+                report.counts.send_failures += 1;
             }
-            progress(report.requests);
+            progress(report.counts.requests);
         } else if roll < 0.5 + 0.5 * (1.0 - ratio) * 0.97 {
             let count = rng.random_range(1..=4);
             owner.session.target_complete(count)?;
         } else if roll < 0.995 {
             if rng.random_bool(0.5) {
-                report.single_cancels += 1;
+                report.counts.single_cancels += 1;
                 let rows = proto::list(owner.session.as_mut())?;
                 if !rows.is_empty() {
                     let row = rows[rng.random_range(0..rows.len())];
                     if let Ok(n) = proto::cancel(owner.session.as_mut(), row.request_id) {
-                        report.cancel_attempts += u64::from(n);
+                        report.counts.cancel_attempts += u64::from(n);
                     }
                 }
             } else {
-                report.group_cancels += 1;
+                report.counts.group_cancels += 1;
                 let cancel_id = CancelId::new(owner.partial, rng.random_range(1..=8));
                 if let Ok(n) = proto::cancel_group(owner.session.as_mut(), cancel_id) {
-                    report.cancel_attempts += u64::from(n);
+                    report.counts.cancel_attempts += u64::from(n);
                 }
             }
         } else {
-            report.owner_closes += 1;
+            report.counts.owner_closes += 1;
             let mut closing = std::mem::replace(owner, open_owner(open, opened)?);
             opened += 1;
             tally.add(&closing.session.close()?);
-            report.leaked += settle(closing.session.as_mut(), &mut tally);
+            report.counts.leaked += settle(closing.session.as_mut(), &mut tally);
         }
         let outstanding: usize = owners.iter().map(|o| o.session.outstanding()).sum();
-        report.peak_outstanding = report
+        report.counts.peak_outstanding = report
+            .counts
             .peak_outstanding
             .max(u32::try_from(outstanding).unwrap_or(u32::MAX));
         let owner = &mut owners[which];
@@ -225,22 +197,22 @@ pub fn run(
     let mut last = None;
     for mut owner in owners {
         tally.add(&owner.session.close()?);
-        report.leaked += settle(owner.session.as_mut(), &mut tally);
+        report.counts.leaked += settle(owner.session.as_mut(), &mut tally);
         last = Some(owner);
     }
     if let Some(verifier) = last.and_then(|mut owner| owner.session.verifier()) {
         report.verifier_violations = Some(verifier.violations as u64);
-        report.leaked += verifier.leaked as u64;
+        report.counts.leaked += verifier.leaked as u64;
     }
-    report.completed = tally.completed;
-    report.cancelled = tally.cancelled;
-    report.failed = tally.failed;
-    report.accounted = report.requests
-        == report.completed
-            + report.cancelled
-            + report.failed
-            + report.send_failures
-            + report.leaked;
+    report.counts.completed = tally.completed;
+    report.counts.cancelled = tally.cancelled;
+    report.counts.failed = tally.failed;
+    report.accounted = report.counts.requests
+        == report.counts.completed
+            + report.counts.cancelled
+            + report.counts.failed
+            + report.counts.send_failures
+            + report.counts.leaked;
     report.elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(report)
 }
@@ -274,9 +246,12 @@ mod tests {
         };
         let report = run(mix, &mut open, |_| {}).unwrap();
         assert!(report.clean(), "{report:?}");
-        assert_eq!(report.requests, 2000);
-        assert!(report.cancelled > 0 && report.completed > 0, "{report:?}");
+        assert_eq!(report.counts.requests, 2000);
+        assert!(
+            report.counts.cancelled > 0 && report.counts.completed > 0,
+            "{report:?}"
+        );
         assert_eq!(report.verifier_violations, Some(0));
-        assert!(report.owner_closes > 0);
+        assert!(report.counts.owner_closes > 0);
     }
 }
