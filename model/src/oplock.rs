@@ -292,6 +292,20 @@ impl ShareAccess {
             || (self.deleters != 0 && share_access & share::FILE_SHARE_DELETE == 0)
     }
 
+    /// `true` when `op` is a create these opens' share modes refuse; no other operation is
+    /// checked against them.
+    #[must_use]
+    pub const fn violated_by(&self, op: &Operation) -> bool {
+        match op {
+            Operation::Create(create) => self.conflicts(create.desired_access, create.share_access),
+            Operation::Read
+            | Operation::Write { .. }
+            | Operation::Rename
+            | Operation::Delete
+            | Operation::LockControl => false,
+        }
+    }
+
     /// `IoCheckShareAccess` with `Update = TRUE`: records the open unless it conflicts.
     ///
     /// # Errors
@@ -612,17 +626,12 @@ impl StreamOplock {
     /// What `op`, issued through a handle keyed `key`, does to the oplock. Does not change state.
     #[must_use]
     pub fn decide(&self, key: Guid, op: &Operation) -> BreakDecision {
-        let sharing_violation = match op {
-            Operation::Create(create) => self
-                .share
-                .conflicts(create.desired_access, create.share_access),
-            Operation::Read
-            | Operation::Write { .. }
-            | Operation::Rename
-            | Operation::Delete
-            | Operation::LockControl => false,
-        };
-        break_for(self.level, self.owner == Some(key), op, sharing_violation)
+        break_for(
+            self.level,
+            self.owner == Some(key),
+            op,
+            self.share.violated_by(op),
+        )
     }
 
     /// Applies a decision taken by [`StreamOplock::decide`] on this state: the level becomes the

@@ -383,3 +383,23 @@ fn share_access_follows_io_check_share_access() {
     assert!(sa.conflicts(FILE_EXECUTE, FILE_SHARE_READ));
     assert!(!sa.conflicts(FILE_EXECUTE, FILE_SHARE_READ | FILE_SHARE_DELETE));
 }
+
+#[test]
+fn only_a_create_is_checked_against_share_access() {
+    let mut sa = ShareAccess::default();
+    sa.open(FILE_READ_DATA, FILE_SHARE_READ).unwrap();
+    let writer = create(FILE_WRITE_DATA, FILE_SHARE_ALL, CreateDisposition::Open);
+    let reader = create(FILE_READ_DATA, FILE_SHARE_READ, CreateDisposition::Open);
+    assert!(sa.violated_by(&writer));
+    assert!(!sa.violated_by(&reader));
+    // The handle that does these already passed the check when it was opened.
+    for op in [
+        Operation::Read,
+        Operation::Write { paging: false },
+        Operation::Rename,
+        Operation::Delete,
+        Operation::LockControl,
+    ] {
+        assert!(!sa.violated_by(&op), "{op:?}");
+    }
+}

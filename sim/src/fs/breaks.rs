@@ -7,28 +7,13 @@ use ferrofilter_model::oplock::{Ack, BreakDecision, Operation, OplockLevel, brea
 
 use crate::byte_range_locks::{self};
 
-use super::{BreakAction, BreakEvent, FileObjectId, FileSystem, FsOutcome, Open, Stream, Wait};
+use super::{BreakAction, BreakEvent, FileObjectId, FileSystem, FsOutcome, Open, Wait};
 
 impl FileSystem {
-    /// Whether a create of `path` with `params` by `key` would hit a sharing violation.
-    pub(super) fn sharing_violation(stream: &Stream, op: &Operation) -> bool {
-        match op {
-            Operation::Create(create) => stream
-                .oplock
-                .share
-                .conflicts(create.desired_access, create.share_access),
-            Operation::Read
-            | Operation::Write { .. }
-            | Operation::Rename
-            | Operation::Delete
-            | Operation::LockControl => false,
-        }
-    }
-
     /// Whether `op` by `key` would break any of `path`'s oplocks (changing nothing).
     pub(super) fn would_break(&self, path: &str, key: Guid, op: &Operation) -> bool {
         self.streams.get(path).is_some_and(|stream| {
-            let sharing_violation = Self::sharing_violation(stream, op);
+            let sharing_violation = stream.oplock.share.violated_by(op);
             stream.oplock.holders.iter().any(|holder| {
                 break_for(holder.level, holder.key == key, op, sharing_violation).breaks()
             })
@@ -52,7 +37,7 @@ impl FileSystem {
         out: &mut FsOutcome,
     ) -> Option<u64> {
         let stream = self.streams.get_mut(path)?;
-        let sharing_violation = Self::sharing_violation(stream, op);
+        let sharing_violation = stream.oplock.share.violated_by(op);
         let mut closing = Vec::new();
         let mut waiting_for = Vec::new();
         for holder in &mut stream.oplock.holders {
