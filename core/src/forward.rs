@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::cancel_id::CancelId;
 use crate::ports::{RequestOps, SpinLock};
+use crate::protocol::ForwardCounts;
 use crate::status::NtStatus;
 use crate::tracker::{Cursor, OwnerId, RequestId, SentTable, TrackedRequest};
 
@@ -20,25 +21,14 @@ pub const CANCEL_BATCH: usize = 32;
 /// under 1 MiB of nonpaged pool (`tracker::bytes_per_request` at this capacity, at most 64).
 pub const DEFAULT_CAPACITY: u32 = 16384;
 
-/// Counters kept under the same lock as the table.
+/// Counters kept under the same lock as the table: the ones [`ioctl::GET_STATS`] reports as they
+/// are, and the peak it reports beside the table's sizes.
+///
+/// [`ioctl::GET_STATS`]: crate::protocol::ioctl::GET_STATS
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ForwardStats {
-    /// Requests handed to [`Forwarder::forward`].
-    pub forwarded: u64,
-    /// Requests the target completed with success.
-    pub completed: u64,
-    /// Requests the target completed with `STATUS_CANCELLED`.
-    pub cancelled: u64,
-    /// Requests the target completed with another failure.
-    pub failed: u64,
-    /// Requests whose send failed; completed by the forwarder with the send's status.
-    pub send_failures: u64,
-    /// Requests refused before sending (bad cancel ID, owner closing, table full).
-    pub refused: u64,
-    /// Cancellations attempted with `cancel_sent`.
-    pub cancel_attempts: u64,
-    /// Completion routines that found no tracked request (should stay 0).
-    pub unknown_completions: u64,
+    /// What became of the requests and the cancels.
+    pub counts: ForwardCounts,
     /// Most requests outstanding at once.
     pub peak_outstanding: u32,
 }
@@ -156,11 +146,11 @@ where
         cancel_id: CancelId,
     ) -> Result<RequestId, NotSent> {
         let tracked = self.lock.with(|s| {
-            s.stats.forwarded += 1;
+            s.stats.counts.forwarded += 1;
             let result = s.table.track(owner, request, cancel_id);
             match result {
                 Ok(_) => s.stats.peak_outstanding = s.stats.peak_outstanding.max(s.table.len()),
-                Err(_) => s.stats.refused += 1,
+                Err(_) => s.stats.counts.refused += 1,
             }
             result
         });
@@ -182,7 +172,7 @@ where
                 // ReqSendFail: a failed send is ours to complete. A cancel racing with us may hold
                 // a reference; that keeps its handle valid, and its cancel finds nothing sent.
                 let removed = self.lock.with(|s| {
-                    s.stats.send_failures += 1;
+                    s.stats.counts.send_failures += 1;
                     s.table.untrack(id).map(|r| (r, s.table.is_empty()))
                 });
                 let drained = match removed {
@@ -210,10 +200,10 @@ where
         let removed = self.lock.with(|s| {
             let removed = s.table.untrack(id);
             match removed {
-                None => s.stats.unknown_completions += 1,
-                Some(_) if status == NtStatus::CANCELLED => s.stats.cancelled += 1,
-                Some(_) if status.is_success() => s.stats.completed += 1,
-                Some(_) => s.stats.failed += 1,
+                None => s.stats.counts.unknown_completions += 1,
+                Some(_) if status == NtStatus::CANCELLED => s.stats.counts.cancelled += 1,
+                Some(_) if status.is_success() => s.stats.counts.completed += 1,
+                Some(_) => s.stats.counts.failed += 1,
             }
             removed.map(|r| (r, s.table.is_empty()))
         });
@@ -238,7 +228,7 @@ where
                 .get(id)
                 .filter(|_| s.table.owner_of(id) == Some(owner))?;
             self.ops.reference(handle);
-            s.stats.cancel_attempts += 1;
+            s.stats.counts.cancel_attempts += 1;
             Some(handle)
         });
         let handle = handle.ok_or(NtStatus::NOT_FOUND)?;
@@ -320,7 +310,7 @@ where
                     taken += 1;
                     taken < CANCEL_BATCH
                 });
-                s.stats.cancel_attempts += taken as u64;
+                s.stats.counts.cancel_attempts += taken as u64;
                 (taken, more)
             });
             for handle in batch.iter().take(taken).flatten() {
@@ -491,7 +481,7 @@ mod tests {
                 (3, NtStatus::SUCCESS)
             ]
         );
-        assert_eq!(f.snapshot().stats.send_failures, 2);
+        assert_eq!(f.snapshot().stats.counts.send_failures, 2);
     }
 
     #[test]

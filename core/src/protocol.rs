@@ -230,21 +230,33 @@ pub struct StatsInfo {
     pub owners_live: u32,
     /// Most outstanding at once.
     pub peak_outstanding: u32,
-    /// Requests forwarded.
+    /// What became of the requests and the cancels.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub counts: ForwardCounts,
+}
+
+/// The forwarder's counters, in [`StatsInfo`] as the driver keeps them.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[repr(C)]
+pub struct ForwardCounts {
+    /// Requests handed to the forwarder.
     pub forwarded: u64,
-    /// Completed with success.
+    /// Requests the target completed with success.
     pub completed: u64,
-    /// Completed with `STATUS_CANCELLED`.
+    /// Requests the target completed with `STATUS_CANCELLED`.
     pub cancelled: u64,
-    /// Completed with another failure.
+    /// Requests the target completed with another failure.
     pub failed: u64,
-    /// Sends that failed.
+    /// Requests whose send failed; completed by the forwarder with the send's status.
     pub send_failures: u64,
-    /// Refused before sending.
+    /// Requests refused before sending (bad cancel ID, owner closing, table full).
     pub refused: u64,
-    /// Cancellations attempted.
+    /// Cancellations attempted with `WdfRequestCancelSentRequest`.
     pub cancel_attempts: u64,
-    /// Completions for untracked requests (should be 0).
+    /// Completion routines that found no tracked request (should stay 0).
     pub unknown_completions: u64,
 }
 

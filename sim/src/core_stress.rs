@@ -311,23 +311,27 @@ impl Run {
         let teardown = self.driver.teardown();
         let stats = self.driver.forwarder().snapshot().stats;
         let (double_completions, verifier_violations) = self.driver.framework().verifier().counts();
-        let never_reached = allocation_failures(self.forwarded, stats.forwarded);
-        let refused = stats.refused + never_reached;
+        let never_reached = allocation_failures(self.forwarded, stats.counts.forwarded);
+        let refused = stats.counts.refused + never_reached;
         let accounted = self.forwarded
-            == stats.completed + stats.cancelled + stats.failed + stats.send_failures + refused;
+            == stats.counts.completed
+                + stats.counts.cancelled
+                + stats.counts.failed
+                + stats.counts.send_failures
+                + refused;
         StressReport {
             seed: self.config.seed,
             counts: StressCounts {
                 requests: self.forwarded,
-                completed: stats.completed,
-                cancelled: stats.cancelled,
-                failed: stats.failed,
-                send_failures: stats.send_failures,
+                completed: stats.counts.completed,
+                cancelled: stats.counts.cancelled,
+                failed: stats.counts.failed,
+                send_failures: stats.counts.send_failures,
                 refused,
                 single_cancels: self.single,
                 group_cancels: self.group,
                 owner_closes: self.closes,
-                cancel_attempts: stats.cancel_attempts,
+                cancel_attempts: stats.counts.cancel_attempts,
                 peak_outstanding: stats.peak_outstanding,
                 leaked: teardown.leaked as u64,
             },

@@ -342,7 +342,7 @@ impl Run {
             .and_then(|reply| {
                 ferrofilter_core::protocol::StatsInfo::read_from_prefix(&reply.output)
                     .ok()
-                    .map(|(stats, _)| (stats.cancel_attempts, stats.peak_outstanding))
+                    .map(|(stats, _)| (stats.counts.cancel_attempts, stats.peak_outstanding))
             })
             .unwrap_or((0, 0));
         for owner in std::mem::take(&mut self.owners) {

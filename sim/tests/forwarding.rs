@@ -29,7 +29,7 @@ fn cancel_one_completes_it_once_with_cancelled() {
     assert_eq!(d.forwarder().cancel(owner, id), Ok(true));
     assert_eq!(d.deliver_all(), 1);
     let stats = d.forwarder().snapshot().stats;
-    assert_eq!((stats.cancelled, stats.completed), (1, 0));
+    assert_eq!((stats.counts.cancelled, stats.counts.completed), (1, 0));
     // The ID is stale now: a second cancel finds nothing and touches nothing.
     assert_eq!(d.forwarder().cancel(owner, id), Err(NtStatus::NOT_FOUND));
     d.close(owner).unwrap();
@@ -65,7 +65,7 @@ fn group_cancel_reaches_exactly_the_group() {
     assert_eq!(d.deliver_all(), 3);
     assert_eq!(d.forwarder().cancel_group(owner, b), Ok(0));
     let stats = d.forwarder().snapshot().stats;
-    assert_eq!((stats.cancelled, stats.completed), (3, 3));
+    assert_eq!((stats.counts.cancelled, stats.counts.completed), (3, 3));
     d.close(owner).unwrap();
     assert_clean(&d);
 }
@@ -92,7 +92,7 @@ fn an_owner_may_not_use_another_owners_ids() {
     d.deliver_all();
     assert_clean(&d);
     // The refused request was completed by the forwarder with the refusal, once.
-    assert_eq!(d.forwarder().snapshot().stats.refused, 1);
+    assert_eq!(d.forwarder().snapshot().stats.counts.refused, 1);
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn failed_sends_are_completed_once_by_the_forwarder() {
         Err(NtStatus::DEVICE_REMOVED)
     );
     let stats = d.forwarder().snapshot().stats;
-    assert_eq!((stats.send_failures, stats.failed), (2, 1));
+    assert_eq!((stats.counts.send_failures, stats.counts.failed), (2, 1));
     d.close(owner).unwrap();
     assert_clean(&d);
 }
@@ -203,7 +203,7 @@ fn referenced_cancel_survives_completion_in_the_window() {
     // The completion routine runs between release and cancel-sent; the reference keeps the
     // handle valid, so cancel-sent finds a completed request and does nothing.
     assert_eq!(d.forwarder().cancel(owner, id), Ok(false));
-    assert_eq!(d.forwarder().snapshot().stats.completed, 1);
+    assert_eq!(d.forwarder().snapshot().stats.counts.completed, 1);
     d.close(owner).unwrap();
     assert_clean(&d);
 }

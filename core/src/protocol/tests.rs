@@ -58,6 +58,19 @@ fn round_trips_and_rejects_each_malformation() {
 }
 
 #[test]
+fn stats_info_keeps_its_wire_layout_with_the_counts_nested() {
+    // Header (8), four u32 (16), then the eight u64 counters in their wire order.
+    assert_eq!(size_of::<StatsInfo>(), 88);
+    assert_eq!(core::mem::offset_of!(StatsInfo, peak_outstanding), 20);
+    assert_eq!(core::mem::offset_of!(StatsInfo, counts.forwarded), 24);
+    assert_eq!(core::mem::offset_of!(StatsInfo, counts.refused), 64);
+    assert_eq!(
+        core::mem::offset_of!(StatsInfo, counts.unknown_completions),
+        80
+    );
+}
+
+#[test]
 fn filter_ioctls_have_their_codes_and_sizes() {
     assert_eq!(ioctl::QUERY_KEYS, 0x8FF0_2040);
     assert_eq!(ioctl::PURGE_REQUEST, 0x8FF0_E044);

@@ -121,7 +121,9 @@ pub fn run(
         opened += 1;
     }
     let backend = owners[0].session.kind();
-    let unknown_before = proto::stats(owners[0].session.as_mut())?.unknown_completions;
+    let unknown_before = proto::stats(owners[0].session.as_mut())?
+        .counts
+        .unknown_completions;
     let mut report = MixReport {
         backend,
         seed: mix.seed,
@@ -192,7 +194,9 @@ pub fn run(
         let owner = &mut owners[which];
         tally.add(&owner.session.collect(Duration::ZERO));
     }
-    let unknown_after = proto::stats(owners[0].session.as_mut())?.unknown_completions;
+    let unknown_after = proto::stats(owners[0].session.as_mut())?
+        .counts
+        .unknown_completions;
     report.unknown_completions = unknown_after.saturating_sub(unknown_before);
     let mut last = None;
     for mut owner in owners {
