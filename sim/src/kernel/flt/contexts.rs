@@ -99,10 +99,11 @@ pub unsafe extern "C" fn FltReleaseContext(context: *mut c_void) {
     });
 }
 
-pub(super) fn get_context(
+fn get_context(
     routine: &'static str,
     instance: *mut c_void,
-    what: impl FnOnce(&FilterManager) -> Option<usize>,
+    file: usize,
+    stream: bool,
     context: *mut *mut c_void,
 ) -> i32 {
     let found = with(|k| {
@@ -113,7 +114,7 @@ pub(super) fn get_context(
         if k.fails(routine) {
             return Err(STATUS_NOT_FOUND);
         }
-        let address = what(&k.flt).ok_or(STATUS_NOT_FOUND)?;
+        let address = attached_to(&k.flt, file, stream).ok_or(STATUS_NOT_FOUND)?;
         if let Some(found) = k.flt.contexts.get_mut(&address) {
             found.refs += 1;
         }
@@ -129,50 +130,7 @@ pub(super) fn get_context(
     }
 }
 
-/// `FltGetStreamContext`.
-///
-/// # Safety
-/// The instance, a file object on its volume, a writable out pointer.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn FltGetStreamContext(
-    instance: *mut c_void,
-    file: *mut c_void,
-    context: *mut *mut c_void,
-) -> i32 {
-    super::super::pool::as_kernel(|| {
-        get_context(
-            "FltGetStreamContext",
-            instance,
-            |flt| {
-                let stream = flt.file_streams.get(&(file as usize))?;
-                flt.stream_contexts.get(stream).copied()
-            },
-            context,
-        )
-    })
-}
-
-/// `FltGetStreamHandleContext`.
-///
-/// # Safety
-/// As [`FltGetStreamContext`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn FltGetStreamHandleContext(
-    instance: *mut c_void,
-    file: *mut c_void,
-    context: *mut *mut c_void,
-) -> i32 {
-    super::super::pool::as_kernel(|| {
-        get_context(
-            "FltGetStreamHandleContext",
-            instance,
-            |flt| flt.handle_contexts.get(&(file as usize)).copied(),
-            context,
-        )
-    })
-}
-
-pub(super) fn set_context(
+fn set_context(
     routine: &'static str,
     instance: *mut c_void,
     file: usize,
@@ -257,53 +215,73 @@ pub(super) fn set_context(
     }
 }
 
-/// `FltSetStreamContext`.
-///
-/// # Safety
-/// The instance, a file object on its volume, a context from `FltAllocateContext`, an optional
-/// out pointer.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn FltSetStreamContext(
-    instance: *mut c_void,
-    file: *mut c_void,
-    operation: i32,
-    new: *mut c_void,
-    old: *mut *mut c_void,
-) -> i32 {
-    super::super::pool::as_kernel(|| {
-        set_context(
-            "FltSetStreamContext",
-            instance,
-            file as usize,
-            true,
-            operation,
-            new as usize,
-            old,
-        )
-    })
+/// The stream context of `file`'s stream, or its stream-handle context.
+fn attached_to(flt: &FilterManager, file: usize, stream: bool) -> Option<usize> {
+    if stream {
+        flt.stream_contexts
+            .get(flt.file_streams.get(&file)?)
+            .copied()
+    } else {
+        flt.handle_contexts.get(&file).copied()
+    }
 }
 
-/// `FltSetStreamHandleContext`.
-///
-/// # Safety
-/// As [`FltSetStreamContext`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn FltSetStreamHandleContext(
-    instance: *mut c_void,
-    file: *mut c_void,
-    operation: i32,
-    new: *mut c_void,
-    old: *mut *mut c_void,
-) -> i32 {
-    super::super::pool::as_kernel(|| {
-        set_context(
-            "FltSetStreamHandleContext",
-            instance,
-            file as usize,
-            false,
-            operation,
-            new as usize,
-            old,
-        )
-    })
+/// The get and set routines of one context type: the same code under the routine's own name,
+/// with `$stream` saying where the context hangs.
+macro_rules! context_routines {
+    ($get:ident, $set:ident, $stream:literal, $what:literal) => {
+        #[doc = concat!("`", stringify!($get), "`: ", $what, ", referenced for the caller.")]
+        ///
+        /// # Safety
+        /// The instance, a file object on its volume, a writable out pointer.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $get(
+            instance: *mut c_void,
+            file: *mut c_void,
+            context: *mut *mut c_void,
+        ) -> i32 {
+            super::super::pool::as_kernel(|| {
+                get_context(stringify!($get), instance, file as usize, $stream, context)
+            })
+        }
+
+        #[doc = concat!("`", stringify!($set), "`: attaches ", $what, ".")]
+        ///
+        /// # Safety
+        /// The instance, a file object on its volume, a context from `FltAllocateContext`, an
+        /// optional out pointer.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $set(
+            instance: *mut c_void,
+            file: *mut c_void,
+            operation: i32,
+            new: *mut c_void,
+            old: *mut *mut c_void,
+        ) -> i32 {
+            super::super::pool::as_kernel(|| {
+                set_context(
+                    stringify!($set),
+                    instance,
+                    file as usize,
+                    $stream,
+                    operation,
+                    new as usize,
+                    old,
+                )
+            })
+        }
+    };
 }
+
+context_routines!(
+    FltGetStreamContext,
+    FltSetStreamContext,
+    true,
+    "the context of the file's stream"
+);
+context_routines!(
+    FltGetStreamHandleContext,
+    FltSetStreamHandleContext,
+    false,
+    "the context of this file object's handle"
+);
