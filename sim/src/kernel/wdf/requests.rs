@@ -111,7 +111,7 @@ pub(super) unsafe extern "C" fn WdfRequestGetParameters(
     });
 }
 
-pub(super) fn retrieve(
+fn retrieve(
     routine: &'static str,
     request: *mut c_void,
     minimum: usize,
@@ -150,43 +150,26 @@ pub(super) fn retrieve(
     }
 }
 
-pub(super) unsafe extern "C" fn WdfRequestRetrieveInputBuffer(
-    _globals: *mut WDF_DRIVER_GLOBALS,
-    request: *mut c_void,
-    minimum: usize,
-    buffer: *mut *mut c_void,
-    length: *mut usize,
-) -> i32 {
-    super::super::pool::as_kernel(|| {
-        retrieve(
-            "WdfRequestRetrieveInputBuffer",
-            request,
-            minimum,
-            true,
-            buffer,
-            length,
-        )
-    })
+/// `WdfRequestRetrieveInputBuffer` and `WdfRequestRetrieveOutputBuffer`: one retrieval under
+/// each routine's own name, `$input` choosing the buffer.
+macro_rules! retrieve_routine {
+    ($name:ident, $input:literal) => {
+        pub(super) unsafe extern "C" fn $name(
+            _globals: *mut WDF_DRIVER_GLOBALS,
+            request: *mut c_void,
+            minimum: usize,
+            buffer: *mut *mut c_void,
+            length: *mut usize,
+        ) -> i32 {
+            super::super::pool::as_kernel(|| {
+                retrieve(stringify!($name), request, minimum, $input, buffer, length)
+            })
+        }
+    };
 }
 
-pub(super) unsafe extern "C" fn WdfRequestRetrieveOutputBuffer(
-    _globals: *mut WDF_DRIVER_GLOBALS,
-    request: *mut c_void,
-    minimum: usize,
-    buffer: *mut *mut c_void,
-    length: *mut usize,
-) -> i32 {
-    super::super::pool::as_kernel(|| {
-        retrieve(
-            "WdfRequestRetrieveOutputBuffer",
-            request,
-            minimum,
-            false,
-            buffer,
-            length,
-        )
-    })
-}
+retrieve_routine!(WdfRequestRetrieveInputBuffer, true);
+retrieve_routine!(WdfRequestRetrieveOutputBuffer, false);
 
 pub(super) unsafe extern "C" fn WdfRequestRetrieveOutputMemory(
     _globals: *mut WDF_DRIVER_GLOBALS,
