@@ -3,7 +3,9 @@
     reason = "criterion's macros generate undocumented items"
 )]
 //! Tracker benchmarks. The targets, checked as ratios from one run:
-//! - `tracker/track_untrack` <= 3x `tracker/lock_pair` (bare lock + unlock);
+//! - `tracker/track_untrack` <= 3x `tracker/lock_pair` (bare lock + unlock); `lock_pair_twice`
+//!   is its floor (the two acquisitions alone) and `track_untrack_ungrouped` the same without a
+//!   cancel ID, so one run shows what the table and what its group index cost;
 //! - `tracker/cancel_lookup/65536` >= 1000x faster than `baseline_collection/cancel_lookup/65536`.
 //!
 //! All use a bare test-and-set spin lock, as `KSPIN_LOCK` is, and request operations that do
@@ -14,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ferrofilter_core::ports::{RequestOps, SpinLock};
+use ferrofilter_core::tracker::Untracked;
 use ferrofilter_core::{CancelId, ForwardState, Forwarder, NtStatus, OwnerId, RequestId};
 use ferrofilter_sim::baseline::CollectionModel;
 use ferrofilter_sim::lock::BareSpinLock;
@@ -65,6 +68,25 @@ fn filled() -> (BenchForwarder, OwnerId, Vec<RequestId>, CancelId) {
     (forwarder, owner, ids, big)
 }
 
+type Table = BareSpinLock<ForwardState<u32>>;
+
+/// A table with one request out under the cancel ID `tag` gives its owner, and that ID.
+fn one_outstanding(tag: impl FnOnce(OwnerId) -> CancelId) -> (Table, OwnerId, CancelId) {
+    let mut state = ForwardState::<u32>::with_capacity(1024).unwrap();
+    let owner = state.table.open_owner().unwrap();
+    let cancel_id = tag(owner);
+    state.table.track(owner, 0, cancel_id).unwrap();
+    (BareSpinLock::new(state), owner, cancel_id)
+}
+
+/// A send and its completion: one track and one untrack, each under its own acquisition.
+fn track_untrack(lock: &Table, owner: OwnerId, cancel_id: CancelId) -> Option<Untracked<u32>> {
+    let id = lock
+        .with(|s| s.table.track(owner, black_box(1), cancel_id))
+        .unwrap();
+    lock.with(|s| s.table.untrack(black_box(id)))
+}
+
 fn tracker(c: &mut Criterion) {
     let mut group = c.benchmark_group("tracker");
 
@@ -73,19 +95,23 @@ fn tracker(c: &mut Criterion) {
         b.iter(|| bare.with(|v| *black_box(v)));
     });
 
-    let mut state = ForwardState::<u32>::with_capacity(1024).unwrap();
-    let owner = state.table.open_owner().unwrap();
-    let lock = BareSpinLock::new(state);
-    let cancel_id = CancelId::new(owner.partial(), 7);
-    // One request stays out under the same cancel ID, as it would in a busy group.
-    lock.with(|s| s.table.track(owner, 0, cancel_id)).unwrap();
-    group.bench_function("track_untrack", |b| {
+    // The floor under `track_untrack`: its two acquisitions with nothing done under them.
+    group.bench_function("lock_pair_twice", |b| {
         b.iter(|| {
-            let id = lock
-                .with(|s| s.table.track(owner, black_box(1), cancel_id))
-                .unwrap();
-            lock.with(|s| s.table.untrack(black_box(id)))
+            bare.with(|v| *black_box(v));
+            bare.with(|v| *black_box(v))
         });
+    });
+
+    // One request stays out under the same cancel ID, as it would in a busy group.
+    let (lock, owner, cancel_id) = one_outstanding(|owner| CancelId::new(owner.partial(), 7));
+    group.bench_function("track_untrack", |b| {
+        b.iter(|| track_untrack(&lock, owner, cancel_id));
+    });
+    // The same without a cancel ID: no group list, no group index.
+    let (lock, owner, cancel_id) = one_outstanding(|_| CancelId::NONE);
+    group.bench_function("track_untrack_ungrouped", |b| {
+        b.iter(|| track_untrack(&lock, owner, cancel_id));
     });
 
     let (forwarder, owner, ids, big) = filled();
