@@ -40,7 +40,11 @@ fn spawn_with(
 fn assert_clean(driver: &SimDriver, forwarded: u64) {
     driver.deliver_all();
     let stats = driver.forwarder().snapshot().stats;
-    assert_eq!(stats.completed + stats.cancelled, forwarded, "{stats:?}");
+    assert_eq!(
+        stats.counts.completed + stats.counts.cancelled,
+        forwarded,
+        "{stats:?}"
+    );
     let teardown = driver.teardown();
     assert!(teardown.violations.is_empty(), "{:?}", teardown.violations);
     assert_eq!((teardown.leaked, teardown.tracked), (0, 0));
