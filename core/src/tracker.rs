@@ -101,6 +101,12 @@ struct Owner {
     outstanding: u32,
     /// The owner has opened an I/O target to forward to.
     has_target: bool,
+    /// The group it last tracked a request in, or `CancelId::NONE`: a cancel ID holds its owner's
+    /// partial ID, so every group has one owner, and a run of requests under one cancel ID
+    /// joins its group with no probe of the index.
+    recent: CancelId,
+    /// That group's oldest member.
+    recent_oldest: u32,
 }
 
 /// What [`SentTable::untrack`] removed.
@@ -216,6 +222,8 @@ impl<H: Copy> SentTable<H> {
                 tail: NIL,
                 outstanding: 0,
                 has_target: false,
+                recent: CancelId::NONE,
+                recent_oldest: NIL,
             },
         );
         // Exactly PARTIAL_ID_COUNT long with no spare capacity, so neither step reallocates.
@@ -281,6 +289,7 @@ impl<H: Copy> SentTable<H> {
         owner.tail = NIL;
         owner.outstanding = 0;
         owner.has_target = false;
+        owner.recent = CancelId::NONE;
         Ok(OwnerId::new(partial, owner.generation))
     }
 
@@ -390,13 +399,20 @@ impl<H: Copy> SentTable<H> {
         let mut group_head = false;
         let by_group = if cancel_id.is_none() {
             alone
+        } else if owner_slot.recent == cancel_id {
+            let oldest = owner_slot.recent_oldest;
+            self.join_group(oldest, index)
         } else {
             let (bucket, oldest) = self.probe(cancel_id);
+            let owner_slot = &mut self.owners[usize::from(partial)];
+            owner_slot.recent = cancel_id;
             if oldest == NIL {
+                owner_slot.recent_oldest = index;
                 self.groups[bucket] = index;
                 group_head = true;
                 alone
             } else {
+                owner_slot.recent_oldest = oldest;
                 self.join_group(oldest, index)
             }
         };
@@ -441,12 +457,20 @@ impl<H: Copy> SentTable<H> {
             let alone = by_group.next == index;
             // Only the group's oldest member is in the index; any other leaves it untouched.
             if group_head {
+                let next = if alone { NIL } else { by_group.next };
+                let owner = &mut self.owners[partial];
+                if owner.recent == cancel_id {
+                    owner.recent_oldest = next;
+                    if next == NIL {
+                        owner.recent = CancelId::NONE;
+                    }
+                }
                 let (bucket, _) = self.probe(cancel_id);
                 if alone {
                     self.remove_bucket(bucket);
                 } else {
-                    self.groups[bucket] = by_group.next;
-                    self.live_mut(by_group.next).group_head = true;
+                    self.groups[bucket] = next;
+                    self.live_mut(next).group_head = true;
                 }
             }
             if !alone {

@@ -11,6 +11,8 @@ fn a_slot_is_its_entry_and_links() {
         size_of::<Entry<DriverHandle>>()
     );
     assert_eq!(size_of::<Slot<DriverHandle>>(), 48);
+    // docs/architecture.md gives the owners' share of the footprint from this.
+    assert_eq!(size_of::<Owner>(), 32);
 }
 
 /// At most 64 bytes of tracker state per outstanding request at the capacity the driver
@@ -52,6 +54,45 @@ fn the_index_survives_colliding_groups_coming_and_going() {
         table.untrack(second).unwrap();
         assert!(table.groups.iter().all(|&b| b == NIL));
     }
+}
+
+/// The owner's record of its recent group must follow the group's oldest member as it leaves
+/// and forget the group when it empties; otherwise a join links into a free slot.
+#[test]
+fn a_run_under_one_cancel_id_follows_its_group_as_members_leave() {
+    let mut table = SentTable::<u32>::with_capacity(8).unwrap();
+    let owner = table.open_owner().unwrap();
+    let group = CancelId::new(owner.partial(), 5);
+    let other = CancelId::new(owner.partial(), 6);
+    let handles = |table: &SentTable<u32>, id| {
+        let mut seen = Vec::new();
+        table.for_each_in_group(id, |_, h| seen.push(h));
+        seen
+    };
+    let first = table.track(owner, 1, group).unwrap();
+    let second = table.track(owner, 2, group).unwrap();
+    // The oldest leaves; the next join goes after the new oldest.
+    table.untrack(first).unwrap();
+    table.track(owner, 3, group).unwrap();
+    assert_eq!(handles(&table, group), [2, 3]);
+    // Another group in between, then back: the index is asked again.
+    let elsewhere = table.track(owner, 4, other).unwrap();
+    table.track(owner, 5, group).unwrap();
+    assert_eq!(handles(&table, group), [2, 3, 5]);
+    assert_eq!(handles(&table, other), [4]);
+    table.untrack(elsewhere).unwrap();
+    // Emptied and begun again, with the freed slots reused.
+    table.untrack(second).unwrap();
+    let mut ids = Vec::new();
+    table.for_each_of_owner(owner, |row| ids.push(row.id));
+    for id in ids {
+        table.untrack(id).unwrap();
+    }
+    assert_eq!(table.group_len(group), 0);
+    table.track(owner, 6, group).unwrap();
+    table.track(owner, 7, group).unwrap();
+    assert_eq!(handles(&table, group), [6, 7]);
+    assert_eq!(table.groups.iter().filter(|&&b| b != NIL).count(), 1);
 }
 
 #[test]
