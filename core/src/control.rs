@@ -465,8 +465,8 @@ where
         windows_open,
         set_mode_seen: counters.set_mode_seen,
         set_mode_counted: counters.set_mode_counted,
-        reissued: counters.reissued,
-        torn_down: counters.torn_down,
+        reissued: counters.purge.reissued,
+        torn_down: counters.purge.torn_down,
     };
     if protocol::encode(&header, output).is_err() {
         return Completion::fail(NtStatus::BUFFER_TOO_SMALL);
@@ -500,12 +500,7 @@ pub fn answer_filter_stats(counters: &FilterCounters, output: &mut [u8]) -> Comp
             set_mode_counted: counters.set_mode_counted,
             window_answers_seen: counters.window_answers_seen,
             inspects: counters.inspects,
-            purge_requests: counters.purge_requests,
-            purge_requests_held: counters.purge_requests_held,
-            purges_done: counters.purges_done,
-            purges_failed: counters.purges_failed,
-            reissued: counters.reissued,
-            torn_down: counters.torn_down,
+            purge: counters.purge,
         },
         output,
     ))

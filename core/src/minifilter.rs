@@ -28,6 +28,7 @@
 use crate::ecp::{EcpCounters, EcpEntry, HandleKeys, resolve_create_keys};
 use crate::file::access;
 use crate::guid::Guid;
+use crate::protocol::PurgeRequestCounts;
 use crate::purge::{
     FSCTL_SET_PURGE_FAILURE_MODE, FailureResponse, ModeUpdate, PurgeCounters, PurgeOp,
     PurgeRequestDecision, PurgeStream, SET_PURGE_FAILURE_MODE_INPUT_SIZE, TEARDOWN_STATUS,
@@ -207,18 +208,8 @@ pub struct FilterCounters {
     pub inspects: u64,
     /// Inspect requests refused.
     pub inspects_refused: u64,
-    /// Purge requests received.
-    pub purge_requests: u64,
-    /// Of those, held in a window.
-    pub purge_requests_held: u64,
-    /// Purges that succeeded.
-    pub purges_done: u64,
-    /// Purges whose failure went to the caller.
-    pub purges_failed: u64,
-    /// Held operations released for re-issue.
-    pub reissued: u64,
-    /// Held operations completed by a cleanup or a teardown.
-    pub torn_down: u64,
+    /// Purge requests and the operations held for them.
+    pub purge: PurgeRequestCounts,
 }
 
 fn add(field: &mut u64, n: usize) {
@@ -317,7 +308,7 @@ impl Filter {
             &mut self.counters.set_mode_not_counted
         };
         add(field, 1);
-        add(&mut self.counters.reissued, update.reissue.len());
+        add(&mut self.counters.purge.reissued, update.reissue.len());
         update
     }
 
@@ -379,10 +370,10 @@ impl Filter {
         stream: &mut StreamContext<T>,
         op: T,
     ) -> PurgeRequestDecision<T> {
-        add(&mut self.counters.purge_requests, 1);
+        add(&mut self.counters.purge.purge_requests, 1);
         let decision = stream.purge.on_purge_request(op);
         if matches!(decision, PurgeRequestDecision::Held) {
-            add(&mut self.counters.purge_requests_held, 1);
+            add(&mut self.counters.purge.purge_requests_held, 1);
         }
         decision
     }
@@ -396,7 +387,7 @@ impl Filter {
         status: NtStatus,
     ) -> PurgeOutcome<T> {
         if status.is_success() {
-            add(&mut self.counters.purges_done, 1);
+            add(&mut self.counters.purge.purges_done, 1);
             return PurgeOutcome::Completed { status, op };
         }
         match stream
@@ -404,11 +395,11 @@ impl Filter {
             .on_purge_failure(PurgeOp::PurgeRequest, op, status)
         {
             FailureResponse::Held => {
-                add(&mut self.counters.purge_requests_held, 1);
+                add(&mut self.counters.purge.purge_requests_held, 1);
                 PurgeOutcome::Held
             }
             FailureResponse::Fail { status, op } | FailureResponse::Unchanged { status, op } => {
-                add(&mut self.counters.purges_failed, 1);
+                add(&mut self.counters.purge.purges_failed, 1);
                 PurgeOutcome::Completed { status, op }
             }
         }
@@ -423,7 +414,7 @@ impl Filter {
     ) -> TornDown<T> {
         stream.handles = stream.handles.saturating_sub(1);
         let ops = stream.purge.cancel_where(is_its_own);
-        add(&mut self.counters.torn_down, ops.len());
+        add(&mut self.counters.purge.torn_down, ops.len());
         TornDown {
             status: TEARDOWN_STATUS,
             ops,
@@ -434,7 +425,7 @@ impl Filter {
     /// operation still held comes back to be completed with [`TEARDOWN_STATUS`].
     pub fn stream_teardown<T>(&mut self, stream: StreamContext<T>) -> TornDown<T> {
         let torn = stream.purge.teardown();
-        add(&mut self.counters.torn_down, torn.ops.len());
+        add(&mut self.counters.purge.torn_down, torn.ops.len());
         torn
     }
 }

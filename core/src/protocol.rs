@@ -408,17 +408,29 @@ pub struct FilterStatsInfo {
     pub window_answers_seen: u64,
     /// Inspect reads done.
     pub inspects: u64,
+    /// What became of the purge requests and the operations held for them.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub purge: PurgeRequestCounts,
+}
+
+/// The filter's purge counters, in [`FilterStatsInfo`] as the driver keeps them.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[repr(C)]
+pub struct PurgeRequestCounts {
     /// Purge requests received.
     pub purge_requests: u64,
-    /// Of those, held.
+    /// Of those, held in a window.
     pub purge_requests_held: u64,
-    /// Purges done.
+    /// Purges that succeeded.
     pub purges_done: u64,
-    /// Purges failed to the caller.
+    /// Purges whose failure went to the caller.
     pub purges_failed: u64,
-    /// Held operations re-issued.
+    /// Held operations released for re-issue.
     pub reissued: u64,
-    /// Held operations torn down.
+    /// Held operations completed by a cleanup or a teardown.
     pub torn_down: u64,
 }
 

@@ -165,6 +165,12 @@ pub enum BreakDecision {
 }
 
 impl BreakDecision {
+    /// A break from `from` to `to`, the operation waiting as `ack` says.
+    #[must_use]
+    pub const fn new(from: OplockLevel, to: OplockLevel, ack: Ack) -> Self {
+        Self::Break { from, to, ack }
+    }
+
     /// `true` for [`BreakDecision::Break`].
     #[must_use]
     pub const fn breaks(self) -> bool {
@@ -410,11 +416,7 @@ pub const fn create_break(
             RequiredWait,
         ),
     };
-    BreakDecision::Break {
-        from: held,
-        to,
-        ack,
-    }
+    BreakDecision::new(held, to, ack)
 }
 
 /// The break rule for a read by a different key.
@@ -427,11 +429,7 @@ pub const fn read_break(held: OplockLevel) -> BreakDecision {
         L::ReadWriteHandle => L::ReadHandle,
         L::None | L::Level2 | L::Read | L::ReadHandle => return BreakDecision::NoBreak,
     };
-    BreakDecision::Break {
-        from: held,
-        to,
-        ack: Ack::RequiredWait,
-    }
+    BreakDecision::new(held, to, Ack::RequiredWait)
 }
 
 /// The break rule for a non-paging write (by a different key, except for Level 2).
@@ -444,11 +442,7 @@ pub const fn write_break(held: OplockLevel) -> BreakDecision {
         L::ReadHandle => Ack::RequiredNoWait,
         L::Level1 | L::Batch | L::ReadWrite | L::ReadWriteHandle => Ack::RequiredWait,
     };
-    BreakDecision::Break {
-        from: held,
-        to: L::None,
-        ack,
-    }
+    BreakDecision::new(held, L::None, ack)
 }
 
 /// The break rule for a rename by a different key ("Checking the Oplock State of an
@@ -466,11 +460,7 @@ pub const fn rename_break(held: OplockLevel) -> BreakDecision {
             return BreakDecision::NoBreak;
         }
     };
-    BreakDecision::Break {
-        from: held,
-        to,
-        ack: Ack::RequiredWait,
-    }
+    BreakDecision::new(held, to, Ack::RequiredWait)
 }
 
 /// The break rule for setting a delete disposition by a different key (the same page): only
@@ -486,11 +476,7 @@ pub const fn delete_break(held: OplockLevel) -> BreakDecision {
             return BreakDecision::NoBreak;
         }
     };
-    BreakDecision::Break {
-        from: held,
-        to,
-        ack: Ack::RequiredWait,
-    }
+    BreakDecision::new(held, to, Ack::RequiredWait)
 }
 
 /// The break rule for a byte-range lock operation ("Checking the Oplock State of an
@@ -507,11 +493,7 @@ pub const fn lock_break(held: OplockLevel) -> BreakDecision {
         L::ReadHandle | L::ReadWriteHandle => Ack::RequiredNoWait,
         L::Level1 | L::Batch | L::ReadWrite => Ack::RequiredWait,
     };
-    BreakDecision::Break {
-        from: held,
-        to: L::None,
-        ack,
-    }
+    BreakDecision::new(held, L::None, ack)
 }
 
 /// What `op` does to one oplock granted at `held`: `same_key` when the operation's handle has the

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PIPE, forward_input, open_target_input, unload_clean};
+use common::{PIPE, forward_input, open_target_input, open_with_target, unload_clean};
 
 use std::sync::{Arc, Mutex};
 
@@ -28,6 +28,16 @@ fn forward(machine: &Machine, handle: u64) -> Option<u64> {
     let reply = machine.ioctl(handle, ioctl::FORWARD, &forward_input(0), 16);
     assert_eq!(reply.status, PENDING, "{reply:?} {:#?}", machine.log());
     reply.pending
+}
+
+/// Forwards a read the pipe will not let be cancelled, then closes the handle it went out on;
+/// returns the read's IRP.
+fn close_with_a_stuck_read(machine: &mut Machine) -> u64 {
+    let handle = open_with_target(machine);
+    let irp = forward(machine, handle).unwrap();
+    machine.set_target_ignores_cancel(true);
+    machine.close_control(handle).unwrap();
+    irp
 }
 
 /// `OPEN_TARGET` used to open the pipe from kernel mode without an access check, so a pipe whose
@@ -58,13 +68,7 @@ fn open_target_checks_the_callers_access_to_the_pipe() {
 #[test]
 fn forwarding_leaves_the_control_devices_stack_size_alone() {
     let machine = Machine::boot(&config());
-    let handle = machine.open_control().unwrap();
-    assert_eq!(
-        machine
-            .ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0)
-            .status,
-        0
-    );
+    let handle = open_with_target(&machine);
     for _ in 0..4 {
         forward(&machine, handle).unwrap();
     }
@@ -99,16 +103,7 @@ fn a_manual_detach_is_allowed() {
 #[test]
 fn an_unload_that_cannot_drain_is_refused_and_the_driver_keeps_serving() {
     let mut machine = Machine::boot(&config());
-    let handle = machine.open_control().unwrap();
-    assert_eq!(
-        machine
-            .ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0)
-            .status,
-        0
-    );
-    let irp = forward(&machine, handle).unwrap();
-    machine.set_target_ignores_cancel(true);
-    machine.close_control(handle).unwrap();
+    let irp = close_with_a_stuck_read(&mut machine);
     let before = machine.clock();
     assert_eq!(machine.unload(false).err(), Some(STATUS_FLT_DO_NOT_DETACH));
     assert_eq!(machine.clock(), before, "refused without waiting");
@@ -128,16 +123,7 @@ fn an_unload_that_cannot_drain_is_refused_and_the_driver_keeps_serving() {
 #[test]
 fn a_create_that_races_unload_is_refused() {
     let mut machine = Machine::boot(&config());
-    let handle = machine.open_control().unwrap();
-    assert_eq!(
-        machine
-            .ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0)
-            .status,
-        0
-    );
-    forward(&machine, handle).unwrap();
-    machine.set_target_ignores_cancel(true);
-    machine.close_control(handle).unwrap();
+    close_with_a_stuck_read(&mut machine);
     // While unload waits for the read to drain, another thread opens the device.
     let seen: Arc<Mutex<Option<Result<u64, i32>>>> = Arc::default();
     let slot = Arc::clone(&seen);
@@ -161,13 +147,7 @@ fn a_second_load_starts_clean_and_unloads_clean() {
     for _ in 0..2 {
         let machine = Machine::boot(&config());
         assert!(machine.loaded());
-        let handle = machine.open_control().unwrap();
-        assert_eq!(
-            machine
-                .ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0)
-                .status,
-            0
-        );
+        let handle = open_with_target(&machine);
         forward(&machine, handle).unwrap();
         machine.close_control(handle).unwrap();
         unload_clean(machine);

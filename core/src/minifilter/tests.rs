@@ -134,7 +134,7 @@ fn purge_requests_are_held_in_a_window_and_reissued_in_order() {
     assert_eq!(stream.status().held, 2);
     let u = filter.post_fsctl(&mut stream, &saved_off, NtStatus::SUCCESS);
     assert_eq!(u.reissue.into_iter().collect::<Vec<_>>(), [2, 3]);
-    assert_eq!(filter.counters().reissued, 2);
+    assert_eq!(filter.counters().purge.reissued, 2);
     assert_eq!(
         filter.purge_completed(&mut stream, 2, NtStatus::SUCCESS),
         PurgeOutcome::Completed {
@@ -171,7 +171,7 @@ fn cleanup_cancels_only_the_handles_own_operations_and_teardown_the_rest() {
     assert_eq!(stream.handles(), 1);
     let torn = filter.stream_teardown(stream);
     assert_eq!(torn.ops.into_iter().collect::<Vec<_>>(), [(2, 20), (2, 21)]);
-    assert_eq!(filter.counters().torn_down, 4);
+    assert_eq!(filter.counters().purge.torn_down, 4);
 }
 
 #[test]

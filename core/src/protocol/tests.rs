@@ -71,6 +71,17 @@ fn stats_info_keeps_its_wire_layout_with_the_counts_nested() {
 }
 
 #[test]
+fn filter_stats_info_keeps_its_wire_layout_with_the_purge_counts_nested() {
+    // Header (8), the eleven create, mode and inspect counters, then the six purge counters.
+    assert_eq!(core::mem::offset_of!(FilterStatsInfo, inspects), 88);
+    assert_eq!(
+        core::mem::offset_of!(FilterStatsInfo, purge.purge_requests),
+        96
+    );
+    assert_eq!(core::mem::offset_of!(FilterStatsInfo, purge.torn_down), 136);
+}
+
+#[test]
 fn filter_ioctls_have_their_codes_and_sizes() {
     assert_eq!(ioctl::QUERY_KEYS, 0x8FF0_2040);
     assert_eq!(ioctl::PURGE_REQUEST, 0x8FF0_E044);

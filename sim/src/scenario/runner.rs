@@ -43,6 +43,21 @@ struct Pending {
     renamed_to: Option<String>,
 }
 
+impl Pending {
+    /// Step `step` (`op`) pending on `handle` over `path`: not an open, no rename.
+    fn new(step: usize, op: &str, handle: &str, path: &str) -> Self {
+        Self {
+            step,
+            op: op.to_owned(),
+            handle: handle.to_owned(),
+            path: path.to_owned(),
+            is_open: false,
+            cf: None,
+            renamed_to: None,
+        }
+    }
+}
+
 /// A scenario handle that is open.
 struct Live {
     /// The caller's handle value.
@@ -410,13 +425,9 @@ impl Runner {
                 self.remember_pending(
                     seen.wait,
                     Pending {
-                        step: index,
-                        op: op.to_owned(),
-                        handle: handle.clone(),
-                        path: path.clone(),
                         is_open: true,
                         cf,
-                        renamed_to: None,
+                        ..Pending::new(index, op, handle, path)
                     },
                 );
                 self.settle_held(&mut seen, false);
@@ -473,16 +484,11 @@ impl Runner {
                 self.remember_pending(
                     seen.wait,
                     Pending {
-                        step: index,
-                        op: op.to_owned(),
-                        handle: handle.clone(),
-                        path: path.clone(),
-                        is_open: false,
-                        cf: None,
                         renamed_to: match step {
                             Step::Rename { to, .. } => Some(to.clone()),
                             _ => None,
                         },
+                        ..Pending::new(index, op, handle, &path)
                     },
                 );
                 self.settle_held(&mut seen, matches!(step, Step::Purge { .. }));

@@ -2,7 +2,7 @@
 //! protocol's structures, file opens, and the clean unload every test ends with.
 #![allow(dead_code, reason = "each test file uses a part")]
 
-use ferrofilter_core::protocol::{ForwardInput, InspectInput, OpenTargetInput};
+use ferrofilter_core::protocol::{ForwardInput, InspectInput, OpenTargetInput, ioctl};
 use ferrofilter_model::oplock::{CreateDisposition, CreateParams, share};
 use ferrofilter_sim::fs::StreamKind;
 use ferrofilter_sim::kernel::Machine;
@@ -30,6 +30,15 @@ pub fn inspect_input(handle: u64, offset: u64, length: u32) -> Vec<u8> {
     InspectInput::new(handle, offset, length)
         .as_bytes()
         .to_vec()
+}
+
+/// Opens a control-device handle and points it at [`PIPE`], failing the test if either is refused.
+#[must_use]
+pub fn open_with_target(machine: &Machine) -> u64 {
+    let handle = machine.open_control().expect("the control device opens");
+    let reply = machine.ioctl(handle, ioctl::OPEN_TARGET, &open_target_input(PIPE), 0);
+    assert_eq!(reply.status, 0, "{:#?}", machine.log());
+    handle
 }
 
 /// Opens (creating if needed) the file at `path` on the simulated volume through the filter,

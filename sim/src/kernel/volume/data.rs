@@ -94,62 +94,34 @@ pub fn paging_write(handle: u64, offset: u64, bytes: &[u8]) -> Completed {
 }
 
 /// `IRP_MJ_SET_INFORMATION` through the filter: `FileEndOfFileInformation` for a resize,
-/// `FileBasicInformation` otherwise.
+/// `FileBasicInformation` otherwise. A resize purges, so the purge window applies.
 #[must_use]
 pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
-    let Some((file, open)) = file_of_handle(handle) else {
-        return invalid_handle();
-    };
-    let path = path_of(file);
-    // On the heap: a pended resize keeps it, and the callback data points into it.
-    let mut size = Box::new(resize.unwrap_or(0).to_le_bytes());
-    let parameters = FLT_PARAMETERS {
-        SetFileInformation: FLT_SET_INFORMATION_PARAMETERS {
-            Length: 8,
-            Pad1: 0,
-            FileInformationClass: if resize.is_some() {
-                FILE_END_OF_FILE_INFORMATION
-            } else {
-                FILE_BASIC_INFORMATION
-            },
-            ParentOfTarget: core::ptr::null_mut(),
-            Extra: core::ptr::null_mut(),
-            InfoBuffer: size.as_mut_ptr().cast(),
+    let new_size = resize.unwrap_or(0);
+    set_information_class(
+        handle,
+        if resize.is_some() {
+            FILE_END_OF_FILE_INFORMATION
+        } else {
+            FILE_BASIC_INFORMATION
         },
-    };
-    let mut op = Operation::new(IRP_MJ_SET_INFORMATION, 0, file, parameters, true);
-    let (post, completed) = op.pre(file);
-    let mut done = Completed::default();
-    let outcome = below(completed, &path, Window::Purge, &mut done, |fs| {
-        fs.set_information(open, resize)
-    });
-    if let Some(wait) = outcome.wait {
-        let new_size = resize.unwrap_or(0);
-        // The information buffer the callback data points to lives until it completes.
-        pend_filtered(
-            wait,
-            op,
-            post,
-            file,
-            path,
-            Window::Purge,
-            move |_| drop(size),
-            move |fs| fs.resume_set_information(open, new_size),
-        );
-        return finished(outcome, done);
-    }
-    op.post(post, file, outcome.status.as_i32());
-    finished(outcome, done)
+        new_size.to_le_bytes().to_vec(),
+        Window::Purge,
+        |fs, open| fs.set_information(open, resize),
+        move |fs, open| fs.resume_set_information(open, new_size),
+        |_| {},
+    )
 }
 
 /// `IRP_MJ_SET_INFORMATION` of `class` with `buffer` through the filter, then `op` in the file
-/// system (no data-scan window affects these classes). When the file system pends it for an
+/// system, with `window` the data-scan window it opens. When the file system pends it for an
 /// oplock acknowledgment, `resume` finishes it later; `after` runs once it has completed, with
 /// its status, either way.
 pub(super) fn set_information_class(
     handle: u64,
     class: u32,
     mut buffer: Vec<u8>,
+    window: Window,
     mut op: impl FnMut(&mut FileSystem, FileObjectId) -> FsOutcome,
     mut resume: impl FnMut(&mut FileSystem, FileObjectId) -> FsOutcome + 'static,
     after: impl FnOnce(NtStatus) + 'static,
@@ -171,23 +143,16 @@ pub(super) fn set_information_class(
     let mut op_data = Operation::new(IRP_MJ_SET_INFORMATION, 0, file, parameters, true);
     let (post, completed) = op_data.pre(file);
     let mut done = Completed::default();
-    let outcome = below(completed, &path, Window::None, &mut done, |fs| op(fs, open));
+    let outcome = below(completed, &path, window, &mut done, |fs| op(fs, open));
     if let Some(wait) = outcome.wait {
         // The information buffer the callback data points to lives until it completes.
         let after = move |status| {
             drop(buffer);
             after(status);
         };
-        pend_filtered(
-            wait,
-            op_data,
-            post,
-            file,
-            path,
-            Window::None,
-            after,
-            move |fs| resume(fs, open),
-        );
+        pend_filtered(wait, op_data, post, file, path, window, after, move |fs| {
+            resume(fs, open)
+        });
         return finished(outcome, done);
     }
     op_data.post(post, file, outcome.status.as_i32());
@@ -204,6 +169,7 @@ pub fn set_disposition(handle: u64, delete: bool) -> Completed {
         handle,
         FILE_DISPOSITION_INFORMATION,
         vec![u8::from(delete)],
+        Window::None,
         |fs, open| fs.set_disposition(open, delete),
         move |fs, open| fs.resume_set_disposition(open, delete),
         |_| {},
@@ -229,6 +195,7 @@ pub fn rename(handle: u64, target: &str, replace: bool) -> Completed {
         handle,
         FILE_RENAME_INFORMATION,
         buffer,
+        Window::None,
         |fs, open| fs.rename(open, target, replace),
         move |fs, open| fs.resume_rename(open, &later, replace),
         move |status| {
