@@ -95,6 +95,15 @@ macro_rules! layout {
             fields: &[$(Field { name: stringify!($field), offset: offset_of!($ty, $field) }),*],
         }
     };
+    // Fields the Rust type names differently from the header.
+    ($name:literal, $ty:ty, {$($c_name:literal => $field:ident),* $(,)?}) => {
+        Layout {
+            name: $name,
+            size: size_of::<$ty>(),
+            align: align_of::<$ty>(),
+            fields: &[$(Field { name: $c_name, offset: offset_of!($ty, $field) }),*],
+        }
+    };
 }
 
 /// `FLT_REGISTRATION` (fltKernel.h, version 0x0203).
@@ -128,29 +137,12 @@ pub const IO_STATUS_BLOCK: Layout =
     with_members!(IO_STATUS_BLOCK => layout!("IO_STATUS_BLOCK", io::IO_STATUS_BLOCK,));
 
 /// `GUID` (guiddef.h).
-pub const GUID_LAYOUT: Layout = Layout {
-    name: "GUID",
-    size: size_of::<GUID>(),
-    align: align_of::<GUID>(),
-    fields: &[
-        Field {
-            name: "Data1",
-            offset: offset_of!(GUID, data1),
-        },
-        Field {
-            name: "Data2",
-            offset: offset_of!(GUID, data2),
-        },
-        Field {
-            name: "Data3",
-            offset: offset_of!(GUID, data3),
-        },
-        Field {
-            name: "Data4",
-            offset: offset_of!(GUID, data4),
-        },
-    ],
-};
+pub const GUID_LAYOUT: Layout = layout!("GUID", GUID, {
+    "Data1" => data1,
+    "Data2" => data2,
+    "Data3" => data3,
+    "Data4" => data4,
+});
 
 /// `OPLOCK_KEY_ECP_CONTEXT` (ntifs.h).
 pub const OPLOCK_KEY_ECP_CONTEXT: Layout = layout!(

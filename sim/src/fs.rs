@@ -278,6 +278,17 @@ impl CreateRequest {
     }
 }
 
+/// The range an unlock (`IRP_MN_UNLOCK_SINGLE`) names, as `NtUnlockFile` / `UnlockFileEx` give it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnlockRange {
+    /// First byte.
+    pub offset: u64,
+    /// Bytes.
+    pub length: u64,
+    /// The lock key.
+    pub key: u32,
+}
+
 /// A byte-range lock request (`IRP_MN_LOCK`), as `NtLockFile` / `LockFileEx` give it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LockRequest {

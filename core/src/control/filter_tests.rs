@@ -67,32 +67,19 @@ fn inspect_needs_read_access_and_room_for_its_header() {
         super::inspect(4, 0, 8, 15),
         Dispatch::fail(NtStatus::BUFFER_TOO_SMALL)
     );
-    // The read is min(length, output length - 16).
-    assert_eq!(
-        super::inspect(4, 7, 8, 16 + 100),
-        Dispatch::Act(Action::Inspect {
-            handle: 4,
-            offset: 7,
-            length: 8
-        })
-    );
-    assert_eq!(
-        super::inspect(4, 7, 100, 16 + 5),
-        Dispatch::Act(Action::Inspect {
-            handle: 4,
-            offset: 7,
-            length: 5
-        })
-    );
-    // No room after the header leaves a read of 0, which the filter refuses.
-    assert_eq!(
-        super::inspect(4, 7, 100, 16),
-        Dispatch::Act(Action::Inspect {
-            handle: 4,
-            offset: 7,
-            length: 0
-        })
-    );
+    // The read is min(length, output length - 16); no room after the header leaves a read of 0,
+    // which the filter refuses.
+    for (asked, output_length, read) in [(8, 16 + 100, 8), (100, 16 + 5, 5), (100, 16, 0)] {
+        assert_eq!(
+            super::inspect(4, 7, asked, output_length),
+            Dispatch::Act(Action::Inspect {
+                handle: 4,
+                offset: 7,
+                length: read
+            }),
+            "{asked} bytes asked for into {output_length}"
+        );
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use ferrofilter_model::oplock::{Operation, access};
 
 use crate::byte_range_locks::{self, ByteRangeLock, LockAnswer};
 
-use super::{Begun, FileObjectId, FileSystem, FsOutcome, LockRequest, StreamKind};
+use super::{Begun, FileObjectId, FileSystem, FsOutcome, LockRequest, StreamKind, UnlockRange};
 
 impl FileSystem {
     /// `IRP_MJ_LOCK_CONTROL` / `IRP_MN_LOCK` through `file_object` (MS-FSA 2.1.5.8): validated,
@@ -67,31 +67,17 @@ impl FileSystem {
     /// `IRP_MN_UNLOCK_SINGLE` through `file_object` (MS-FSA 2.1.5.9), after the same oplock check
     /// as a lock ([`Self::resume_unlock`]). Lock requests the range was holding up are granted
     /// ([`FsOutcome::resumed`]).
-    pub fn unlock(
-        &mut self,
-        file_object: FileObjectId,
-        offset: u64,
-        length: u64,
-        key: u32,
-    ) -> FsOutcome {
-        match self.begin_lock_control(file_object, offset, length) {
-            Begun::Go(open, out) => {
-                self.finish_unlock(file_object, &open.path, offset, length, key, out)
-            }
+    pub fn unlock(&mut self, file_object: FileObjectId, range: UnlockRange) -> FsOutcome {
+        match self.begin_lock_control(file_object, range.offset, range.length) {
+            Begun::Go(open, out) => self.finish_unlock(file_object, &open.path, range, out),
             Begun::Done(out) => out,
         }
     }
 
     /// The rest of an unlock that waited for oplock acknowledgments.
-    pub fn resume_unlock(
-        &mut self,
-        file_object: FileObjectId,
-        offset: u64,
-        length: u64,
-        key: u32,
-    ) -> FsOutcome {
+    pub fn resume_unlock(&mut self, file_object: FileObjectId, range: UnlockRange) -> FsOutcome {
         self.resume(file_object, |fs, path| {
-            fs.finish_unlock(file_object, path, offset, length, key, FsOutcome::default())
+            fs.finish_unlock(file_object, path, range, FsOutcome::default())
         })
     }
 
@@ -99,14 +85,17 @@ impl FileSystem {
         &mut self,
         file_object: FileObjectId,
         path: &str,
-        offset: u64,
-        length: u64,
-        key: u32,
+        range: UnlockRange,
         mut out: FsOutcome,
     ) -> FsOutcome {
         let Some(stream) = self.streams.get_mut(path) else {
             return FsOutcome::status(NtStatus::FILE_CLOSED);
         };
+        let UnlockRange {
+            offset,
+            length,
+            key,
+        } = range;
         match stream.locks.unlock(file_object, key, offset, length) {
             Ok(granted) => {
                 out.resumed.extend(granted);

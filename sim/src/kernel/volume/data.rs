@@ -30,6 +30,34 @@ pub(super) fn write_parameters(buffer: &mut [u8], offset: u64) -> FLT_PARAMETERS
     }
 }
 
+/// Sends `data` for `file` (at `path`) through the filter's pre-operation callback, runs `op` in
+/// the file system within `window`, and completes it through the post-operation callback: at
+/// once, or, when the file system pends it for an oplock acknowledgment, once `resume` has
+/// finished it. `after` runs when it has completed, with its status, either way; it owns what
+/// the callback data points into, which lives until then.
+fn through_filter(
+    file: usize,
+    path: String,
+    mut data: Operation,
+    window: Window,
+    op: impl FnMut(&mut FileSystem) -> FsOutcome,
+    resume: impl FnMut(&mut FileSystem) -> FsOutcome + 'static,
+    after: impl FnOnce(NtStatus) + 'static,
+) -> Completed {
+    let (post, completed) = data.pre(file);
+    let mut done = Completed::default();
+    let outcome = below(completed, &path, window, &mut done, op);
+    if let Some(wait) = outcome.wait {
+        pend_filtered(wait, data, post, file, path, window, after, resume);
+        return finished(outcome, done);
+    }
+    data.post(post, file, outcome.status.as_i32());
+    let status = outcome.status;
+    let done = finished(outcome, done);
+    after(status);
+    done
+}
+
 /// `IRP_MJ_WRITE` through the filter.
 #[must_use]
 pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usize) -> Completed {
@@ -39,37 +67,25 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
     let path = path_of(file);
     let mut buffer = bytes.to_vec();
     let parameters = write_parameters(&mut buffer, offset);
-    let mut op = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
+    let mut data = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
     if non_cached {
-        op.iopb.IrpFlags |= IRP_NOCACHE;
+        data.iopb.IrpFlags |= IRP_NOCACHE;
     }
-    let (post, completed) = op.pre(file);
     let window = if non_cached {
         Window::Purge
     } else {
         Window::None
     };
-    let mut done = Completed::default();
-    let outcome = below(completed, &path, window, &mut done, |fs| {
-        fs.write(open, offset, bytes, non_cached, step)
-    });
-    if let Some(wait) = outcome.wait {
-        let bytes = bytes.to_vec();
-        // The write buffer the callback data points to lives until the write completes.
-        pend_filtered(
-            wait,
-            op,
-            post,
-            file,
-            path,
-            window,
-            move |_| drop(buffer),
-            move |fs| fs.resume_write(open, offset, &bytes, non_cached, step),
-        );
-        return finished(outcome, done);
-    }
-    op.post(post, file, outcome.status.as_i32());
-    finished(outcome, done)
+    let later = bytes.to_vec();
+    through_filter(
+        file,
+        path,
+        data,
+        window,
+        |fs| fs.write(open, offset, bytes, non_cached, step),
+        move |fs| fs.resume_write(open, offset, &later, non_cached, step),
+        move |_| drop(buffer),
+    )
 }
 
 /// A paging write (`IRP_PAGING_IO | IRP_NOCACHE`) through the filter, as the cache manager's
@@ -82,15 +98,18 @@ pub fn paging_write(handle: u64, offset: u64, bytes: &[u8]) -> Completed {
     let path = path_of(file);
     let mut buffer = bytes.to_vec();
     let parameters = write_parameters(&mut buffer, offset);
-    let mut op = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
-    op.iopb.IrpFlags |= IRP_PAGING_IO | IRP_NOCACHE;
-    let (post, completed) = op.pre(file);
-    let mut done = Completed::default();
-    let outcome = below(completed, &path, Window::None, &mut done, |fs| {
-        fs.paging_write(open, offset, bytes)
-    });
-    op.post(post, file, outcome.status.as_i32());
-    finished(outcome, done)
+    let mut data = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
+    data.iopb.IrpFlags |= IRP_PAGING_IO | IRP_NOCACHE;
+    let later = bytes.to_vec();
+    through_filter(
+        file,
+        path,
+        data,
+        Window::None,
+        |fs| fs.paging_write(open, offset, bytes),
+        move |fs| fs.paging_write(open, offset, &later),
+        move |_| drop(buffer),
+    )
 }
 
 /// `IRP_MJ_SET_INFORMATION` through the filter: `FileEndOfFileInformation` for a resize,
@@ -140,26 +159,19 @@ pub(super) fn set_information_class(
             InfoBuffer: buffer.as_mut_ptr().cast(),
         },
     };
-    let mut op_data = Operation::new(IRP_MJ_SET_INFORMATION, 0, file, parameters, true);
-    let (post, completed) = op_data.pre(file);
-    let mut done = Completed::default();
-    let outcome = below(completed, &path, window, &mut done, |fs| op(fs, open));
-    if let Some(wait) = outcome.wait {
-        // The information buffer the callback data points to lives until it completes.
-        let after = move |status| {
+    let data = Operation::new(IRP_MJ_SET_INFORMATION, 0, file, parameters, true);
+    through_filter(
+        file,
+        path,
+        data,
+        window,
+        |fs| op(fs, open),
+        move |fs| resume(fs, open),
+        move |status| {
             drop(buffer);
             after(status);
-        };
-        pend_filtered(wait, op_data, post, file, path, window, after, move |fs| {
-            resume(fs, open)
-        });
-        return finished(outcome, done);
-    }
-    op_data.post(post, file, outcome.status.as_i32());
-    let status = outcome.status;
-    let done = finished(outcome, done);
-    after(status);
-    done
+        },
+    )
 }
 
 /// `FileDispositionInformation` (`DeleteFile` = `delete`) on a handle, through the filter.

@@ -4,7 +4,7 @@
 use ferrofilter_core::NtStatus;
 
 use super::{Completed, cancelled_or, file_of_handle, finished, invalid_handle, pend, with};
-use crate::fs::{FsOutcome, LockRequest};
+use crate::fs::{FsOutcome, LockRequest, UnlockRange};
 
 /// A lock request (`NtLockFile` / `LockFileEx`) on the handle. It may pend twice under one wait
 /// number: for an oplock acknowledgment, then for its range; it completes when both are over.
@@ -60,13 +60,18 @@ pub fn unlock(handle: u64, offset: u64, length: u64, key: u32) -> Completed {
     let Some((_, open)) = file_of_handle(handle) else {
         return invalid_handle();
     };
-    let outcome = with(|k| k.volume.fs.unlock(open, offset, length, key));
+    let range = UnlockRange {
+        offset,
+        length,
+        key,
+    };
+    let outcome = with(|k| k.volume.fs.unlock(open, range));
     if let Some(wait) = outcome.wait {
         pend(
             wait,
             Box::new(move |cancelled| {
                 let outcome = cancelled_or(cancelled, || {
-                    with(|k| k.volume.fs.resume_unlock(open, offset, length, key))
+                    with(|k| k.volume.fs.resume_unlock(open, range))
                 });
                 finished(outcome, Completed::default())
             }),
