@@ -61,30 +61,19 @@ fn through_filter(
 /// `IRP_MJ_WRITE` through the filter.
 #[must_use]
 pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usize) -> Completed {
-    let Some((file, open)) = file_of_handle(handle) else {
-        return invalid_handle();
-    };
-    let path = path_of(file);
-    let mut buffer = bytes.to_vec();
-    let parameters = write_parameters(&mut buffer, offset);
-    let mut data = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
-    if non_cached {
-        data.iopb.IrpFlags |= IRP_NOCACHE;
-    }
-    let window = if non_cached {
-        Window::Purge
+    let (flags, window) = if non_cached {
+        (IRP_NOCACHE, Window::Purge)
     } else {
-        Window::None
+        (0, Window::None)
     };
-    let later = bytes.to_vec();
-    through_filter(
-        file,
-        path,
-        data,
+    write_through_filter(
+        handle,
+        offset,
+        bytes,
+        flags,
         window,
-        |fs| fs.write(open, offset, bytes, non_cached, step),
-        move |fs| fs.resume_write(open, offset, &later, non_cached, step),
-        move |_| drop(buffer),
+        |fs, open, bytes| fs.write(open, offset, bytes, non_cached, step),
+        move |fs, open, bytes| fs.resume_write(open, offset, bytes, non_cached, step),
     )
 }
 
@@ -92,6 +81,30 @@ pub fn write(handle: u64, offset: u64, bytes: &[u8], non_cached: bool, step: usi
 /// lazy writer or the memory manager's mapped-page writer sends it on the handle's file object.
 #[must_use]
 pub fn paging_write(handle: u64, offset: u64, bytes: &[u8]) -> Completed {
+    let write = move |fs: &mut FileSystem, open, bytes: &[u8]| fs.paging_write(open, offset, bytes);
+    write_through_filter(
+        handle,
+        offset,
+        bytes,
+        IRP_PAGING_IO | IRP_NOCACHE,
+        Window::None,
+        write,
+        write,
+    )
+}
+
+/// An `IRP_MJ_WRITE` of `bytes` at `offset` with `irp_flags` on the handle's file object, through
+/// the filter ([`through_filter`]), `op` doing it in the file system and `resume` finishing it
+/// if the file system pends it.
+fn write_through_filter(
+    handle: u64,
+    offset: u64,
+    bytes: &[u8],
+    irp_flags: u32,
+    window: Window,
+    mut op: impl FnMut(&mut FileSystem, FileObjectId, &[u8]) -> FsOutcome,
+    mut resume: impl FnMut(&mut FileSystem, FileObjectId, &[u8]) -> FsOutcome + 'static,
+) -> Completed {
     let Some((file, open)) = file_of_handle(handle) else {
         return invalid_handle();
     };
@@ -99,15 +112,15 @@ pub fn paging_write(handle: u64, offset: u64, bytes: &[u8]) -> Completed {
     let mut buffer = bytes.to_vec();
     let parameters = write_parameters(&mut buffer, offset);
     let mut data = Operation::new(IRP_MJ_WRITE, 0, file, parameters, true);
-    data.iopb.IrpFlags |= IRP_PAGING_IO | IRP_NOCACHE;
+    data.iopb.IrpFlags |= irp_flags;
     let later = bytes.to_vec();
     through_filter(
         file,
         path,
         data,
-        Window::None,
-        |fs| fs.paging_write(open, offset, bytes),
-        move |fs| fs.paging_write(open, offset, &later),
+        window,
+        |fs| op(fs, open, bytes),
+        move |fs| resume(fs, open, &later),
         move |_| drop(buffer),
     )
 }
