@@ -4,8 +4,10 @@
 )]
 //! Tracker benchmarks. The targets, checked as ratios from one run:
 //! - `tracker/track_untrack` <= 3x `tracker/lock_pair` (bare lock + unlock); `lock_pair_twice`
-//!   is its floor (the two acquisitions alone) and `track_untrack_ungrouped` the same without a
-//!   cancel ID, so one run shows what the table and what its group index cost;
+//!   is its floor (the two acquisitions alone), `slab_floor` the same two acquisitions around the
+//!   least any slab table does (a free list, a generation check, one 48-byte slot written), and
+//!   `track_untrack_ungrouped` the tracker without a cancel ID, so one run shows what the table,
+//!   its owner lists and its group index each cost;
 //! - `tracker/cancel_lookup/65536` >= 1000x faster than `baseline_collection/cancel_lookup/65536`.
 //!
 //! All use a bare test-and-set spin lock, as `KSPIN_LOCK` is, and request operations that do
@@ -87,6 +89,84 @@ fn track_untrack(lock: &Table, owner: OwnerId, cancel_id: CancelId) -> Option<Un
     lock.with(|s| s.table.untrack(black_box(id)))
 }
 
+/// One slot of [`FloorSlab`]: the tracker's slot size, with no list the tracker keeps.
+#[derive(Clone, Copy, Default)]
+struct FloorSlot {
+    handle: u32,
+    generation: u32,
+    cancel_id: u64,
+    #[expect(
+        dead_code,
+        reason = "written as the tracker writes its own, so the store is measured; read by nothing"
+    )]
+    seq: u64,
+    /// Where the tracker keeps its two lists' links.
+    #[expect(
+        dead_code,
+        reason = "written as the tracker writes its own, so the store is measured; read by nothing"
+    )]
+    links: [u32; 4],
+    next_free: u32,
+    live: bool,
+}
+
+const _: () = assert!(size_of::<FloorSlot>() == 48);
+
+/// The least a generation-checked slab does for a track and an untrack: pop or push its free
+/// list, check the generation, write the slot. No owner, no lists, no index.
+struct FloorSlab {
+    slots: Vec<FloorSlot>,
+    free_head: u32,
+    seq: u64,
+}
+
+impl FloorSlab {
+    fn new(capacity: u32) -> Self {
+        Self {
+            slots: (0..capacity)
+                .map(|n| FloorSlot {
+                    generation: 1,
+                    next_free: n + 1,
+                    ..FloorSlot::default()
+                })
+                .collect(),
+            free_head: 0,
+            seq: 0,
+        }
+    }
+
+    fn track(&mut self, handle: u32, cancel_id: u64) -> Option<(u32, u32)> {
+        let index = self.free_head;
+        let slot = self.slots.get(index as usize).filter(|s| !s.live)?;
+        let generation = slot.generation;
+        self.free_head = slot.next_free;
+        self.seq += 1;
+        self.slots[index as usize] = FloorSlot {
+            handle,
+            generation,
+            cancel_id,
+            seq: self.seq,
+            links: [0; 4],
+            next_free: 0,
+            live: true,
+        };
+        Some((index, generation))
+    }
+
+    fn untrack(&mut self, (index, generation): (u32, u32)) -> Option<(u32, u64)> {
+        let free_head = self.free_head;
+        let slot = self
+            .slots
+            .get_mut(index as usize)
+            .filter(|s| s.live && s.generation == generation)?;
+        slot.live = false;
+        slot.generation = generation.wrapping_add(1).max(1);
+        slot.next_free = free_head;
+        self.free_head = index;
+        Some((slot.handle, slot.cancel_id))
+    }
+}
+
 fn tracker(c: &mut Criterion) {
     let mut group = c.benchmark_group("tracker");
 
@@ -100,6 +180,15 @@ fn tracker(c: &mut Criterion) {
         b.iter(|| {
             bare.with(|v| *black_box(v));
             bare.with(|v| *black_box(v))
+        });
+    });
+
+    let floor = BareSpinLock::new(FloorSlab::new(1024));
+    floor.with(|s| s.track(0, 7));
+    group.bench_function("slab_floor", |b| {
+        b.iter(|| {
+            let id = floor.with(|s| s.track(black_box(1), 7)).unwrap();
+            floor.with(|s| s.untrack(black_box(id)))
         });
     });
 
