@@ -126,7 +126,7 @@ fn write_through_filter(
 }
 
 /// `IRP_MJ_SET_INFORMATION` through the filter: `FileEndOfFileInformation` for a resize,
-/// `FileBasicInformation` otherwise. A resize purges, so the purge window applies.
+/// `FileBasicInformation` otherwise; either goes through the purge window, which a resize needs.
 #[must_use]
 pub fn set_information(handle: u64, resize: Option<u64>) -> Completed {
     let new_size = resize.unwrap_or(0);
