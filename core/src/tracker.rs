@@ -109,6 +109,17 @@ struct Owner {
     recent_oldest: u32,
 }
 
+/// Where [`SentTable::track`] puts a request besides its owner's list.
+#[derive(Clone, Copy, Debug)]
+enum Join {
+    /// No group: no cancel ID.
+    Alone,
+    /// Its group's first member, already named in the index.
+    Oldest,
+    /// The newest of the group whose oldest member this is.
+    Newest(u32),
+}
+
 /// What [`SentTable::untrack`] removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Untracked<H> {
@@ -352,7 +363,55 @@ impl<H: Copy> SentTable<H> {
     /// `STATUS_INVALID_HANDLE` (stale owner), `STATUS_DELETE_PENDING` (owner closing),
     /// `STATUS_INVALID_PARAMETER` (cancel ID with another owner's partial ID),
     /// `STATUS_INSUFFICIENT_RESOURCES` (table full).
+    #[inline(always)]
+    #[expect(
+        clippy::inline_always,
+        reason = "the common case inline in the caller's critical section: see sim/benches/tracker.rs, slab_floor against slab_floor_calls"
+    )]
     pub fn track(
+        &mut self,
+        owner: OwnerId,
+        handle: H,
+        cancel_id: CancelId,
+    ) -> Result<RequestId, NtStatus> {
+        let slot = &self.owners[usize::from(owner.partial())];
+        // The owner's last group has this owner's partial ID, so a match needs no owner check.
+        let join = if cancel_id.is_none() {
+            Join::Alone
+        } else if slot.recent == cancel_id {
+            Join::Newest(slot.recent_oldest)
+        } else {
+            return self.track_slow(owner, handle, cancel_id);
+        };
+        if slot.state != OwnerState::Open || slot.generation != owner.generation() {
+            return self.track_slow(owner, handle, cancel_id);
+        }
+        let index = self.free_head;
+        match self.slots.get(index as usize) {
+            Some(&Slot {
+                state:
+                    State::Free {
+                        generation,
+                        next_free,
+                    },
+                ..
+            }) => Ok(self.insert(
+                index,
+                generation,
+                next_free,
+                owner.partial(),
+                handle,
+                cancel_id,
+                join,
+            )),
+            _ => self.track_slow(owner, handle, cancel_id),
+        }
+    }
+
+    /// [`track`](Self::track) when the request starts or rejoins a group the owner did not
+    /// last track in, or cannot be tracked at all.
+    #[inline(never)]
+    fn track_slow(
         &mut self,
         owner: OwnerId,
         handle: H,
@@ -377,13 +436,50 @@ impl<H: Copy> SentTable<H> {
         else {
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         };
+        let join = if cancel_id.is_none() {
+            Join::Alone
+        } else {
+            let (bucket, oldest) = self.probe(cancel_id);
+            let owner_slot = &mut self.owners[usize::from(partial)];
+            owner_slot.recent = cancel_id;
+            if oldest == NIL {
+                owner_slot.recent_oldest = index;
+                self.groups[bucket] = index;
+                Join::Oldest
+            } else {
+                owner_slot.recent_oldest = oldest;
+                Join::Newest(oldest)
+            }
+        };
+        Ok(self.insert(
+            index, generation, next_free, partial, handle, cancel_id, join,
+        ))
+    }
+
+    /// Takes the free slot `index` for a request and puts it on its owner's list and, as `join`
+    /// says, its group's.
+    #[inline(always)]
+    #[expect(
+        clippy::inline_always,
+        reason = "one body for track's fast and slow paths, inline in each"
+    )]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the slot, the request and its group"
+    )]
+    fn insert(
+        &mut self,
+        index: u32,
+        generation: u32,
+        next_free: u32,
+        partial: u8,
+        handle: H,
+        cancel_id: CancelId,
+        join: Join,
+    ) -> RequestId {
         self.free_head = next_free;
         self.last_seq += 1;
         self.len += 1;
-        let alone = Links {
-            prev: index,
-            next: index,
-        };
         let owner_slot = &mut self.owners[usize::from(partial)];
         owner_slot.outstanding += 1;
         let by_owner = Links {
@@ -396,25 +492,13 @@ impl<H: Copy> SentTable<H> {
         } else {
             self.slots[by_owner.prev as usize].links[List::ByOwner as usize].next = index;
         }
-        let mut group_head = false;
-        let by_group = if cancel_id.is_none() {
-            alone
-        } else if owner_slot.recent == cancel_id {
-            let oldest = owner_slot.recent_oldest;
-            self.join_group(oldest, index)
-        } else {
-            let (bucket, oldest) = self.probe(cancel_id);
-            let owner_slot = &mut self.owners[usize::from(partial)];
-            owner_slot.recent = cancel_id;
-            if oldest == NIL {
-                owner_slot.recent_oldest = index;
-                self.groups[bucket] = index;
-                group_head = true;
-                alone
-            } else {
-                owner_slot.recent_oldest = oldest;
-                self.join_group(oldest, index)
-            }
+        let alone = Links {
+            prev: index,
+            next: index,
+        };
+        let by_group = match join {
+            Join::Alone | Join::Oldest => alone,
+            Join::Newest(oldest) => self.join_group(oldest, index),
         };
         self.slots[index as usize] = Slot {
             links: [by_owner, by_group],
@@ -425,25 +509,28 @@ impl<H: Copy> SentTable<H> {
                 generation,
                 owner: partial,
                 marked: false,
-                group_head,
+                group_head: matches!(join, Join::Oldest),
             }),
         };
-        Ok(RequestId::new(index, generation))
+        RequestId::new(index, generation)
     }
 
     /// Removes a request and clears its cancel ID, so a later cancel of that ID or of this request
     /// ID touches nothing. O(1), and never allocates. `None` for an unknown or stale ID.
+    #[inline(always)]
+    #[expect(
+        clippy::inline_always,
+        reason = "inline in the caller's critical section: see sim/benches/tracker.rs, slab_floor against slab_floor_calls"
+    )]
     pub fn untrack(&mut self, id: RequestId) -> Option<Untracked<H>> {
         let index = id.index();
         let slot = self.slots.get(index as usize)?;
-        let (handle, cancel_id, generation, owner_partial, group_head) = match &slot.state {
-            State::Live(e) if e.generation == id.generation() => {
-                (e.handle, e.cancel_id, e.generation, e.owner, e.group_head)
-            }
+        let entry = match &slot.state {
+            State::Live(e) if e.generation == id.generation() => *e,
             _ => return None,
         };
         let [by_owner, by_group] = slot.links;
-        let partial = usize::from(owner_partial);
+        let partial = usize::from(entry.owner);
 
         match by_owner.prev {
             NIL => self.owners[partial].head = by_owner.next,
@@ -453,32 +540,14 @@ impl<H: Copy> SentTable<H> {
             NIL => self.owners[partial].tail = by_owner.prev,
             next => self.slots[next as usize].links[List::ByOwner as usize].prev = by_owner.prev,
         }
-        if !cancel_id.is_none() {
-            let alone = by_group.next == index;
-            // Only the group's oldest member is in the index; any other leaves it untouched.
-            if group_head {
-                let next = if alone { NIL } else { by_group.next };
-                let owner = &mut self.owners[partial];
-                if owner.recent == cancel_id {
-                    owner.recent_oldest = next;
-                    if next == NIL {
-                        owner.recent = CancelId::NONE;
-                    }
-                }
-                let (bucket, _) = self.probe(cancel_id);
-                if alone {
-                    self.remove_bucket(bucket);
-                } else {
-                    self.groups[bucket] = next;
-                    self.live_mut(next).group_head = true;
-                }
-            }
-            if !alone {
-                self.unlink_group(by_group);
-            }
+        if entry.group_head {
+            self.leave_as_oldest(index, entry.owner, entry.cancel_id, by_group);
+        } else if !entry.cancel_id.is_none() {
+            // Only the oldest can be alone in its group.
+            self.unlink_group(by_group);
         }
         self.slots[index as usize].state = State::Free {
-            generation: generation.wrapping_add(1).max(1),
+            generation: entry.generation.wrapping_add(1).max(1),
             next_free: self.free_head,
         };
         self.free_head = index;
@@ -486,17 +555,40 @@ impl<H: Copy> SentTable<H> {
 
         let owner = &mut self.owners[partial];
         owner.outstanding -= 1;
-        let owner_id = OwnerId::new(owner_partial, owner.generation);
+        let owner_id = OwnerId::new(entry.owner, owner.generation);
         let owner_released = owner.outstanding == 0 && owner.state == OwnerState::Closing;
         if owner_released {
-            self.release_owner(owner_partial);
+            self.release_owner(entry.owner);
         }
         Some(Untracked {
-            handle,
+            handle: entry.handle,
             owner: owner_id,
-            cancel_id,
+            cancel_id: entry.cancel_id,
             owner_released,
         })
+    }
+
+    /// A group's oldest member leaves it: the next oldest, if any, takes its place in the index
+    /// and in the owner's record of its last group.
+    #[inline(never)]
+    fn leave_as_oldest(&mut self, index: u32, partial: u8, cancel_id: CancelId, by_group: Links) {
+        let alone = by_group.next == index;
+        let next = if alone { NIL } else { by_group.next };
+        let owner = &mut self.owners[usize::from(partial)];
+        if owner.recent == cancel_id {
+            owner.recent_oldest = next;
+            if next == NIL {
+                owner.recent = CancelId::NONE;
+            }
+        }
+        let (bucket, _) = self.probe(cancel_id);
+        if alone {
+            self.remove_bucket(bucket);
+        } else {
+            self.groups[bucket] = next;
+            self.live_mut(next).group_head = true;
+            self.unlink_group(by_group);
+        }
     }
 
     /// The handle of a live request. O(1).

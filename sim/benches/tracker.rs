@@ -5,7 +5,8 @@
 //! Tracker benchmarks. The targets, checked as ratios from one run:
 //! - `tracker/track_untrack` <= 3x `tracker/lock_pair` (bare lock + unlock); `lock_pair_twice`
 //!   is its floor (the two acquisitions alone), `slab_floor` the same two acquisitions around the
-//!   least any slab table does (a free list, a generation check, one 48-byte slot written), and
+//!   least any slab table does (a free list, a generation check, one 48-byte slot written),
+//!   `slab_floor_calls` that slab with each operation a call of its own as the tracker's are, and
 //!   `track_untrack_ungrouped` the tracker without a cancel ID, so one run shows what the table,
 //!   its owner lists and its group index each cost;
 //! - `tracker/cancel_lookup/65536` >= 1000x faster than `baseline_collection/cancel_lookup/65536`.
@@ -81,8 +82,19 @@ fn one_outstanding(tag: impl FnOnce(OwnerId) -> CancelId) -> (Table, OwnerId, Ca
     (BareSpinLock::new(state), owner, cancel_id)
 }
 
-/// A send and its completion: one track and one untrack, each under its own acquisition.
-fn track_untrack(lock: &Table, owner: OwnerId, cancel_id: CancelId) -> Option<Untracked<u32>> {
+/// A send and its completion: one track and one untrack, each under its own acquisition. Generic
+/// so each benchmark has its own copy, a single call site of each closure as the driver's
+/// forward path and completion routine are.
+#[inline(always)]
+#[expect(
+    clippy::inline_always,
+    reason = "the loop body in the benchmark's loop, as slab_floor's is"
+)]
+fn track_untrack<const GROUPED: bool>(
+    lock: &Table,
+    owner: OwnerId,
+    cancel_id: CancelId,
+) -> Option<Untracked<u32>> {
     let id = lock
         .with(|s| s.table.track(owner, black_box(1), cancel_id))
         .unwrap();
@@ -167,6 +179,20 @@ impl FloorSlab {
     }
 }
 
+/// [`FloorSlab::track`] as a call of its own, as the tracker's `track` is: it runs at send and
+/// `untrack` in the completion routine, two code paths, and LLVM keeps the tracker's out of line
+/// (forced inline, they run more instructions and no faster).
+#[inline(never)]
+fn floor_track(slab: &mut FloorSlab, handle: u32, cancel_id: u64) -> Option<(u32, u32)> {
+    slab.track(handle, cancel_id)
+}
+
+/// [`FloorSlab::untrack`] as a call of its own; see [`floor_track`].
+#[inline(never)]
+fn floor_untrack(slab: &mut FloorSlab, id: (u32, u32)) -> Option<(u32, u64)> {
+    slab.untrack(id)
+}
+
 fn tracker(c: &mut Criterion) {
     let mut group = c.benchmark_group("tracker");
 
@@ -192,15 +218,23 @@ fn tracker(c: &mut Criterion) {
         });
     });
 
+    // The same slab in the tracker's shape: each operation a call under its acquisition.
+    group.bench_function("slab_floor_calls", |b| {
+        b.iter(|| {
+            let id = floor.with(|s| floor_track(s, black_box(1), 7)).unwrap();
+            floor.with(|s| floor_untrack(s, black_box(id)))
+        });
+    });
+
     // One request stays out under the same cancel ID, as it would in a busy group.
     let (lock, owner, cancel_id) = one_outstanding(|owner| CancelId::new(owner.partial(), 7));
     group.bench_function("track_untrack", |b| {
-        b.iter(|| track_untrack(&lock, owner, cancel_id));
+        b.iter(|| track_untrack::<true>(&lock, owner, cancel_id));
     });
     // The same without a cancel ID: no group list, no group index.
     let (lock, owner, cancel_id) = one_outstanding(|_| CancelId::NONE);
     group.bench_function("track_untrack_ungrouped", |b| {
-        b.iter(|| track_untrack(&lock, owner, cancel_id));
+        b.iter(|| track_untrack::<false>(&lock, owner, cancel_id));
     });
 
     let (forwarder, owner, ids, big) = filled();

@@ -64,6 +64,11 @@ impl<T> BareSpinLock<T> {
 }
 
 impl<T> SpinLock<T> for BareSpinLock<T> {
+    #[inline(always)]
+    #[expect(
+        clippy::inline_always,
+        reason = "a lock's acquire and release belong in its caller, with the critical section between them (sim/benches/tracker.rs: left to LLVM, each acquisition became a call)"
+    )]
     fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut self.0.lock())
     }
