@@ -120,6 +120,14 @@ enum Join {
     Newest(u32),
 }
 
+/// A free slot, the head of the free list.
+#[derive(Clone, Copy, Debug)]
+struct FreeSlot {
+    index: u32,
+    generation: u32,
+    next_free: u32,
+}
+
 /// What [`SentTable::untrack`] removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Untracked<H> {
@@ -386,25 +394,9 @@ impl<H: Copy> SentTable<H> {
         if slot.state != OwnerState::Open || slot.generation != owner.generation() {
             return self.track_slow(owner, handle, cancel_id);
         }
-        let index = self.free_head;
-        match self.slots.get(index as usize) {
-            Some(&Slot {
-                state:
-                    State::Free {
-                        generation,
-                        next_free,
-                    },
-                ..
-            }) => Ok(self.insert(
-                index,
-                generation,
-                next_free,
-                owner.partial(),
-                handle,
-                cancel_id,
-                join,
-            )),
-            _ => self.track_slow(owner, handle, cancel_id),
+        match self.free_slot() {
+            Some(free) => Ok(self.insert(free, owner.partial(), handle, cancel_id, join)),
+            None => self.track_slow(owner, handle, cancel_id),
         }
     }
 
@@ -424,18 +416,8 @@ impl<H: Copy> SentTable<H> {
             Some(_) => {}
         }
         cancel_id.check_owner(partial)?;
-        let index = self.free_head;
-        let Some(&Slot {
-            state:
-                State::Free {
-                    generation,
-                    next_free,
-                },
-            ..
-        }) = self.slots.get(index as usize)
-        else {
-            return Err(NtStatus::INSUFFICIENT_RESOURCES);
-        };
+        let free = self.free_slot().ok_or(NtStatus::INSUFFICIENT_RESOURCES)?;
+        let index = free.index;
         let join = if cancel_id.is_none() {
             Join::Alone
         } else {
@@ -451,32 +433,50 @@ impl<H: Copy> SentTable<H> {
                 Join::Newest(oldest)
             }
         };
-        Ok(self.insert(
-            index, generation, next_free, partial, handle, cancel_id, join,
-        ))
+        Ok(self.insert(free, partial, handle, cancel_id, join))
     }
 
-    /// Takes the free slot `index` for a request and puts it on its owner's list and, as `join`
+    /// The slot the next request takes, if any is free.
+    #[inline(always)]
+    #[expect(
+        clippy::inline_always,
+        reason = "part of track's common case, which is inline"
+    )]
+    fn free_slot(&self) -> Option<FreeSlot> {
+        let index = self.free_head;
+        match self.slots.get(index as usize)?.state {
+            State::Free {
+                generation,
+                next_free,
+            } => Some(FreeSlot {
+                index,
+                generation,
+                next_free,
+            }),
+            State::Live(_) => None,
+        }
+    }
+
+    /// Takes the free slot `free` for a request and puts it on its owner's list and, as `join`
     /// says, its group's.
     #[inline(always)]
     #[expect(
         clippy::inline_always,
         reason = "one body for track's fast and slow paths, inline in each"
     )]
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the slot, the request and its group"
-    )]
     fn insert(
         &mut self,
-        index: u32,
-        generation: u32,
-        next_free: u32,
+        free: FreeSlot,
         partial: u8,
         handle: H,
         cancel_id: CancelId,
         join: Join,
     ) -> RequestId {
+        let FreeSlot {
+            index,
+            generation,
+            next_free,
+        } = free;
         self.free_head = next_free;
         self.last_seq += 1;
         self.len += 1;
