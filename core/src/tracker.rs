@@ -386,7 +386,8 @@ impl<H: Copy> SentTable<H> {
         cancel_id: CancelId,
     ) -> Result<RequestId, NtStatus> {
         let slot = &self.owners[usize::from(owner.partial())];
-        // The owner's last group has this owner's partial ID, so a match needs no owner check.
+        // The owner's last group carries this owner's partial ID, so a match needs no partial-ID
+        // check; the owner itself is checked next.
         let join = if cancel_id.is_none() {
             Join::Alone
         } else if slot.recent == cancel_id {
