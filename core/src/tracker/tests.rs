@@ -128,6 +128,33 @@ fn a_batched_walk_sees_each_earlier_request_once_whatever_completes_between_batc
     assert!(!batch(&mut table, &mut cursor, &mut seen));
 }
 
+/// A run under one cancel ID takes `track`'s inline path, which skips the index; it must still
+/// turn away a closing owner, and a stale one whose partial ID's next owner runs the same group.
+#[test]
+fn a_run_under_one_cancel_id_still_checks_its_owner() {
+    let mut table = SentTable::<u32>::with_capacity(8).unwrap();
+    let old = table.open_owner().unwrap();
+    let group = CancelId::new(old.partial(), 3);
+    let first = table.track(old, 1, group).unwrap();
+    let second = table.track(old, 2, group).unwrap();
+    assert_eq!(table.begin_close(old), Ok(2));
+    assert_eq!(table.track(old, 3, group), Err(NtStatus::DELETE_PENDING));
+
+    // Its last request completes and releases the partial ID; the next owner to get it runs a
+    // group with the same cancel ID.
+    assert!(!table.untrack(first).unwrap().owner_released);
+    assert!(table.untrack(second).unwrap().owner_released);
+    for _ in 0..255 {
+        table.open_owner().unwrap();
+    }
+    let new = table.open_owner().unwrap();
+    assert_eq!(new.partial(), old.partial());
+    table.track(new, 4, group).unwrap();
+    table.track(new, 5, group).unwrap();
+    assert_eq!(table.track(old, 6, group), Err(NtStatus::INVALID_HANDLE));
+    assert_eq!(table.len(), 2, "nothing of the stale owner's was tracked");
+}
+
 #[test]
 fn a_stale_owner_walks_nothing_of_the_next_owner_with_its_partial_id() {
     let mut table = SentTable::<u32>::with_capacity(8).unwrap();
