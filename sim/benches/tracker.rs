@@ -6,7 +6,8 @@
 //! - `tracker/track_untrack` <= 3x `tracker/lock_pair` (bare lock + unlock); `lock_pair_twice`
 //!   is its floor (the two acquisitions alone), `slab_floor` the same two acquisitions around the
 //!   least any slab table does (a free list, a generation check, one 48-byte slot written),
-//!   `slab_floor_calls` that slab with each operation a call of its own as the tracker's are, and
+//!   `slab_floor_calls` that slab with each operation a call of its own (the tracker's shape
+//!   before its operations were inlined), and
 //!   `track_untrack_ungrouped` the tracker without a cancel ID, so one run shows what the table,
 //!   its owner lists and its group index each cost;
 //! - `tracker/cancel_lookup/65536` >= 1000x faster than `baseline_collection/cancel_lookup/65536`.
@@ -179,9 +180,9 @@ impl FloorSlab {
     }
 }
 
-/// [`FloorSlab::track`] as a call of its own, as the tracker's `track` is: it runs at send and
-/// `untrack` in the completion routine, two code paths, and LLVM keeps the tracker's out of line
-/// (forced inline, they run more instructions and no faster).
+/// [`FloorSlab::track`] as a call of its own, the shape the tracker's `track` and `untrack` had
+/// before their common cases were inlined: what that shape costs even a table that does nothing
+/// else.
 #[inline(never)]
 fn floor_track(slab: &mut FloorSlab, handle: u32, cancel_id: u64) -> Option<(u32, u32)> {
     slab.track(handle, cancel_id)

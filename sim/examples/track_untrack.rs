@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The total `Ir` divided by the rounds (the argument) is the count for one of each.
-//! `.ci/tracker-instructions` checks it against its budget; its negative control runs this with
+//! `.ci/tracker-instructions.py` checks it against its budget; its negative control runs this with
 //! `--with-hash-map`, each round also inserting into and removing from a hash map under the
 //! lock (what the table did before it was a slab), and requires the budget to reject that.
 
